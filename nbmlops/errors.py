@@ -1,0 +1,315 @@
+"""Every error nbmlops raises on purpose.
+
+Each error carries structured fields (``stage``, ``path``, ``param``, ``cell_index`` ...) so
+that the CLI, the Jupyter server extension and tests can act on them without parsing prose,
+and its message says what to do next. Anything else escaping nbmlops is a bug.
+
+::
+
+    NbmlopsError
+    ├── NotebookError                  a notebook file cannot be used            (path)
+    │   ├── MalformedNotebookError     not valid notebook JSON                   (path, detail)
+    │   ├── StageMetadataError         metadata fails the schema             (path, field, detail)
+    │   └── ParametersCellError        no / unreadable ``parameters`` cell,      (path, param)
+    │                                  or it disagrees with the declared params
+    ├── PipelineError                  the set of stages is not a valid DAG
+    │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
+    │   ├── DuplicateProductError      two stages write one product path         (path, stages)
+    │   ├── UnknownUpstreamError       a stage names a stage that does not exist (stage, upstream)
+    │   ├── CycleError                 the DAG has a cycle                       (cycle)
+    │   ├── UnknownStageError          a selected stage does not exist           (stage)
+    │   └── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
+    ├── ParameterError                 a run-time parameter is unknown, of the   (stage, param)
+    │                                  wrong type, or not plain JSON
+    ├── EnvironmentMismatchError       kernel packages differ from the lock  (kernel, differences)
+    ├── KernelNotFoundError            no Jupyter kernel of that name            (kernel)
+    ├── StageExecutionError            a stage failed while it ran               (stage, path)
+    │   ├── CellExecutionError         a cell raised                             (cell_index, ename)
+    │   ├── KernelDiedError            the kernel died mid-stage                 (cell_index)
+    │   └── MissingProductError        the stage finished without a product      (product)
+    ├── UpstreamProductsMissingError   a selected stage's upstream never ran     (stage, upstream)
+    ├── TrackingError                  MLflow could not be written               (uri)
+    └── LedgerError                    the ledger cannot be read or written      (path)
+        └── LedgerTamperedError        verification found a bad entry            (line, reason)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = [
+    "CellExecutionError",
+    "CycleError",
+    "DuplicateProductError",
+    "DuplicateStageError",
+    "EnvironmentMismatchError",
+    "KernelDiedError",
+    "KernelNotFoundError",
+    "LedgerError",
+    "LedgerTamperedError",
+    "MalformedNotebookError",
+    "MissingProductError",
+    "NbmlopsError",
+    "NotebookError",
+    "ParameterError",
+    "ParametersCellError",
+    "PipelineError",
+    "PipelineNotFoundError",
+    "StageExecutionError",
+    "StageMetadataError",
+    "TrackingError",
+    "UnknownStageError",
+    "UnknownUpstreamError",
+    "UpstreamProductsMissingError",
+]
+
+
+class NbmlopsError(Exception):
+    """Base of every error nbmlops raises on purpose; ``str(err)`` is the user-facing message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        """The error as JSON-able data (type, message and structured fields), for REST and logs."""
+        fields = {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(self).items()
+            if k != "message" and not k.startswith("_")
+        }
+        return {"error": type(self).__name__, "message": self.message, **fields}
+
+
+# -- notebooks -----------------------------------------------------------------------------------
+
+
+class NotebookError(NbmlopsError):
+    """A notebook file cannot be used as a stage."""
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class MalformedNotebookError(NotebookError):
+    """The file is not a readable Jupyter notebook (bad JSON or not nbformat 4)."""
+
+    def __init__(self, *, path: Path, detail: str) -> None:
+        super().__init__(
+            f"{path}: not a valid Jupyter notebook ({detail}). "
+            "Open it in JupyterLab to repair it, or restore it from version control.",
+            path=path,
+        )
+        self.detail = detail
+
+
+class StageMetadataError(NotebookError):
+    """The notebook's ``nbmlops`` metadata does not satisfy the stage schema."""
+
+    def __init__(self, *, path: Path, field: str, detail: str) -> None:
+        where = f" (field '{field}')" if field else ""
+        super().__init__(
+            f"{path}: stage metadata is invalid{where}: {detail}. "
+            "Fix it with `nbmlops stage set` or the Stage form in JupyterLab.",
+            path=path,
+        )
+        self.field = field
+        self.detail = detail
+
+
+class ParametersCellError(NotebookError):
+    """The ``parameters`` cell is missing, unreadable, or disagrees with the declared params."""
+
+    def __init__(self, message: str, *, path: Path, param: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.param = param
+
+
+# -- pipelines -----------------------------------------------------------------------------------
+
+
+class PipelineError(NbmlopsError):
+    """The stages do not form a valid pipeline."""
+
+
+class DuplicateStageError(PipelineError):
+    def __init__(self, *, stage: str, paths: Sequence[Path]) -> None:
+        names = ", ".join(str(p) for p in paths)
+        super().__init__(
+            f"stage '{stage}' is declared by more than one notebook: {names}. "
+            "Stage names must be unique; rename one with `nbmlops stage set NOTEBOOK --stage NEW`."
+        )
+        self.stage = stage
+        self.paths = [str(p) for p in paths]
+
+
+class DuplicateProductError(PipelineError):
+    def __init__(self, *, path: str, stages: Sequence[str]) -> None:
+        super().__init__(
+            f"product '{path}' is written by more than one stage ({', '.join(stages)}); "
+            "give each stage its own product names."
+        )
+        self.path = path
+        self.stages = list(stages)
+
+
+class UnknownUpstreamError(PipelineError):
+    def __init__(self, *, stage: str, upstream: str, known: Sequence[str], path: Path) -> None:
+        hint = ", ".join(sorted(known)) or "none"
+        super().__init__(
+            f"{path}: stage '{stage}' names upstream '{upstream}', which no notebook declares "
+            f"(known stages: {hint}). Fix the upstream list or tag the missing notebook."
+        )
+        self.stage = stage
+        self.upstream = upstream
+        self.path = path
+
+
+class CycleError(PipelineError):
+    def __init__(self, *, cycle: Sequence[str]) -> None:
+        loop = " -> ".join([*cycle, cycle[0]])
+        super().__init__(
+            f"the stages form a cycle: {loop}. Remove one of these upstream links to make a DAG."
+        )
+        self.cycle = list(cycle)
+
+
+class UnknownStageError(PipelineError):
+    def __init__(self, *, stage: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"no stage named '{stage}' in this pipeline (stages: {', '.join(sorted(known))})."
+        )
+        self.stage = stage
+
+
+class PipelineNotFoundError(PipelineError):
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+class ParameterError(NbmlopsError):
+    """A run-time parameter is unknown, not plain JSON, or of a different type than its default."""
+
+    def __init__(self, message: str, *, stage: str | None, param: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.param = param
+
+
+class EnvironmentMismatchError(NbmlopsError):
+    """The kernel's installed distributions differ from the lock file."""
+
+    def __init__(self, *, kernel: str, lock: Path, differences: Sequence[str]) -> None:
+        shown = "\n  ".join(differences[:40])
+        more = f"\n  ... and {len(differences) - 40} more" if len(differences) > 40 else ""
+        super().__init__(
+            f"kernel '{kernel}' does not match {lock} ({len(differences)} package(s) differ):\n"
+            f"  {shown}{more}\n"
+            "Run `uv sync --frozen` to install the locked versions, or pass "
+            "--allow-env-mismatch to run anyway (the mismatch is recorded)."
+        )
+        self.kernel = kernel
+        self.lock = lock
+        self.differences = list(differences)
+
+
+class KernelNotFoundError(NbmlopsError):
+    def __init__(self, *, kernel: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"no Jupyter kernel named '{kernel}' (installed: {', '.join(available) or 'none'}). "
+            "Install it with `python -m ipykernel install --user --name NAME`, or change the "
+            "stage's kernel."
+        )
+        self.kernel = kernel
+
+
+class StageExecutionError(NbmlopsError):
+    """A stage failed while it ran; ``path`` is the partial executed notebook, kept for reading."""
+
+    def __init__(self, message: str, *, stage: str, path: Path | None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.path = path
+
+
+class CellExecutionError(StageExecutionError):
+    def __init__(
+        self, *, stage: str, path: Path | None, cell_index: int, ename: str, evalue: str
+    ) -> None:
+        super().__init__(
+            f"stage '{stage}' failed in cell {cell_index}: {ename}: {evalue}. "
+            f"The partial executed notebook is kept at {path}.",
+            stage=stage,
+            path=path,
+        )
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+
+
+class KernelDiedError(StageExecutionError):
+    def __init__(self, *, stage: str, path: Path | None, cell_index: int | None) -> None:
+        where = f" while running cell {cell_index}" if cell_index is not None else ""
+        super().__init__(
+            f"the kernel of stage '{stage}' died{where} (killed, or out of memory). "
+            f"The partial executed notebook is kept at {path}; rerun with `nbmlops run`.",
+            stage=stage,
+            path=path,
+        )
+        self.cell_index = cell_index
+
+
+class MissingProductError(StageExecutionError):
+    def __init__(self, *, stage: str, path: Path | None, product: str, expected: Path) -> None:
+        super().__init__(
+            f"stage '{stage}' finished but did not write its product '{product}' "
+            f"(expected at {expected}). Write it to product['{product}'] in the notebook, "
+            "or remove it from the stage's products.",
+            stage=stage,
+            path=path,
+        )
+        self.product = product
+        self.expected = expected
+
+
+class UpstreamProductsMissingError(NbmlopsError):
+    def __init__(self, *, stage: str, upstream: str) -> None:
+        super().__init__(
+            f"stage '{stage}' needs the products of '{upstream}', which has not run successfully. "
+            f"Run it first (`nbmlops run ... --stage {upstream} --downstream`)."
+        )
+        self.stage = stage
+        self.upstream = upstream
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+class TrackingError(NbmlopsError):
+    def __init__(self, message: str, *, uri: str) -> None:
+        super().__init__(message)
+        self.uri = uri
+
+
+class LedgerError(NbmlopsError):
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class LedgerTamperedError(LedgerError):
+    def __init__(self, *, path: Path, line: int, reason: str) -> None:
+        super().__init__(
+            f"{path}: ledger entry on line {line} fails verification: {reason}. "
+            "The ledger after this point cannot be trusted; restore it from a backup and "
+            "investigate who changed it.",
+            path=path,
+        )
+        self.line = line
+        self.reason = reason

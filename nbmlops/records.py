@@ -1,0 +1,167 @@
+"""What a pipeline run produced: immutable values handed from execution to tracking and the ledger.
+
+``execute`` builds a :class:`RunRecord` (one :class:`StageResult` per stage); ``tracking`` writes it
+to MLflow and ``ledger`` appends its digests. Neither changes it: a later step that learns something
+(an MLflow run id) returns a new value made with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "JSON",
+    "Provenance",
+    "RunRecord",
+    "StageResult",
+    "StageStatus",
+    "collect_provenance",
+    "utc_now",
+]
+
+JSON = Any  # a value that json.dumps accepts; kept loose because JSON is recursive
+
+StageStatus = Literal["succeeded", "failed", "skipped", "not_run"]
+"""``skipped``: up to date, products reused; ``not_run``: an upstream failed or was not selected."""
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string with a ``Z`` suffix (ledger and records)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageResult:
+    """The outcome of one stage in one pipeline run."""
+
+    stage: str
+    status: StageStatus
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float = 0.0
+    kernel: str = "python3"
+    params: dict[str, JSON] = field(default_factory=dict)
+    fingerprint: str = ""
+    """SHA-256 over source, parameters, upstream product digests and lock digest."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Digests of what went in: ``source``, ``environment``, ``upstream:<stage>.<product>``."""
+    products: dict[str, str] = field(default_factory=dict)
+    """Product name -> absolute path (the executed notebook is ``nb``)."""
+    product_digests: dict[str, str] = field(default_factory=dict)
+    executed_notebook: str | None = None
+    html: str | None = None
+    scraps: dict[str, JSON] = field(default_factory=dict)
+    error: dict[str, JSON] | None = None
+    reason: str = ""
+    """Why it ran (``never run``, ``parameters changed: seed`` ...) or why it did not."""
+    produced_by: str | None = None
+    """For a skipped stage: the pipeline run id whose products are reused."""
+    produced_by_mlflow: str | None = None
+    """For a skipped stage: the MLflow run id of the stage run that made the products."""
+    mlflow_run_id: str | None = None
+
+    def to_dict(self) -> dict[str, JSON]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """Where and from what a run was made."""
+
+    git_commit: str | None
+    git_dirty: bool | None
+    python: str
+    platform: str
+    nbmlops_version: str
+    user: str
+    hostname: str
+
+    def to_dict(self) -> dict[str, JSON]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """One pipeline run: its provenance, options and the result of every stage."""
+
+    run_id: str
+    pipeline: str
+    project_root: str
+    started_at: str
+    finished_at: str
+    status: Literal["succeeded", "failed", "up_to_date"]
+    provenance: Provenance
+    lock_digest: str | None
+    overrides: dict[str, dict[str, JSON]] = field(default_factory=dict)
+    """``--param`` values given for this run, by stage."""
+    selection: tuple[str, ...] = ()
+    """Stages asked for with ``--stage`` (empty: all)."""
+    force: bool = False
+    jobs: int = 1
+    environment_mismatch: tuple[str, ...] = ()
+    """Differences from the lock that ``--allow-env-mismatch`` let through."""
+    stages: tuple[StageResult, ...] = ()
+    mlflow_run_id: str | None = None
+    tracking_uri: str | None = None
+    tracking_problem: str | None = None
+    """Set when MLflow could not be written: what was not recorded and why."""
+
+    @property
+    def duration_s(self) -> float:
+        start = datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+        end = datetime.fromisoformat(self.finished_at.replace("Z", "+00:00"))
+        return (end - start).total_seconds()
+
+    def stage(self, name: str) -> StageResult:
+        for result in self.stages:
+            if result.stage == name:
+                return result
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, JSON]:
+        data = asdict(self)
+        data["duration_s"] = self.duration_s
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True, default=str)
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def collect_provenance(root: Path) -> Provenance:
+    """Git commit and dirty flag of ``root``, interpreter, platform, user and nbmlops version."""
+    from nbmlops import __version__
+
+    commit = _git(root, "rev-parse", "HEAD")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no") if commit else None
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        user = os.environ.get("USER", "unknown")
+    return Provenance(
+        git_commit=commit,
+        git_dirty=None if status is None else bool(status),
+        python=sys.version.split()[0],
+        platform=platform.platform(),
+        nbmlops_version=__version__,
+        user=user,
+        hostname=platform.node(),
+    )
