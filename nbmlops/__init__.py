@@ -1,3 +1,69 @@
-"""nbmlops: tagged Jupyter notebooks become pinned, tracked, auditable pipeline runs."""
+"""nbmlops: tagged Jupyter notebooks become pinned, tracked, auditable pipeline runs.
+
+The whole product, one verb per concept (imported on first use, so ``import nbmlops`` stays
+instant and pulls in neither papermill nor MLflow)::
+
+    set_stage / read_stage      tag a notebook as a pipeline stage, read the tag back
+    compile_pipeline            tagged notebooks -> checked DAG -> Ploomber pipeline.yaml
+    load_pipeline               a folder, a compiled pipeline.yaml, or a pipeline name
+    plan_pipeline               which stages are stale and why, without running anything
+    run_pipeline                run the stale stages in pinned kernels; record MLflow + ledger
+    check_environment           a kernel's installed packages against its lock file
+    verify_ledger               check the hash-chained audit ledger
+    record                      (inside a notebook) record a value for the stage's run
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from nbmlops.privacy import disable_telemetry
+
+disable_telemetry()
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "set_stage": "nbmlops.stage",
+    "read_stage": "nbmlops.stage",
+    "compile_pipeline": "nbmlops.pipeline",
+    "load_pipeline": "nbmlops.pipeline",
+    "plan_pipeline": "nbmlops.execute",
+    "run_pipeline": "nbmlops.execute",
+    "check_environment": "nbmlops.environment",
+    "verify_ledger": "nbmlops.ledger",
+    "record": "nbmlops.scraps",
+}
+
+__all__ = [
+    "check_environment",
+    "compile_pipeline",
+    "load_pipeline",
+    "plan_pipeline",
+    "read_stage",
+    "record",
+    "run_pipeline",
+    "set_stage",
+    "verify_ledger",
+]
+
+if TYPE_CHECKING:
+    from nbmlops.environment import check_environment
+    from nbmlops.execute import plan_pipeline, run_pipeline
+    from nbmlops.ledger import verify_ledger
+    from nbmlops.pipeline import compile_pipeline, load_pipeline
+    from nbmlops.scraps import record
+    from nbmlops.stage import read_stage, set_stage
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nbmlops' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,454 @@
+"""The ``nbmlops`` command. Imports nothing heavy until a subcommand needs it: --help is instant.
+
+Exit codes: 0 success (or nothing to do), 1 a stage failed / verification failed, 2 bad input
+(the message names the file, stage or parameter and what to do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from nbmlops.execute import ProgressEvent
+    from nbmlops.records import RunRecord
+
+__all__ = ["main"]
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _kv(items: Sequence[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"nbmlops: --{what} '{item}': expected NAME=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _names(values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+# -- stage ---------------------------------------------------------------------------------------
+
+
+def cmd_stage_set(args: argparse.Namespace) -> int:
+    from nbmlops.stage import set_stage
+
+    upstream = [] if args.no_upstream else _names(args.upstream)
+    params = {k: _json_or_text(v) for k, v in _kv(args.param, "param").items()}
+    spec = set_stage(
+        Path(args.notebook),
+        stage=args.stage,
+        upstream=upstream,
+        products=_kv(args.product, "product") or None,
+        params=params or None,
+        kernel=args.kernel,
+        environment=args.environment,
+        replace=args.replace,
+    )
+    _console().print(f"[green]tagged[/] {args.notebook} as stage [bold]{spec.name}[/]")
+    _print_stages([spec])
+    return 0
+
+
+def _print_stages(specs: Sequence[Any]) -> None:
+    from rich.table import Table
+
+    table = Table("stage", "notebook", "upstream", "products", "params", "kernel")
+    for s in specs:
+        table.add_row(
+            s.name,
+            os.path.relpath(s.path),
+            ", ".join(s.upstream) or "-",
+            "\n".join(f"{k}: {v}" for k, v in s.products.items()) or "-",
+            "\n".join(f"{k} = {json.dumps(v)}" for k, v in s.params.items()) or "-",
+            s.kernel,
+        )
+    _console().print(table)
+
+
+def cmd_stage_show(args: argparse.Namespace) -> int:
+    from nbmlops.pipeline import discover
+    from nbmlops.stage import load_stage
+
+    targets = [Path(p) for p in args.paths] or [
+        Path("notebooks" if Path("notebooks").is_dir() else ".")
+    ]
+    specs = []
+    for target in targets:
+        if target.is_dir():
+            specs.extend(discover(target).stages)
+        else:
+            specs.append(load_stage(target))
+    if args.json:
+        sys.stdout.write(
+            json.dumps([{**s.metadata(), "path": str(s.path)} for s in specs], indent=2) + "\n"
+        )
+    else:
+        _print_stages(specs)
+    return 0
+
+
+# -- compile / status / run ----------------------------------------------------------------------
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from nbmlops.pipeline import compile_pipeline
+
+    spec, path = compile_pipeline(Path(args.folder), name=args.name)
+    _console().print(
+        f"[green]compiled[/] {len(spec.stages)} stages -> {os.path.relpath(path)}\n"
+        f"run it with [bold]nbmlops run {spec.name}[/] "
+        f"(or plain `ploomber build -e {os.path.relpath(path)}`)"
+    )
+    return 0
+
+
+def _load(target: str) -> Any:
+    from nbmlops.pipeline import load_pipeline
+
+    spec, stale = load_pipeline(target)
+    if stale:
+        _console().print(
+            f"[yellow]note[/] {os.path.relpath(spec.compiled_path)} no longer matched the "
+            "notebooks' stage metadata; regenerated it."
+        )
+    return spec
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from nbmlops.execute import plan_pipeline
+    from nbmlops.parameters import parse_overrides
+
+    spec = _load(args.target)
+    plans = plan_pipeline(spec, params=parse_overrides(args.param or ()))
+    table = Table("stage", "state", "why", "made by run")
+    for plan in plans:
+        state = "[green]up to date[/]" if plan.up_to_date else "[yellow]stale[/]"
+        made = plan.state.run_id if plan.state else "-"
+        table.add_row(plan.stage, state, "; ".join(plan.reasons) or "-", made)
+    _console().print(table)
+    return 0
+
+
+class _Progress:
+    """Prints one line per stage as it starts and finishes (CI logs and notebooks read it too)."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console = console
+        self.total = total
+        self.finished = 0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        c = self.console
+        if event.kind == "run_started":
+            c.print(f"[bold]run[/] {event.message}")
+        elif event.kind == "stage_started":
+            c.print(f"  [cyan]>[/] {event.stage:<20} running ...")
+        elif event.kind == "stage_finished" and event.result is not None:
+            self.finished += 1
+            r = event.result
+            mark = {
+                "succeeded": "[green]ok[/]",
+                "skipped": "[dim]--[/]",
+                "failed": "[red]FAIL[/]",
+                "not_run": "[yellow]--[/]",
+            }[r.status]
+            detail = r.reason if r.status != "succeeded" else f"{r.duration_s:.1f} s"
+            c.print(
+                f"  {mark} {r.stage:<20} {r.status:<9} {detail}  "
+                f"[dim]({self.finished}/{self.total})[/]"
+            )
+        elif event.kind == "note":
+            c.print(f"  [yellow]note[/] {event.message}")
+
+
+def _print_record(console: Console, record: RunRecord) -> None:
+    from rich.table import Table
+
+    table = Table(
+        "stage",
+        "status",
+        "duration",
+        "MLflow run",
+        "note",
+        title=f"{record.pipeline} run {record.run_id}: {record.status}",
+    )
+    for r in record.stages:
+        colour = {"succeeded": "green", "failed": "red", "skipped": "dim", "not_run": "yellow"}
+        mlflow_id = r.mlflow_run_id or (
+            f"(made by {r.produced_by_mlflow})" if r.produced_by_mlflow else "-"
+        )
+        note = r.error["message"] if r.error else r.reason
+        table.add_row(
+            r.stage,
+            f"[{colour[r.status]}]{r.status}[/]",
+            f"{r.duration_s:.1f} s" if r.duration_s else "-",
+            mlflow_id,
+            note,
+        )
+    console.print(table)
+    build = os.path.relpath(Path(record.project_root) / "build" / record.pipeline)
+    console.print(f"executed notebooks and products: {build}/<stage>/")
+    if record.mlflow_run_id:
+        console.print(f"MLflow parent run {record.mlflow_run_id} -> [bold]nbmlops ui[/]")
+    if record.tracking_problem:
+        console.print(
+            f"[red]MLflow: not recorded[/] - {record.tracking_problem}\n"
+            f"the run's full record is kept in .nbmlops/runs/{record.run_id}.json"
+        )
+    console.print("audit ledger: .nbmlops/ledger.jsonl (check it with `nbmlops audit verify`)")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nbmlops.execute import run_pipeline
+    from nbmlops.parameters import parse_overrides
+
+    console = _console()
+    spec = _load(args.target)
+    overrides = parse_overrides(args.param or ())
+    record = run_pipeline(
+        spec,
+        params=overrides,
+        stages=_names(args.stage) or (),
+        downstream=args.downstream,
+        force=args.force,
+        jobs=args.jobs,
+        allow_env_mismatch=args.allow_env_mismatch,
+        progress=_Progress(console, len(spec.stages)),
+        tracking=not args.no_tracking,
+    )
+    if record.status == "up_to_date":
+        console.print(
+            f"[green]nothing to do[/]: every stage of {spec.name} is up to date "
+            f"(recorded in the ledger as run {record.run_id})"
+        )
+        return 0
+    _print_record(console, record)
+    return 1 if record.status == "failed" else 0
+
+
+# -- environment, ledger, ui ---------------------------------------------------------------------
+
+
+def cmd_env_check(args: argparse.Namespace) -> int:
+    from nbmlops.environment import check_environment
+
+    report = check_environment(kernel=args.kernel, lock=Path(args.lock))
+    console = _console()
+    if not report.differences:
+        console.print(f"[green]ok[/] kernel '{args.kernel}' ({report.python}) matches {args.lock}")
+        return 0
+    console.print(
+        f"[red]{len(report.differences)} difference(s)[/] between kernel "
+        f"'{args.kernel}' and {args.lock}:"
+    )
+    for diff in report.differences:
+        console.print(f"  {diff}")
+    return 1
+
+
+def cmd_env_export(args: argparse.Namespace) -> int:
+    from nbmlops.environment import export_conda_environment
+    from nbmlops.atomic import write_text_atomic
+
+    text = export_conda_environment(Path(args.lock))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(Path(args.output), text)
+        _console().print(f"wrote {args.output} from {args.lock}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from nbmlops.ledger import verify_ledger
+
+    report = verify_ledger(Path(args.root))
+    console = _console()
+    if report.ok:
+        console.print(f"[green]ledger intact[/]: {report.entries} entries, head {report.head}")
+        return 0
+    console.print(f"[red]ledger FAILED verification[/]: {report.problem}")
+    return 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from nbmlops.tracking import ui_command
+
+    argv = ui_command(Path(args.root).absolute(), port=args.port)
+    _console().print(f"MLflow UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+    os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with mlflow's own server
+
+
+# -- parser --------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nbmlops",
+        description="Tagged Jupyter notebooks become pinned, tracked, auditable pipeline runs.",
+        epilog="Start with `nbmlops stage set`, then `nbmlops compile` and `nbmlops run`.",
+    )
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    stage = sub.add_parser("stage", help="tag notebooks as pipeline stages, show the tags")
+    stage_sub = stage.add_subparsers(dest="stage_command", required=True, metavar="ACTION")
+    s = stage_sub.add_parser("set", help="tag a notebook (or update its tag)")
+    s.add_argument("notebook")
+    s.add_argument("--stage", help="stage name: [a-z][a-z0-9_]*")
+    s.add_argument(
+        "--upstream",
+        action="append",
+        metavar="STAGE",
+        help="an upstream stage (repeat, or comma-separate)",
+    )
+    s.add_argument("--no-upstream", action="store_true", help="clear the upstream list")
+    s.add_argument(
+        "--product",
+        action="append",
+        metavar="NAME=PATH",
+        help="a product, path relative to the stage's build folder (repeatable)",
+    )
+    s.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a parameter default, JSON (text if not JSON); repeatable",
+    )
+    s.add_argument("--kernel", help="Jupyter kernel name (default python3)")
+    s.add_argument("--environment", help="lock file the kernel must match (default uv.lock)")
+    s.add_argument("--replace", action="store_true", help="replace the tag instead of merging")
+    s.set_defaults(func=cmd_stage_set)
+    s = stage_sub.add_parser("show", help="show the stages of notebooks or folders")
+    s.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_stage_show)
+
+    s = sub.add_parser("compile", help="compile a folder of tagged notebooks to pipeline.yaml")
+    s.add_argument("folder")
+    s.add_argument("--name", help="pipeline name (default: the folder's name)")
+    s.set_defaults(func=cmd_compile)
+
+    for name, func, text in (
+        ("run", cmd_run, "run the pipeline's stale stages, tracked and audited"),
+        ("status", cmd_status, "show which stages are up to date, and why the others are not"),
+    ):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("target", help="pipeline name (pipelines/NAME), pipeline.yaml, or folder")
+        s.add_argument(
+            "--param",
+            action="append",
+            metavar="STAGE.NAME=VALUE",
+            help="override a parameter (type-checked against its default)",
+        )
+        s.set_defaults(func=func)
+        if name == "run":
+            s.add_argument(
+                "--stage", action="append", metavar="NAME", help="run only this stage (repeatable)"
+            )
+            s.add_argument(
+                "--downstream",
+                action="store_true",
+                help="with --stage: also run every stage downstream of it",
+            )
+            s.add_argument("--force", action="store_true", help="run even if up to date")
+            s.add_argument(
+                "--jobs",
+                "-j",
+                type=int,
+                default=1,
+                metavar="N",
+                help="run up to N independent stages at once",
+            )
+            s.add_argument(
+                "--allow-env-mismatch",
+                action="store_true",
+                help="run even if a kernel differs from its lock (recorded)",
+            )
+            s.add_argument(
+                "--no-tracking",
+                action="store_true",
+                help="do not record in MLflow (the ledger still records the run)",
+            )
+
+    env = sub.add_parser("env", help="pinned environments: check a kernel, export for conda")
+    env_sub = env.add_subparsers(dest="env_command", required=True, metavar="ACTION")
+    s = env_sub.add_parser("check", help="compare a kernel's installed packages with the lock")
+    s.add_argument("--kernel", default="python3")
+    s.add_argument("--lock", default="uv.lock")
+    s.set_defaults(func=cmd_env_check)
+    s = env_sub.add_parser("export-conda", help="write environment.yml with the lock's pins")
+    s.add_argument("--lock", default="uv.lock")
+    s.add_argument("--output", "-o", default="environment.yml")
+    s.set_defaults(func=cmd_env_export)
+
+    audit = sub.add_parser("audit", help="the tamper-evident ledger")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    s = audit_sub.add_parser(
+        "verify", help="exit 0 if the ledger is intact, 1 naming the bad entry"
+    )
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.set_defaults(func=cmd_audit_verify)
+
+    s = sub.add_parser("ui", help="serve the MLflow UI for this project on 127.0.0.1")
+    s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.set_defaults(func=cmd_ui)
+    return p
+
+
+def _version() -> str:
+    from nbmlops import __version__
+
+    return f"nbmlops {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nbmlops`` command."""
+    # jsonschema builds an IRI grammar at import (~1-2 s) only for its `iri` format checker,
+    # which the stage schema does not use; this process is ours, so skip it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    args = _parser().parse_args(argv)
+    from nbmlops.errors import NbmlopsError
+
+    try:
+        code: int = args.func(args)
+    except NbmlopsError as exc:
+        _console().print(f"[red]error:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _console().print("[yellow]interrupted[/]")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
