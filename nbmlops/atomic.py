@@ -32,6 +32,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         if path.exists():
             tmp.chmod(path.stat().st_mode & 0o777)
+        else:  # mkstemp makes 0600; a new file gets the permissions open() would have given it
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o666 & ~umask)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)

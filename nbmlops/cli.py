@@ -223,6 +223,8 @@ def _print_record(console: Console, record: RunRecord) -> None:
             f"[red]MLflow: not recorded[/] - {record.tracking_problem}\n"
             f"the run's full record is kept in .nbmlops/runs/{record.run_id}.json"
         )
+    for note in record.notes:
+        console.print(f"[yellow]note[/] {note}")
     console.print("audit ledger: .nbmlops/ledger.jsonl (check it with `nbmlops audit verify`)")
 
 
@@ -275,8 +277,8 @@ def cmd_env_check(args: argparse.Namespace) -> int:
 
 
 def cmd_env_export(args: argparse.Namespace) -> int:
-    from nbmlops.environment import export_conda_environment
     from nbmlops.atomic import write_text_atomic
+    from nbmlops.environment import export_conda_environment
 
     text = export_conda_environment(Path(args.lock))
     if args.output == "-":
@@ -310,7 +312,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per option
     p = argparse.ArgumentParser(
         prog="nbmlops",
         description="Tagged Jupyter notebooks become pinned, tracked, auditable pipeline runs.",

@@ -23,6 +23,8 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     │                                  wrong type, or not plain JSON
     ├── EnvironmentMismatchError       kernel packages differ from the lock  (kernel, differences)
     ├── KernelNotFoundError            no Jupyter kernel of that name            (kernel)
+    ├── LockFileError                  the lock file is missing, unreadable or   (path, detail)
+    │                                  not a uv.lock nbmlops understands
     ├── StageExecutionError            a stage failed while it ran               (stage, path)
     │   ├── CellExecutionError         a cell raised                             (cell_index, ename)
     │   ├── KernelDiedError            the kernel died mid-stage                 (cell_index)
@@ -48,6 +50,7 @@ __all__ = [
     "KernelNotFoundError",
     "LedgerError",
     "LedgerTamperedError",
+    "LockFileError",
     "MalformedNotebookError",
     "MissingProductError",
     "NbmlopsError",
@@ -227,6 +230,18 @@ class KernelNotFoundError(NbmlopsError):
             "stage's kernel."
         )
         self.kernel = kernel
+
+
+class LockFileError(NbmlopsError):
+    """The lock file is missing, unreadable, or not a ``uv.lock`` that nbmlops understands."""
+
+    def __init__(self, *, path: Path, detail: str) -> None:
+        super().__init__(
+            f"{path}: cannot use this lock file ({detail}). Create or repair it with `uv lock` "
+            "in the project, or point the stage's `environment` at the project's uv.lock."
+        )
+        self.path = path
+        self.detail = detail
 
 
 class StageExecutionError(NbmlopsError):

@@ -436,6 +436,7 @@ class _Run:
             mlflow_run_id=recorder.parent_run_id,
             tracking_uri=recorder.uri,
             tracking_problem=recorder.problem,
+            notes=tuple(recorder.notes),
         )
         head = ledger.append(
             self.spec.root,
@@ -610,17 +611,34 @@ def _source_cell(stage: StageSpec, executed_index: int) -> int:
     return executed_index
 
 
-def _running_cell(executed: Path) -> int | None:
+def _mark_dead_cell(executed: Path) -> int | None:
+    """Find the cell the kernel died in, and make the kept partial notebook say so.
+
+    papermill's clean-up marks every cell that never ran as "completed" (and the dying one too),
+    which would mislead whoever audits the partial notebook. The dying cell is the last one that
+    started; it is marked failed and the cells after it pending again.
+    """
     import json
 
     try:
         nb = json.loads(executed.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
-            return index
-    return None
+    cells = nb.get("cells", [])
+    started = [
+        i
+        for i, c in enumerate(cells)
+        if c.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
+    if not started:
+        return None
+    dead = started[-1]
+    for index, cell in enumerate(cells[dead:], start=dead):
+        meta = cell.setdefault("metadata", {}).setdefault("papermill", {})
+        meta["status"] = "failed" if index == dead else "pending"
+        meta["exception"] = index == dead or None
+    write_text_atomic(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return dead
 
 
 def _run_notebook(
@@ -661,16 +679,32 @@ def _run_notebook(
             evalue=exc.evalue,
         ) from None
     except DeadKernelError:
-        running = _running_cell(executed)
+        running = _mark_dead_cell(executed)
         raise KernelDiedError(
             stage=stage.name,
             path=executed,
             cell_index=None if running is None else _source_cell(stage, running),
         ) from None
     except RuntimeError as exc:  # nbclient: "Kernel died before replying to kernel_info"
-        if "Kernel died" not in str(exc) and "kernel" not in str(exc).lower():
+        if "kernel" not in str(exc).lower():
             raise
         raise KernelDiedError(stage=stage.name, path=executed, cell_index=None) from None
+    finally:
+        _close_thread_loop()
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop nbclient made for this worker thread (it never closes it itself)."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running() and not loop.is_closed():
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+    asyncio.set_event_loop(None)
 
 
 _KM_LOCK = threading.Lock()
@@ -701,19 +735,31 @@ def _kernel_manager_class() -> type:
         return _KM_CLASS[0]
 
 
+def _is_scrap(output: Mapping[str, Any]) -> bool:
+    data = output.get("data") or {}
+    return bool(data) and all(k.startswith("application/scrapbook.scrap.") for k in data)
+
+
 def export_html(notebook: Path) -> Path:
     """Render an executed notebook to standalone HTML next to it, fetching nothing from the web.
 
     nbconvert's templates load require.js and MathJax from public CDNs; opening such a report
     would tell a third party that (and from where) someone is reading it, so both are left out.
     """
+    import json
+
+    import nbformat
     from nbconvert import HTMLExporter
 
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        # scraps are data for the run record, invisible in JupyterLab; keep them out of the view
+        cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_scrap(o)]
     exporter = HTMLExporter(embed_images=True)
     exporter.require_js_url = ""
     exporter.mathjax_url = ""
     exporter.widget_renderer_url = ""
-    body, _ = exporter.from_filename(str(notebook))
+    body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))
     html = notebook.with_suffix(".html")
     write_text_atomic(html, body)
     return html
@@ -755,8 +801,9 @@ class _Recorder:
         while (result := self.queue.get()) is not None:
             try:
                 result = self._record(result)
-            finally:
-                self.final[result.stage] = result
+            except Exception as exc:
+                self.notes.append(f"{result.stage}: could not record ({type(exc).__name__}: {exc})")
+            self.final[result.stage] = result
 
     def _record(self, result: StageResult) -> StageResult:
         if result.status == "succeeded" and result.executed_notebook:

@@ -122,11 +122,18 @@ def check_value(stage: str, name: str, value: JSONValue, default: JSONValue) -> 
             f"parameter '{stage}.{name}': {value} is not a JSON number.", stage=stage, param=name
         )
     try:
-        json.dumps(value, allow_nan=False)
+        same = json.loads(json.dumps(value, allow_nan=False)) == value
     except (TypeError, ValueError) as exc:
         raise ParameterError(
             f"parameter '{stage}.{name}' is not plain JSON ({exc}).", stage=stage, param=name
         ) from None
+    if not same:  # e.g. {1: "x"} or a tuple: JSON would hand the notebook something else
+        raise ParameterError(
+            f"parameter '{stage}.{name}' does not survive JSON unchanged (object keys must be "
+            "text; use lists, not tuples).",
+            stage=stage,
+            param=name,
+        )
     if default is None:
         return value
     if isinstance(default, float) and type(value) is int:

@@ -114,6 +114,8 @@ class RunRecord:
     tracking_uri: str | None = None
     tracking_problem: str | None = None
     """Set when MLflow could not be written: what was not recorded and why."""
+    notes: tuple[str, ...] = ()
+    """Bookkeeping that failed without failing the run (an HTML export, a record)."""
 
     @property
     def duration_s(self) -> float:

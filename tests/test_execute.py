@@ -1,0 +1,208 @@
+"""Running pipelines in real kernels: incremental runs, selection, failures, nothing lost.
+
+Tracking is off here (tests/test_run_tracking.py covers MLflow); the ledger is always written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import MakeProject
+
+from nbmlops.errors import (
+    EnvironmentMismatchError,
+    ParameterError,
+    UpstreamProductsMissingError,
+)
+from nbmlops.execute import plan_pipeline, run_pipeline
+from nbmlops.ledger import read_entries, verify_ledger
+from nbmlops.pipeline import PipelineSpec, discover
+
+pytestmark = pytest.mark.filterwarnings(
+    # jupyter_client on kernel shutdown while the records thread reads; third-party, harmless
+    "ignore::ResourceWarning",
+)
+
+
+def _spec(root: Path) -> PipelineSpec:
+    return discover(root / "notebooks", name="t")
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.ipynb")}
+
+
+def test_run_then_nothing_changed_then_param_change(make_project: MakeProject) -> None:
+    root = make_project("load", "double")
+    sources = _digests(root / "notebooks")
+    events: list[str] = []
+    first = run_pipeline(_spec(root), tracking=False, progress=lambda e: events.append(e.kind))
+    assert first.status == "succeeded"
+    assert [s.status for s in first.stages] == ["succeeded", "succeeded"]
+    double = first.stage("double")
+    assert json.loads(Path(double.products["out"]).read_text()) == [0, 2, 4, 6, 8]
+    assert double.scraps == {"total": 20, "label": "doubled"}
+    assert Path(double.executed_notebook or "").name == "double.ipynb"
+    assert Path(double.html or "").is_file()
+    assert (
+        "https://" not in Path(double.html or "").read_text().split("<body")[0].split("<style")[0]
+    )
+    assert double.inputs["upstream:load.data"] == first.stage("load").product_digests["data"]
+    assert events[0] == "run_started" and events[-1] == "run_finished"
+
+    second = run_pipeline(_spec(root), tracking=False)
+    assert second.status == "up_to_date"
+    assert {s.status for s in second.stages} == {"skipped"}
+    assert second.stage("double").produced_by == first.run_id
+
+    third = run_pipeline(_spec(root), tracking=False, params={"double": {"scale": 3}})
+    assert [s.status for s in third.stages] == ["skipped", "succeeded"]
+    assert third.stage("double").reason == "parameters changed: scale"
+    assert json.loads(Path(third.stage("double").products["out"]).read_text())[-1] == 12
+
+    assert _digests(root / "notebooks") == sources, "a run modified a source notebook"
+    report = verify_ledger(root)
+    assert report.ok
+    events_seen = [e.event for e in read_entries(root)]
+    assert events_seen.count("run_up_to_date") == 1
+    assert (root / ".nbmlops" / "runs" / f"{first.run_id}.json").is_file()
+
+
+def test_upstream_rerun_with_identical_products_skips_downstream(make_project: MakeProject) -> None:
+    root = make_project("load", "double")
+    run_pipeline(_spec(root), tracking=False)
+    again = run_pipeline(_spec(root), tracking=False, stages=["load"], downstream=True, force=True)
+    # --force reruns both selected stages; without it, an identical upstream result keeps
+    # downstream up to date:
+    assert [s.status for s in again.stages] == ["succeeded", "succeeded"]
+    nb = root / "notebooks" / "load.ipynb"
+    data = json.loads(nb.read_text())
+    data["cells"][-1]["source"].append("\n# a comment changes the source, not the products")
+    nb.write_text(json.dumps(data))
+    third = run_pipeline(_spec(root), tracking=False)
+    assert third.stage("load").status == "succeeded"
+    assert third.stage("load").reason == "notebook source changed"
+    assert third.stage("double").status == "skipped"
+
+
+def test_modified_product_makes_stage_stale(make_project: MakeProject) -> None:
+    root = make_project("load", "double")
+    first = run_pipeline(_spec(root), tracking=False)
+    Path(first.stage("double").products["out"]).write_text("[999]")
+    plans = {p.stage: p for p in plan_pipeline(_spec(root))}
+    assert plans["load"].up_to_date
+    assert plans["double"].reasons == ("product out modified since it was made",)
+
+
+def test_stage_selection_and_missing_upstream(make_project: MakeProject) -> None:
+    root = make_project("load", "double")
+    with pytest.raises(UpstreamProductsMissingError) as err:
+        run_pipeline(_spec(root), tracking=False, stages=["double"])
+    assert (err.value.stage, err.value.upstream) == ("double", "load")
+    only = run_pipeline(_spec(root), tracking=False, stages=["load"])
+    assert [s.stage for s in only.stages] == ["load"]
+    assert not (root / "build/t/double").exists()
+
+
+def test_failure_stops_branch_keeps_partial_notebook_and_other_branch(
+    make_project: MakeProject,
+) -> None:
+    root = make_project("load", "double", "branch")
+    good = run_pipeline(_spec(root), tracking=False)
+    old_out = Path(good.stage("double").products["out"]).read_bytes()
+    # break `double`'s notebook: now a cell raises
+    nb = root / "notebooks" / "double.ipynb"
+    data = json.loads(nb.read_text())
+    data["cells"].insert(
+        3,
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "boom",
+            "metadata": {},
+            "outputs": [],
+            "source": ["raise KeyError('patient_id')"],
+        },
+    )
+    nb.write_text(json.dumps(data))
+    source_before = nb.read_bytes()
+    (root / "notebooks" / "failing_cell.ipynb").write_bytes(
+        (Path(__file__).parent / "notebooks" / "failing_cell.ipynb").read_bytes()
+    )
+    record = run_pipeline(_spec(root), tracking=False, force=True, jobs=2)
+    assert record.status == "failed"
+    by = {s.stage: s for s in record.stages}
+    assert by["load"].status == "succeeded" and by["branch"].status == "succeeded"
+    assert by["double"].status == "failed"
+    err = by["double"].error or {}
+    assert err["error"] == "CellExecutionError"
+    assert err["cell_index"] == 3 and err["ename"] == "KeyError"
+    partial = Path(by["double"].executed_notebook or "")
+    assert partial.is_file() and "runs" in partial.parts
+    assert "patient_id" in partial.read_text()
+    failing = by["failing"]
+    assert failing.status == "failed" and (failing.error or {})["cell_index"] == 4
+    # the previous good products are untouched, and the source was not modified
+    assert Path(good.stage("double").products["out"]).read_bytes() == old_out
+    assert nb.read_bytes() == source_before
+
+
+def test_dead_kernel_and_missing_product(make_project: MakeProject) -> None:
+    root = make_project("kill_kernel", "missing_product")
+    record = run_pipeline(_spec(root), tracking=False, jobs=2)
+    by = {s.stage: s for s in record.stages}
+    killed = by["killed"].error or {}
+    assert killed["error"] == "KernelDiedError"
+    assert killed["cell_index"] == 3  # markdown, parameters, print, kill
+    partial = json.loads(Path(by["killed"].executed_notebook or "").read_text())
+    statuses = [c["metadata"]["papermill"]["status"] for c in partial["cells"]]
+    assert statuses[-2:] == ["failed", "pending"]
+    missing = by["forgetful"].error or {}
+    assert missing["error"] == "MissingProductError" and missing["product"] == "out"
+    assert verify_ledger(root).ok
+
+
+def test_downstream_of_failure_is_not_run(make_project: MakeProject) -> None:
+    root = make_project("load", "failing_cell")
+    nb = root / "notebooks" / "after.ipynb"
+    data = json.loads((Path(__file__).parent / "notebooks" / "branch.ipynb").read_text())
+    data["metadata"]["nbmlops"].update({"stage": "after", "upstream": ["failing"]})
+    data["cells"][-1]["source"] = [
+        "x = upstream['failing']['out']\n",
+        "open(product['summary'], 'w').write(x)",
+    ]
+    data["cells"][1]["source"] = ["upstream = None\n", "product = None"]
+    nb.write_text(json.dumps(data))
+    record = run_pipeline(_spec(root), tracking=False)
+    by = {s.stage: s for s in record.stages}
+    assert by["after"].status == "not_run"
+    assert by["after"].reason == "upstream failing failed"
+
+
+def test_wrong_parameter_fails_before_any_kernel(make_project: MakeProject) -> None:
+    root = make_project("load")
+    with pytest.raises(ParameterError) as err:
+        run_pipeline(_spec(root), tracking=False, params={"load": {"n": "five"}})
+    assert (err.value.stage, err.value.param) == ("load", "n")
+    assert not (root / "build").exists()
+    assert not (root / ".nbmlops").exists()
+
+
+def test_environment_mismatch_stops_or_is_recorded(make_project: MakeProject) -> None:
+    root = make_project("load")
+    lock = root / "uv.lock"
+    text = lock.read_text()
+    marker = 'name = "rich"\nversion = "'
+    start = text.index(marker) + len(marker)
+    end = text.index('"', start)
+    lock.write_text(text[:start] + "0.0.1" + text[end:])
+    with pytest.raises(EnvironmentMismatchError) as err:
+        run_pipeline(_spec(root), tracking=False)
+    assert any(d.startswith("rich:") for d in err.value.differences)
+    assert not (root / "build").exists()
+    record = run_pipeline(_spec(root), tracking=False, allow_env_mismatch=True)
+    assert record.status == "succeeded"
+    assert any("rich" in d for d in record.environment_mismatch)

@@ -1,0 +1,274 @@
+"""The audit ledger: chaining, tamper and truncation detection, parallel writers, plain JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbmlops.errors import LedgerError, LedgerTamperedError
+from nbmlops.ledger import GENESIS, LedgerEntry, append, read_entries, verify_ledger
+
+Lines = list[bytes]
+
+
+def _ledger(root: Path) -> Path:
+    return root / ".nbmlops" / "ledger.jsonl"
+
+
+def _head(root: Path) -> Path:
+    return root / ".nbmlops" / "ledger.head"
+
+
+def _canonical(obj: dict[str, Any]) -> bytes:
+    """The documented canonical form, written out here so the tests check the format itself."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _rehashed(raw: bytes, **changes: Any) -> bytes:
+    """The line with ``changes`` applied and its hash recomputed, as a careful forger would."""
+    obj = {k: v for k, v in json.loads(raw).items() if k != "hash"} | changes
+    return _canonical({**obj, "hash": hashlib.sha256(_canonical(obj)).hexdigest()}) + b"\n"
+
+
+def _rewrite(root: Path, change: Callable[[Lines], None]) -> None:
+    lines = _ledger(root).read_bytes().splitlines(keepends=True)
+    change(lines)
+    _ledger(root).write_bytes(b"".join(lines))
+
+
+@pytest.fixture
+def six(tmp_path: Path) -> Path:
+    """A project whose ledger holds six entries: seq 0..5 on lines 1..6."""
+    for i in range(6):
+        append(tmp_path, "stage_finished", run_id=f"run-{i}", data={"stage": f"s{i}", "n": i})
+    return tmp_path
+
+
+def test_appended_entries_chain_and_verify(six: Path) -> None:
+    entries = list(read_entries(six))
+    report = verify_ledger(six)
+
+    assert [e.seq for e in entries] == list(range(6))
+    assert entries[0].prev == GENESIS
+    assert all(b.prev == a.hash for a, b in itertools.pairwise(entries))
+    assert entries[3].data == {"stage": "s3", "n": 3}
+    assert entries[3].run_id == "run-3"
+    assert all(e.ts.endswith("Z") and e.who and e.host for e in entries)
+    assert (report.ok, report.entries, report.head, report.problem) == (
+        True,
+        6,
+        entries[-1].hash,
+        None,
+    )
+    assert json.loads(_head(six).read_bytes()) == {"seq": 5, "hash": entries[-1].hash}
+
+
+def test_append_returns_what_reads_back(tmp_path: Path) -> None:
+    written = append(tmp_path, "run_started", data={"grid": (1, 2)}, run_id="abc")
+    assert written.data == {"grid": [1, 2]}  # as JSON will give it back
+    assert list(read_entries(tmp_path)) == [written]
+
+
+@pytest.mark.parametrize("where", ["root", "ledger file", ".nbmlops folder"])
+def test_verify_accepts_root_or_file(six: Path, where: str) -> None:
+    target = {"root": six, "ledger file": _ledger(six), ".nbmlops folder": six / ".nbmlops"}
+    report = verify_ledger(target[where])
+    assert report.ok
+    assert report.entries == 6
+    assert report.path == _ledger(six)
+
+
+def test_missing_ledger_is_empty_and_intact(tmp_path: Path) -> None:
+    report = verify_ledger(tmp_path)
+    assert (report.ok, report.entries, report.head) == (True, 0, GENESIS)
+    assert list(read_entries(tmp_path)) == []
+    assert not (tmp_path / ".nbmlops").exists()  # verifying creates nothing
+
+
+def _swap(lines: Lines, i: int, j: int) -> None:
+    lines[i], lines[j] = lines[j], lines[i]
+
+
+# (tamper, the 1-based line verification must name)
+LINE_TAMPERS: dict[str, tuple[Callable[[Lines], None], int]] = {
+    "edit a field": (lambda ls: ls.__setitem__(2, ls[2].replace(b'"s2"', b'"sX"')), 3),
+    "edit a field and its hash": (lambda ls: ls.__setitem__(2, _rehashed(ls[2], data={"n": 9})), 4),
+    "delete a middle line": (lambda ls: ls.__delitem__(2), 3),
+    "delete the last line": (lambda ls: ls.__delitem__(5), 6),
+    "delete every line": (lambda ls: ls.clear(), 1),
+    "insert a copied line": (lambda ls: ls.insert(3, ls[2]), 4),
+    "swap two lines": (lambda ls: _swap(ls, 1, 3), 2),
+    "garbage line": (lambda ls: ls.__setitem__(3, b"this is not json\n"), 4),
+    "garbage last line": (lambda ls: ls.__setitem__(5, b"{oops\n"), 6),
+    "blank line": (lambda ls: ls.insert(2, b"\n"), 3),
+    "cut-off last line": (lambda ls: ls.__setitem__(5, ls[5][:40]), 6),
+    "re-serialized line": (
+        lambda ls: ls.__setitem__(1, json.dumps(json.loads(ls[1])).encode() + b"\n"),
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", LINE_TAMPERS)
+def test_tampered_line_is_named(six: Path, kind: str) -> None:
+    tamper, line = LINE_TAMPERS[kind]
+    _rewrite(six, tamper)
+
+    report = verify_ledger(six)
+
+    assert not report.ok
+    assert isinstance(report.problem, LedgerTamperedError)
+    assert report.problem.line == line
+    assert report.problem.path == _ledger(six)
+    assert report.entries == line - 1  # everything before the bad line verified
+    seen: list[LedgerEntry] = []
+    with pytest.raises(LedgerTamperedError) as raised:
+        seen.extend(read_entries(six))
+    assert raised.value.line == line
+    assert len(seen) == line - 1
+
+
+def _head_of(root: Path, seq: int) -> bytes:
+    entry = list(read_entries(root))[seq]
+    return _canonical({"hash": entry.hash, "seq": entry.seq}) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "line"),
+    [("deleted", 2), ("damaged", 7), ("an older copy", 6), ("hash changed", 6)],
+)
+def test_tampered_head_is_detected(six: Path, kind: str, line: int) -> None:
+    head = _head(six)
+    if kind == "deleted":
+        head.unlink()
+    elif kind == "damaged":
+        head.write_bytes(b"{not json")
+    elif kind == "an older copy":
+        head.write_bytes(_head_of(six, 3))
+    else:
+        head.write_bytes(head.read_bytes().replace(b'"hash":"', b'"hash":"f'))
+
+    problem = verify_ledger(six).problem
+
+    assert isinstance(problem, LedgerTamperedError)
+    assert problem.line == line
+
+
+def test_head_one_behind_is_an_interrupted_append_not_tampering(six: Path) -> None:
+    _head(six).write_bytes(_head_of(six, 4))  # died after writing line 6, before the head
+
+    assert verify_ledger(six).ok
+    assert append(six, "run_finished").seq == 6
+    assert verify_ledger(six).entries == 7
+
+
+def test_rewriting_chain_and_head_is_not_detected_locally(six: Path) -> None:
+    """The documented limit: only a head hash anchored elsewhere (MLflow) shows this."""
+    anchored = verify_ledger(six).head
+    lines, prev = [], GENESIS
+    for raw in _ledger(six).read_bytes().splitlines(keepends=True):
+        lines.append(_rehashed(raw, event="forged", prev=prev))
+        prev = json.loads(lines[-1])["hash"]
+    _ledger(six).write_bytes(b"".join(lines))
+    _head(six).write_bytes(_canonical({"hash": prev, "seq": 5}) + b"\n")
+
+    report = verify_ledger(six)
+
+    assert report.ok
+    assert report.head != anchored
+
+
+@pytest.mark.parametrize(
+    "kind", ["garbage last line", "cut-off last line", "delete the last line", "delete every line"]
+)
+def test_append_refuses_to_chain_onto_a_damaged_end(six: Path, kind: str) -> None:
+    _rewrite(six, LINE_TAMPERS[kind][0])
+    before = (_ledger(six).read_bytes(), _head(six).read_bytes())
+
+    with pytest.raises(LedgerError) as raised:
+        append(six, "run_started")
+
+    assert raised.value.path == _ledger(six)
+    assert (_ledger(six).read_bytes(), _head(six).read_bytes()) == before
+
+
+def test_long_last_line_is_found_from_the_end(tmp_path: Path) -> None:
+    append(tmp_path, "stage_finished", data={"blob": "x" * 300_000})  # several tail blocks
+    assert append(tmp_path, "run_finished").seq == 1
+    assert verify_ledger(tmp_path).entries == 2
+
+
+def test_unicode_round_trips(tmp_path: Path) -> None:
+    data = {"note": "Zoë Ångström — 東京 🩺", "ключ": ["é", "\u0000", "\u2028"]}
+    append(tmp_path, "review_signed", data=data)
+
+    assert next(read_entries(tmp_path)).data == data
+    assert "東京 🩺".encode() in _ledger(tmp_path).read_bytes()  # stored as UTF-8, not escaped
+    assert verify_ledger(tmp_path).ok
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"value": object()},
+        {"value": float("nan")},
+        {"value": {1, 2}},
+        {"value": Path("model.skops")},
+        {1: "int and", "str": "keys mixed"},
+        {"value": "\ud800"},  # a lone surrogate cannot be written as UTF-8
+        ["not", "a", "mapping"],
+    ],
+    ids=["object", "nan", "set", "path", "mixed keys", "lone surrogate", "list"],
+)
+def test_non_json_data_is_refused_before_writing(six: Path, data: Any) -> None:
+    before = (_ledger(six).read_bytes(), _head(six).read_bytes())
+
+    with pytest.raises(LedgerError) as raised:
+        append(six, "stage_finished", data=data)
+
+    assert raised.value.path == _ledger(six)
+    assert (_ledger(six).read_bytes(), _head(six).read_bytes()) == before
+
+
+def test_non_json_data_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError):
+        append(tmp_path, "run_started", data={"when": object()})
+    assert not (tmp_path / ".nbmlops").exists()
+
+
+@pytest.mark.parametrize(("event", "run_id"), [("", None), ("run_started", 42)])
+def test_bad_event_or_run_id_is_refused(tmp_path: Path, event: str, run_id: Any) -> None:
+    with pytest.raises(LedgerError):
+        append(tmp_path, event, run_id=run_id)
+    assert not _ledger(tmp_path).exists()
+
+
+def _append_many(root: Path, worker: int, count: int) -> None:
+    for i in range(count):
+        append(root, "stage_finished", run_id=f"worker-{worker}", data={"i": i})
+
+
+def test_parallel_writers_never_fork_the_chain(tmp_path: Path) -> None:
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_append_many, args=(tmp_path, w, 50)) for w in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+    assert [w.exitcode for w in workers] == [0] * 8
+
+    report = verify_ledger(tmp_path)
+    entries = list(read_entries(tmp_path))
+
+    assert report.ok
+    assert report.entries == 400
+    assert [e.seq for e in entries] == list(range(400))
+    written = sorted((e.run_id or "", e.data["i"]) for e in entries)
+    assert written == sorted((f"worker-{w}", i) for w in range(8) for i in range(50))

@@ -1,0 +1,134 @@
+"""Stage metadata: reading, validating and writing the `nbmlops` tag on a notebook."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nbmlops.errors import MalformedNotebookError, ParametersCellError, StageMetadataError
+from nbmlops.stage import load_stage, read_stage, set_stage, validate_stage_metadata
+
+FIXTURES = Path(__file__).parent / "notebooks"
+
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    return Path(shutil.copy(FIXTURES / f"{name}.ipynb", tmp_path / f"{name}.ipynb"))
+
+
+def test_read_stage_returns_the_validated_spec() -> None:
+    spec = load_stage(FIXTURES / "double.ipynb")
+    assert spec.name == "double"
+    assert spec.upstream == ("load",)
+    assert spec.products == {"out": "out.json"}
+    assert spec.params == {"scale": 2, "note": "x"}
+    assert spec.kernel == "python3"
+    assert spec.parameters_cell == 1  # after the markdown cell
+    assert len(spec.source_digest) == 64
+
+
+def test_untagged_notebook_is_not_a_stage() -> None:
+    assert read_stage(FIXTURES / "untagged.ipynb") is None
+
+
+def test_malformed_notebook_names_file_and_position() -> None:
+    with pytest.raises(MalformedNotebookError) as err:
+        read_stage(FIXTURES / "malformed.ipynb")
+    assert err.value.path.name == "malformed.ipynb"
+    assert "line" in err.value.detail
+
+
+def test_metadata_failing_the_schema_names_the_field() -> None:
+    with pytest.raises(StageMetadataError) as err:
+        read_stage(FIXTURES / "bad_metadata.ipynb")
+    assert err.value.field == "stage"
+
+
+@pytest.mark.parametrize(
+    ("meta", "field"),
+    [
+        ({"stage": "ok", "upstream": ["Bad Name"]}, "upstream.0"),
+        ({"stage": "ok", "products": {"nb": "x.ipynb"}}, "products"),
+        ({"stage": "ok", "products": {"m": "../escape.bin"}}, "products.m"),
+        ({"stage": "ok", "products": {"m": "/abs/path"}}, "products.m"),
+        ({"stage": "ok", "params": {"a = 1; import os; b": 1}}, "params"),
+        ({"stage": "ok", "params": {"product": 1}}, "params"),
+        ({"stage": "ok", "params": {"x": float("nan")}}, "params.x"),
+        ({"stage": "ok", "surprise": True}, ""),
+    ],
+)
+def test_schema_rejects(meta: dict[str, object], field: str) -> None:
+    with pytest.raises(StageMetadataError) as err:
+        validate_stage_metadata(meta, path=Path("x.ipynb"))
+    assert err.value.field == field
+
+
+def test_no_parameters_cell_is_a_clear_error() -> None:
+    with pytest.raises(ParametersCellError) as err:
+        read_stage(FIXTURES / "no_parameters_cell.ipynb")
+    assert "parameters" in str(err.value)
+    assert err.value.path.name == "no_parameters_cell.ipynb"
+
+
+def test_param_declared_but_not_in_cell(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "load")
+    nb = json.loads(path.read_text())
+    nb["metadata"]["nbmlops"]["params"]["extra"] = 1
+    path.write_text(json.dumps(nb))
+    with pytest.raises(ParametersCellError) as err:
+        read_stage(path)
+    assert err.value.param == "extra"
+
+
+def test_set_stage_tags_and_keeps_parameters_cell_in_step(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "untagged")
+    spec = set_stage(
+        path,
+        stage="train",
+        upstream=["features"],
+        products={"model": "model.skops"},
+        params={"seed": 42, "model": "forest"},
+    )
+    assert spec.params == {"seed": 42, "model": "forest"}
+    reread = load_stage(path)
+    assert reread.metadata() == spec.metadata()
+    assert reread.cell_params == {
+        "upstream": "None",
+        "product": "None",
+        "seed": "42",
+        "model": "'forest'",
+    }
+    # nbformat's own layout, so that a tagged notebook diffs cleanly
+    text = path.read_text()
+    assert text.endswith("\n") and text.startswith('{\n "cells": [')
+
+
+def test_set_stage_updates_an_existing_value(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "load")
+    set_stage(path, params={"n": 7})
+    spec = load_stage(path)
+    assert spec.params["n"] == 7
+    assert spec.cell_params["n"] == "7"
+
+
+def test_set_stage_invalid_input_writes_nothing(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "load")
+    before = path.read_bytes()
+    with pytest.raises(StageMetadataError):
+        set_stage(path, stage="Not Valid")
+    assert path.read_bytes() == before
+
+
+def test_source_digest_ignores_outputs(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "load")
+    before = load_stage(path).source_digest
+    nb = json.loads(path.read_text())
+    nb["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
+    nb["cells"][2]["execution_count"] = 3
+    path.write_text(json.dumps(nb))
+    assert load_stage(path).source_digest == before
+    nb["cells"][2]["source"] = ["print('changed')"]
+    path.write_text(json.dumps(nb))
+    assert load_stage(path).source_digest != before
