@@ -98,7 +98,7 @@ def cmd_stage_show(args: argparse.Namespace) -> int:
     targets = [Path(p) for p in args.paths] or [
         Path("notebooks" if Path("notebooks").is_dir() else ".")
     ]
-    specs = []
+    specs: list[Any] = []
     for target in targets:
         if target.is_dir():
             specs.extend(discover(target).stages)
@@ -205,7 +205,7 @@ def _print_record(console: Console, record: RunRecord) -> None:
         mlflow_id = r.mlflow_run_id or (
             f"(made by {r.produced_by_mlflow})" if r.produced_by_mlflow else "-"
         )
-        note = r.error["message"] if r.error else r.reason
+        note = f"{r.error['error']} (below)" if r.error else r.reason
         table.add_row(
             r.stage,
             f"[{colour[r.status]}]{r.status}[/]",
@@ -214,6 +214,9 @@ def _print_record(console: Console, record: RunRecord) -> None:
             note,
         )
     console.print(table)
+    for r in record.stages:
+        if r.error:
+            console.print(f"[red]{r.stage}[/]: {r.error['message']}")
     build = os.path.relpath(Path(record.project_root) / "build" / record.pipeline)
     console.print(f"executed notebooks and products: {build}/<stage>/")
     if record.mlflow_run_id:

@@ -258,7 +258,8 @@ class CellExecutionError(StageExecutionError):
         self, *, stage: str, path: Path | None, cell_index: int, ename: str, evalue: str
     ) -> None:
         super().__init__(
-            f"stage '{stage}' failed in cell {cell_index}: {ename}: {evalue}. "
+            f"stage '{stage}' failed in cell {cell_index + 1} (counting from 1, markdown "
+            f"included): {ename}: {evalue}. "
             f"The partial executed notebook is kept at {path}.",
             stage=stage,
             path=path,
@@ -270,7 +271,7 @@ class CellExecutionError(StageExecutionError):
 
 class KernelDiedError(StageExecutionError):
     def __init__(self, *, stage: str, path: Path | None, cell_index: int | None) -> None:
-        where = f" while running cell {cell_index}" if cell_index is not None else ""
+        where = f" while running cell {cell_index + 1}" if cell_index is not None else ""
         super().__init__(
             f"the kernel of stage '{stage}' died{where} (killed, or out of memory). "
             f"The partial executed notebook is kept at {path}; rerun with `nbmlops run`.",

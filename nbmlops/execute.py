@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from queue import Queue
 from typing import Any, Literal
@@ -47,10 +48,18 @@ from nbmlops.errors import (
 )
 from nbmlops.parameters import resolve_params
 from nbmlops.pipeline import PipelineSpec
-from nbmlops.records import JSON, RunRecord, StageResult, collect_provenance, utc_now
+from nbmlops.records import (
+    JSON,
+    Provenance,
+    RunRecord,
+    StageResult,
+    collect_provenance,
+    utc_now,
+)
 from nbmlops.stage import StageSpec
 from nbmlops.state import (
     StageState,
+    file_digest,
     fingerprint,
     product_digest,
     read_state,
@@ -98,8 +107,6 @@ def _selection(spec: PipelineSpec, stages: Iterable[str], downstream: bool) -> t
 
 
 def _lock_digest(spec: PipelineSpec, stage: StageSpec, cache: dict[Path, str | None]) -> str | None:
-    from nbmlops.state import file_digest
-
     path = spec.root / stage.environment
     if path not in cache:
         cache[path] = file_digest(path) if path.is_file() else None
@@ -312,10 +319,16 @@ class _Run:
             produced_by_mlflow=state.mlflow_run_id if state else None,
         )
 
-    def _record(self, status: str, stages: Iterable[StageResult], **extra: Any) -> RunRecord:
-        from nbmlops.environment import lock_digest
+    @cached_property
+    def provenance(self) -> Provenance:
+        return collect_provenance(self.spec.root)
 
+    @cached_property
+    def lock_digest(self) -> str | None:
         lock = self.spec.root / "uv.lock"
+        return file_digest(lock) if lock.is_file() else None
+
+    def _record(self, status: str, stages: Iterable[StageResult], **extra: Any) -> RunRecord:
         return RunRecord(
             run_id=self.run_id,
             pipeline=self.spec.name,
@@ -323,8 +336,8 @@ class _Run:
             started_at=self.started_at,
             finished_at=utc_now(),
             status=status,  # type: ignore[arg-type]
-            provenance=collect_provenance(self.spec.root),
-            lock_digest=lock_digest(lock) if lock.is_file() else None,
+            provenance=self.provenance,
+            lock_digest=self.lock_digest,
             overrides=self.options["overrides"],
             selection=self.options["selection"],
             force=self.force,
@@ -449,7 +462,7 @@ class _Run:
                 "tracking_problem": record.tracking_problem,
             },
         )
-        recorder.finish(record, ledger_head=head.hash)
+        record = recorder.finish(record, ledger_head=head.hash)
         runs = self.spec.root / ".nbmlops" / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         write_text_atomic(runs / f"{self.run_id}.json", record.to_json())
@@ -725,7 +738,7 @@ def _kernel_manager_class() -> type:
 
             folder = tempfile.mkdtemp(prefix="nbmlops-k-")
 
-            class IPCKernelManager(AsyncKernelManager):  # type: ignore[misc]
+            class IPCKernelManager(AsyncKernelManager):
                 def __init__(self, **kwargs: Any) -> None:
                     kwargs.setdefault("transport", "ipc")
                     kwargs.setdefault("ip", str(Path(folder) / secrets.token_hex(4)))
@@ -754,12 +767,14 @@ def export_html(notebook: Path) -> Path:
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
         # scraps are data for the run record, invisible in JupyterLab; keep them out of the view
-        cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_scrap(o)]
-    exporter = HTMLExporter(embed_images=True)
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_scrap(o)]
+    exporter = HTMLExporter(embed_images=True)  # type: ignore[no-untyped-call]
     exporter.require_js_url = ""
     exporter.mathjax_url = ""
     exporter.widget_renderer_url = ""
-    body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))
+    node = nbformat.reads(json.dumps(nb), as_version=4)  # type: ignore[no-untyped-call]
+    body, _ = exporter.from_notebook_node(node)
     html = notebook.with_suffix(".html")
     write_text_atomic(html, body)
     return html
@@ -784,7 +799,7 @@ class _Recorder:
         if tracking:
             from nbmlops.tracking import MlflowRecorder
 
-            self.mlflow = MlflowRecorder(run.spec.root, pipeline=run.spec.name)
+            self.mlflow = MlflowRecorder.for_project(run.spec.root, run.spec.name)
             self.uri = self.mlflow.uri
         self.thread = threading.Thread(target=self._work, name="nbmlops-records", daemon=True)
         self.thread.start()
@@ -814,7 +829,14 @@ class _Recorder:
         if self.mlflow is not None:
             if not self.started:
                 self.started = True
-                self.parent_run_id = self.mlflow.start(self.run)
+                self.parent_run_id = self.mlflow.start(
+                    run_id=self.run.run_id,
+                    pipeline=self.run.spec.name,
+                    provenance=self.run.provenance,
+                    lock_digest=self.run.lock_digest,
+                    overrides=self.run.options["overrides"],
+                    started_at=self.run.started_at,
+                )
             run_id = self.mlflow.stage(result)
             if run_id is not None:
                 result = replace(result, mlflow_run_id=run_id)
@@ -842,7 +864,9 @@ class _Recorder:
         )
         return result
 
-    def finish(self, record: RunRecord, *, ledger_head: str) -> None:
-        if self.mlflow is not None and self.parent_run_id is not None:
-            self.mlflow.finish(record, ledger_head=ledger_head)
-            self.problem = self.mlflow.problem
+    def finish(self, record: RunRecord, *, ledger_head: str) -> RunRecord:
+        """End the MLflow parent run, anchoring the ledger head in it; the record, completed."""
+        if self.mlflow is None or not self.started:
+            return record
+        finished: RunRecord = self.mlflow.finish(record, ledger_head=ledger_head)
+        return finished

@@ -1,0 +1,60 @@
+# nbmlops — two commands: `make demo` and `make test`. Both set everything up from uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+BIN := .venv/bin
+# Never download a Python build (only the package registries are reachable); compile bytecode at
+# install time, because these machines set PYTHONDONTWRITEBYTECODE=1 and imports would recompile.
+export UV_PYTHON_DOWNLOADS := never
+export UV_COMPILE_BYTECODE := 1
+export UV_PYTHON := $(shell command -v python3.11 2>/dev/null || command -v $(PYTHON))
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+
+.PHONY: help setup demo test lint typecheck bench ui clean system-deps
+
+help:
+	@echo "make demo   set up the pinned environment and run the example pipeline"
+	@echo "make test   set up everything and run lint, types and the whole test suite"
+	@echo "make bench  benchmarks (bench/), figures next to a baseline measured in the same run"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+setup: .venv/.synced
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --compile-bytecode
+	$(BIN)/python -m compileall -q nbmlops
+	touch $@
+
+# strace proves in a test that a run opens no connection beyond 127.0.0.1.
+system-deps:
+	@command -v strace >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq strace >/dev/null; \
+	  else echo "please install strace (sudo apt-get install strace)"; exit 1; fi; }
+
+demo: setup
+	$(BIN)/nbmlops run demo
+	@echo
+	@echo "Look at: build/demo/<stage>/<stage>.html (executed notebooks), 'make ui' or"
+	@echo "'$(BIN)/nbmlops ui' (MLflow on 127.0.0.1:5000), '$(BIN)/nbmlops audit verify' (ledger)."
+
+lint: setup
+	$(BIN)/ruff check nbmlops tests bench notebooks
+	$(BIN)/ruff format --check nbmlops tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup system-deps lint typecheck
+	$(BIN)/pytest -n 2 --dist loadfile
+
+bench: setup
+	$(BIN)/python bench/bench_run.py
+
+ui: setup
+	$(BIN)/nbmlops ui
+
+clean:
+	rm -rf build .nbmlops .pytest_cache .mypy_cache .ruff_cache

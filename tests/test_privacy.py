@@ -1,0 +1,70 @@
+"""Nothing leaves the machine: telemetry off on import, and a full run connects nowhere else."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import MakeProject
+
+from nbmlops.privacy import TELEMETRY_SWITCHES
+
+
+def test_import_forces_every_telemetry_switch_off() -> None:
+    opposite = {k: "false" if v in ("1", "true") else "1" for k, v in TELEMETRY_SWITCHES.items()}
+    code = "import os, nbmlops, json; print(json.dumps({k: os.environ.get(k) for k in %r}))" % (
+        sorted(TELEMETRY_SWITCHES),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **opposite},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert eval(done.stdout) == TELEMETRY_SWITCHES  # noqa: S307 - our own JSON of str -> str
+
+
+_INET = re.compile(r"(connect|sendto|sendmsg)\(.*sa_family=AF_INET6?,.*")
+_LOOPBACK = re.compile(
+    r'inet_addr\("127\.|inet_pton\(AF_INET6, "::1"|inet_pton\(AF_INET6, "::ffff:127\.'
+)
+
+
+def test_full_tracked_run_opens_no_connection_beyond_loopback(make_project: MakeProject) -> None:
+    strace = shutil.which("strace")
+    assert strace, "strace is required (make test installs it): it proves there is no egress"
+    root = make_project("load", "double")
+    trace = root / "strace.log"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run(
+        [
+            strace,
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect,sendto,sendmsg",
+            "-o",
+            str(trace),
+            str(Path(sys.executable).parent / "nbmlops"),
+            "run",
+            "notebooks",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MLflow parent run" in done.stdout  # tracking really ran, into the local store
+    calls = trace.read_text().splitlines()
+    assert any("connect(" in c for c in calls), "strace saw no connect() at all"
+    outside = [c for c in calls if _INET.search(c) and not _LOOPBACK.search(c)]
+    assert outside == [], "connections beyond 127.0.0.1:\n" + "\n".join(outside[:20])
