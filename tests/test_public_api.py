@@ -1,0 +1,27 @@
+"""The public surface: `nbmlops.__all__` is what the README documents, and importing it is cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbmlops
+from conftest import REPO
+
+
+def test_all_is_documented_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    missing = [name for name in nbmlops.__all__ if f"nbmlops.{name}(" not in readme]
+    assert missing == []
+
+
+def test_every_export_resolves() -> None:
+    for name in nbmlops.__all__:
+        assert callable(getattr(nbmlops, name)), name
+
+
+def test_import_is_light() -> None:
+    code = "import sys, nbmlops; print(sorted(m for m in ('mlflow', 'papermill', 'ploomber', "
+    code += "'pandas', 'numpy', 'nbformat', 'jsonschema') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
