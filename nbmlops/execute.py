@@ -704,6 +704,21 @@ def _run_notebook(
         raise KernelDiedError(stage=stage.name, path=executed, cell_index=None) from None
     finally:
         _close_thread_loop()
+        _stamp_kernel(executed, stage.kernel)
+
+
+def _stamp_kernel(executed: Path, kernel: str) -> None:
+    """Make the executed notebook name the kernel that ran it (papermill keeps the source's)."""
+    import json
+
+    try:
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    spec = nb.setdefault("metadata", {}).setdefault("kernelspec", {})
+    if spec.get("name") != kernel:
+        spec.update({"name": kernel, "display_name": kernel})
+        write_text_atomic(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def _close_thread_loop() -> None:
@@ -827,25 +842,14 @@ class _Recorder:
             except (OSError, ValueError) as exc:  # the run stands; its HTML view is missing
                 self.notes.append(f"{result.stage}: HTML export failed ({exc})")
         if self.mlflow is not None:
-            if not self.started:
-                self.started = True
-                self.parent_run_id = self.mlflow.start(
-                    run_id=self.run.run_id,
-                    pipeline=self.run.spec.name,
-                    provenance=self.run.provenance,
-                    lock_digest=self.run.lock_digest,
-                    overrides=self.run.options["overrides"],
-                    started_at=self.run.started_at,
+            try:
+                result = self._track(result)
+            except Exception as exc:
+                self.problem = (
+                    f"MLflow failed unexpectedly ({type(exc).__name__}: {exc}); not recorded: "
+                    f"stage {result.stage} and everything after it in this run."
                 )
-            run_id = self.mlflow.stage(result)
-            if run_id is not None:
-                result = replace(result, mlflow_run_id=run_id)
-                if result.status == "succeeded":
-                    stage_dir = self.run.spec.stage_dir(result.stage)
-                    state = read_state(stage_dir)
-                    if state is not None and state.run_id == self.run.run_id:
-                        write_state(stage_dir, state.with_mlflow_run(run_id))
-            self.problem = self.mlflow.problem
+                self.mlflow = None
         ledger.append(
             self.run.spec.root,
             "stage_finished",
@@ -864,9 +868,32 @@ class _Recorder:
         )
         return result
 
+    def _track(self, result: StageResult) -> StageResult:
+        assert self.mlflow is not None  # noqa: S101 - checked by the caller
+        if not self.started:
+            self.started = True
+            self.parent_run_id = self.mlflow.start(
+                run_id=self.run.run_id,
+                pipeline=self.run.spec.name,
+                provenance=self.run.provenance,
+                lock_digest=self.run.lock_digest,
+                overrides=self.run.options["overrides"],
+                started_at=self.run.started_at,
+            )
+        run_id = self.mlflow.stage(result)
+        self.problem = self.mlflow.problem
+        if run_id is None:
+            return result
+        if result.status == "succeeded":
+            stage_dir = self.run.spec.stage_dir(result.stage)
+            state = read_state(stage_dir)
+            if state is not None and state.run_id == self.run.run_id:
+                write_state(stage_dir, state.with_mlflow_run(run_id))
+        return replace(result, mlflow_run_id=run_id)
+
     def finish(self, record: RunRecord, *, ledger_head: str) -> RunRecord:
         """End the MLflow parent run, anchoring the ledger head in it; the record, completed."""
         if self.mlflow is None or not self.started:
-            return record
+            return replace(record, tracking_problem=record.tracking_problem or self.problem)
         finished: RunRecord = self.mlflow.finish(record, ledger_head=ledger_head)
         return finished

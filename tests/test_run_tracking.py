@@ -1,0 +1,129 @@
+"""A pipeline run recorded in a real MLflow store (SQLite), end to end through run_pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import MakeProject
+
+from nbmlops.errors import KernelNotFoundError
+from nbmlops.execute import run_pipeline
+from nbmlops.ledger import read_entries, verify_ledger
+from nbmlops.pipeline import discover
+from nbmlops.stage import set_stage
+
+
+def _client(root: Path):  # type: ignore[no-untyped-def]
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{root / '.nbmlops' / 'mlflow.db'}")
+
+
+def test_parent_and_child_runs_hold_the_records(make_project: MakeProject) -> None:
+    root = make_project("load", "double")
+    spec = discover(root / "notebooks", name="demo")
+    record = run_pipeline(spec, params={"double": {"scale": 3}})
+    assert record.status == "succeeded" and record.tracking_problem is None
+    client = _client(root)
+    parent = client.get_run(record.mlflow_run_id)
+    assert parent.data.tags["nbmlops.run_id"] == record.run_id
+    assert parent.data.tags["nbmlops.kind"] == "pipeline"
+    assert parent.data.params["double.scale"] == "3"
+    assert parent.info.status == "FINISHED"
+    head = list(read_entries(root))[-1]
+    assert head.event == "run_finished"
+    assert head.hash in parent.data.tags.values()  # the ledger head is anchored in MLflow
+
+    double = client.get_run(record.stage("double").mlflow_run_id or "")
+    assert double.data.tags["mlflow.parentRunId"] == record.mlflow_run_id
+    assert double.data.metrics["total"] == 30.0
+    assert double.data.params["scale"] == "3"
+    artifacts = {a.path for a in client.list_artifacts(double.info.run_id, "notebook")}
+    assert {"notebook/double.ipynb", "notebook/double.html"} <= artifacts
+    assert any(k.startswith("nbmlops.digest") for k in double.data.tags)
+
+    # nothing changed -> no MLflow run at all; a change downstream -> skipped upstream points back
+    assert run_pipeline(spec, params={"double": {"scale": 3}}).status == "up_to_date"
+    again = run_pipeline(spec, params={"double": {"scale": 4}})
+    load = again.stage("load")
+    assert load.status == "skipped"
+    assert load.produced_by == record.run_id
+    assert load.produced_by_mlflow == record.stage("load").mlflow_run_id
+    skipped = client.get_run(load.mlflow_run_id or "")
+    assert skipped.data.tags["nbmlops.status"] == "skipped"
+    assert verify_ledger(root).ok
+
+
+def test_unwritable_store_still_finishes_and_says_what_was_not_recorded(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project("load", "double")
+    blocker = root / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlflow.db")
+    record = run_pipeline(discover(root / "notebooks"))
+    assert record.status == "succeeded"
+    assert [s.status for s in record.stages] == ["succeeded", "succeeded"]
+    assert record.tracking_problem and "not recorded" in record.tracking_problem.lower()
+    assert record.mlflow_run_id is None
+    kept = json.loads((root / ".nbmlops" / "runs" / f"{record.run_id}.json").read_text())
+    assert kept["status"] == "succeeded"
+    assert Path(record.stage("double").products["out"]).is_file()
+
+
+def test_jobs_run_independent_stages_at_the_same_time(make_project: MakeProject) -> None:
+    root = make_project("load", "double", "branch")
+    record = run_pipeline(discover(root / "notebooks"), jobs=2, tracking=False)
+
+    def span(name: str) -> tuple[datetime, datetime]:
+        r = record.stage(name)
+        return (
+            datetime.fromisoformat(r.started_at or ""),
+            datetime.fromisoformat(r.finished_at or ""),
+        )
+
+    (a0, a1), (b0, b1) = span("double"), span("branch")
+    assert a0 < b1 and b0 < a1, "double and branch did not overlap with --jobs 2"
+
+
+def test_a_stage_runs_on_its_own_named_kernel(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = tmp_path / "kernels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(prefix),
+            "--name",
+            "nbmlops-test",
+            "--display-name",
+            "nbmlops test",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+    root = make_project("load")
+    set_stage(root / "notebooks" / "load.ipynb", kernel="nbmlops-test")
+    record = run_pipeline(discover(root / "notebooks"), tracking=False)
+    assert record.stage("load").status == "succeeded"
+    assert record.stage("load").kernel == "nbmlops-test"
+    executed = json.loads(Path(record.stage("load").executed_notebook or "").read_text())
+    assert executed["metadata"]["kernelspec"]["name"] == "nbmlops-test"
+
+    set_stage(root / "notebooks" / "load.ipynb", kernel="no-such-kernel")
+    with pytest.raises(KernelNotFoundError) as err:
+        run_pipeline(discover(root / "notebooks"), tracking=False)
+    assert err.value.kernel == "no-such-kernel"
+    assert os.environ["JUPYTER_PATH"]  # the fixture's kernel path was in force
