@@ -14,8 +14,11 @@ from pathlib import Path
 __all__ = ["write_bytes_atomic", "write_text_atomic"]
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping the old file's permission bits.
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically and durably.
+
+    The new file keeps the old file's permission bits (or gets ``mode``, or what ``open()``
+    would give a new file); the folder is fsynced so the rename survives a power cut.
 
     Raises
     ------
@@ -30,7 +33,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
+        if mode is not None:
+            tmp.chmod(mode)
+        elif path.exists():
             tmp.chmod(path.stat().st_mode & 0o777)
         else:  # mkstemp makes 0600; a new file gets the permissions open() would have given it
             umask = os.umask(0)
@@ -40,6 +45,12 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if os.name == "posix":
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -1,4 +1,4 @@
-"""Run a PipelineSpec: the only module that drives papermill kernels.
+"""Run a PipelineSpec: plan, check environments, schedule stages, promote their products.
 
 A run goes: resolve and type-check parameters -> plan (which selected stages are stale, and why)
 -> check each kernel's environment against its lock -> execute ready stages (``jobs`` at a time,
@@ -29,25 +29,29 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from queue import Queue
 from typing import Any, Literal
 
 from nbmlops import ledger
 from nbmlops.atomic import write_text_atomic
 from nbmlops.errors import (
-    CellExecutionError,
-    KernelDiedError,
     MissingProductError,
     NbmlopsError,
     StageExecutionError,
-    UpstreamProductsMissingError,
 )
+from nbmlops.notebook_run import run_notebook
 from nbmlops.parameters import resolve_params
 from nbmlops.pipeline import PipelineSpec
+from nbmlops.plan import (
+    StagePlan,
+    check_upstream_available,
+    current_inputs,
+    plan_pipeline,
+)
+from nbmlops.recording import RecordsThread
 from nbmlops.records import (
     JSON,
     Provenance,
@@ -61,15 +65,13 @@ from nbmlops.state import (
     StageState,
     file_digest,
     fingerprint,
-    product_digest,
     read_state,
     record_products,
-    stage_inputs,
     stale_reasons,
     write_state,
 )
 
-__all__ = ["ProgressEvent", "plan_pipeline", "run_pipeline"]
+__all__ = ["ProgressEvent", "plan_pipeline", "run_pipeline"]  # plan_pipeline: re-exported
 
 
 @dataclass(frozen=True)
@@ -85,105 +87,8 @@ class ProgressEvent:
 Progress = Callable[[ProgressEvent], None]
 
 
-@dataclass(frozen=True, kw_only=True)
-class StagePlan:
-    """A stage's state before the run: up to date, or stale and why."""
-
-    stage: str
-    selected: bool
-    reasons: tuple[str, ...]
-    state: StageState | None = field(repr=False, default=None)
-
-    @property
-    def up_to_date(self) -> bool:
-        return not self.reasons
-
-
-def _selection(spec: PipelineSpec, stages: Iterable[str], downstream: bool) -> tuple[str, ...]:
-    wanted: set[str] = set()
-    for name in stages:
-        wanted.update(spec.downstream(name) if downstream else (spec.stage(name).name,))
-    return tuple(n for n in spec.names if n in wanted) if wanted else spec.names
-
-
-def _lock_digest(spec: PipelineSpec, stage: StageSpec, cache: dict[Path, str | None]) -> str | None:
-    path = spec.root / stage.environment
-    if path not in cache:
-        cache[path] = file_digest(path) if path.is_file() else None
-    return cache[path]
-
-
-def _upstream_digests(spec: PipelineSpec, stage: StageSpec) -> dict[str, str | None]:
-    digests: dict[str, str | None] = {}
-    for up in stage.upstream:
-        up_dir = spec.stage_dir(up)
-        state = read_state(up_dir)
-        for name in spec.stage(up).products:
-            record = state.products.get(name) if state else None
-            digests[f"{up}.{name}"] = product_digest(up_dir, record) if record else None
-    return digests
-
-
-def _inputs(
-    spec: PipelineSpec, stage: StageSpec, params: Mapping[str, JSON], locks: dict[Path, str | None]
-) -> dict[str, str]:
-    return stage_inputs(
-        stage,
-        params=params,
-        lock_digest=_lock_digest(spec, stage, locks),
-        upstream=_upstream_digests(spec, stage),
-    )
-
-
-def plan_pipeline(
-    spec: PipelineSpec,
-    *,
-    params: Mapping[str, Mapping[str, JSON]] | None = None,
-    stages: Iterable[str] = (),
-    downstream: bool = False,
-    force: bool = False,
-) -> tuple[StagePlan, ...]:
-    """Which stages are up to date and why the others are stale, without running anything.
-
-    A stage downstream of a stale one is reported stale too ("upstream X will run"); at run time
-    it is skipped after all if the rerun upstream produced identical products.
-    """
-    effective = resolve_params(spec, params or {})
-    selected = set(_selection(spec, stages, downstream))
-    locks: dict[Path, str | None] = {}
-    plans: dict[str, StagePlan] = {}
-    for stage in spec.stages:
-        stage_dir = spec.stage_dir(stage.name)
-        state = read_state(stage_dir)
-        inputs = _inputs(spec, stage, effective[stage.name], locks)
-        reasons = stale_reasons(state, inputs, stage_dir, params=effective[stage.name])
-        if state is not None and state.fingerprint != fingerprint(inputs) and not reasons:
-            reasons = ["inputs changed"]
-        if force and stage.name in selected:
-            reasons = ["forced", *reasons]
-        for up in stage.upstream:
-            if not plans[up].up_to_date and plans[up].selected:
-                reasons.append(f"upstream {up} will run")
-        plans[stage.name] = StagePlan(
-            stage=stage.name, selected=stage.name in selected, reasons=tuple(reasons), state=state
-        )
-    return tuple(plans[n] for n in spec.names)
-
-
 def _new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
-def _check_unselected_upstream(spec: PipelineSpec, plans: Mapping[str, StagePlan]) -> None:
-    for plan in plans.values():
-        if not plan.selected:
-            continue
-        for up in spec.stage(plan.stage).upstream:
-            up_plan = plans[up]
-            if not up_plan.selected and (
-                up_plan.state is None or any("missing" in r for r in up_plan.reasons)
-            ):
-                raise UpstreamProductsMissingError(stage=plan.stage, upstream=up)
 
 
 def run_pipeline(
@@ -247,7 +152,7 @@ def run_pipeline(
             spec, params=params, stages=stages, downstream=downstream, force=force
         )
     }
-    _check_unselected_upstream(spec, plans)
+    check_upstream_available(spec, plans)
     run = _Run(
         spec=spec,
         params=effective,
@@ -401,7 +306,15 @@ class _Run:
     # -- running -----------------------------------------------------------------------------
 
     def execute(self, *, tracking: bool) -> RunRecord:
-        recorder = _Recorder(self, tracking=tracking)
+        recorder = RecordsThread(
+            spec=self.spec,
+            run_id=self.run_id,
+            started_at=self.started_at,
+            provenance=self.provenance,
+            lock_digest=self.lock_digest,
+            overrides=self.options["overrides"],
+            tracking=tracking,
+        )
         ledger.append(
             self.spec.root,
             "run_started",
@@ -488,7 +401,7 @@ class _Run:
         stage = self.spec.stage(name)
         stage_dir = self.spec.stage_dir(name)
         state = read_state(stage_dir)
-        inputs = _inputs(self.spec, stage, self.params[name], self.locks)
+        inputs = current_inputs(self.spec, stage, self.params[name], self.locks)
         if state is None or state.fingerprint != fingerprint(inputs):
             return None
         if stale_reasons(state, inputs, stage_dir, params=self.params[name]):
@@ -504,7 +417,7 @@ class _Run:
         stage_dir = self.spec.stage_dir(name)
         attempt = stage_dir / "runs" / self.run_id
         params = self.params[name]
-        inputs = _inputs(self.spec, stage, params, self.locks)
+        inputs = current_inputs(self.spec, stage, params, self.locks)
         base = StageResult(
             stage=name,
             status="failed",
@@ -522,7 +435,7 @@ class _Run:
             products = {k: attempt / v for k, v in stage.products.items()}
             for path in products.values():
                 path.parent.mkdir(parents=True, exist_ok=True)
-            _run_notebook(
+            run_notebook(
                 stage,
                 executed,
                 params=params,
@@ -612,288 +525,3 @@ class _Run:
         if runs.is_dir() and not any(runs.iterdir()):
             runs.rmdir()
         return record_products(stage_dir, stage.products)
-
-
-def _source_cell(stage: StageSpec, executed_index: int) -> int:
-    """Map a cell index of the executed notebook back to the source notebook.
-
-    papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell.
-    """
-    if stage.parameters_cell is not None and executed_index > stage.parameters_cell:
-        return executed_index - 1
-    return executed_index
-
-
-def _mark_dead_cell(executed: Path) -> int | None:
-    """Find the cell the kernel died in, and make the kept partial notebook say so.
-
-    papermill's clean-up marks every cell that never ran as "completed" (and the dying one too),
-    which would mislead whoever audits the partial notebook. The dying cell is the last one that
-    started; it is marked failed and the cells after it pending again.
-    """
-    import json
-
-    try:
-        nb = json.loads(executed.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    cells = nb.get("cells", [])
-    started = [
-        i
-        for i, c in enumerate(cells)
-        if c.get("metadata", {}).get("papermill", {}).get("start_time")
-    ]
-    if not started:
-        return None
-    dead = started[-1]
-    for index, cell in enumerate(cells[dead:], start=dead):
-        meta = cell.setdefault("metadata", {}).setdefault("papermill", {})
-        meta["status"] = "failed" if index == dead else "pending"
-        meta["exception"] = index == dead or None
-    write_text_atomic(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    return dead
-
-
-def _run_notebook(
-    stage: StageSpec,
-    executed: Path,
-    *,
-    params: Mapping[str, JSON],
-    products: Mapping[str, Path],
-    upstream: Mapping[str, Mapping[str, str]],
-) -> None:
-    """Execute one stage's notebook in a fresh kernel, writing ``executed`` as it goes."""
-    import papermill
-    from nbclient.exceptions import DeadKernelError
-
-    injected: dict[str, JSON] = dict(params)
-    injected["product"] = {"nb": str(executed), **{k: str(v) for k, v in products.items()}}
-    if stage.upstream:
-        injected["upstream"] = {k: dict(v) for k, v in upstream.items()}
-    try:
-        papermill.execute_notebook(
-            str(stage.path),
-            str(executed),
-            parameters=injected,
-            kernel_name=stage.kernel,
-            progress_bar=False,
-            request_save_on_cell_execute=True,
-            # The kernel's working directory is the notebook's folder, as in JupyterLab. Not
-            # papermill's ``cwd``: that chdirs the whole process, which parallel stages share.
-            resources={"metadata": {"path": str(stage.path.parent)}},
-            kernel_manager_class=_kernel_manager_class(),
-        )
-    except papermill.PapermillExecutionError as exc:
-        raise CellExecutionError(
-            stage=stage.name,
-            path=executed,
-            cell_index=_source_cell(stage, exc.cell_index),
-            ename=exc.ename,
-            evalue=exc.evalue,
-        ) from None
-    except DeadKernelError:
-        running = _mark_dead_cell(executed)
-        raise KernelDiedError(
-            stage=stage.name,
-            path=executed,
-            cell_index=None if running is None else _source_cell(stage, running),
-        ) from None
-    except RuntimeError as exc:  # nbclient: "Kernel died before replying to kernel_info"
-        if "kernel" not in str(exc).lower():
-            raise
-        raise KernelDiedError(stage=stage.name, path=executed, cell_index=None) from None
-    finally:
-        _close_thread_loop()
-        _stamp_kernel(executed, stage.kernel)
-
-
-def _stamp_kernel(executed: Path, kernel: str) -> None:
-    """Make the executed notebook name the kernel that ran it (papermill keeps the source's)."""
-    import json
-
-    try:
-        nb = json.loads(executed.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    spec = nb.setdefault("metadata", {}).setdefault("kernelspec", {})
-    if spec.get("name") != kernel:
-        spec.update({"name": kernel, "display_name": kernel})
-        write_text_atomic(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-
-
-def _close_thread_loop() -> None:
-    """Close the event loop nbclient made for this worker thread (it never closes it itself)."""
-    import asyncio
-
-    try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
-        return
-    if not loop.is_running() and not loop.is_closed():
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-    asyncio.set_event_loop(None)
-
-
-_KM_LOCK = threading.Lock()
-_KM_CLASS: list[type] = []
-
-
-def _kernel_manager_class() -> type:
-    """A kernel manager that talks to the kernel over Unix-domain sockets, not TCP.
-
-    Nothing a notebook prints (patient data included) crosses even the loopback network, and
-    parallel kernels cannot race for TCP ports. The sockets live in a private temp folder.
-    """
-    with _KM_LOCK:
-        if not _KM_CLASS:
-            import tempfile
-
-            from jupyter_client.manager import AsyncKernelManager
-
-            folder = tempfile.mkdtemp(prefix="nbmlops-k-")
-
-            class IPCKernelManager(AsyncKernelManager):
-                def __init__(self, **kwargs: Any) -> None:
-                    kwargs.setdefault("transport", "ipc")
-                    kwargs.setdefault("ip", str(Path(folder) / secrets.token_hex(4)))
-                    super().__init__(**kwargs)
-
-            _KM_CLASS.append(IPCKernelManager)
-        return _KM_CLASS[0]
-
-
-def _is_scrap(output: Mapping[str, Any]) -> bool:
-    data = output.get("data") or {}
-    return bool(data) and all(k.startswith("application/scrapbook.scrap.") for k in data)
-
-
-def export_html(notebook: Path) -> Path:
-    """Render an executed notebook to standalone HTML next to it, fetching nothing from the web.
-
-    nbconvert's templates load require.js and MathJax from public CDNs; opening such a report
-    would tell a third party that (and from where) someone is reading it, so both are left out.
-    """
-    import json
-
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    for cell in nb.get("cells", []):
-        # scraps are data for the run record, invisible in JupyterLab; keep them out of the view
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_scrap(o)]
-    exporter = HTMLExporter(embed_images=True)  # type: ignore[no-untyped-call]
-    exporter.require_js_url = ""
-    exporter.mathjax_url = ""
-    exporter.widget_renderer_url = ""
-    node = nbformat.reads(json.dumps(nb), as_version=4)  # type: ignore[no-untyped-call]
-    body, _ = exporter.from_notebook_node(node)
-    html = notebook.with_suffix(".html")
-    write_text_atomic(html, body)
-    return html
-
-
-class _Recorder:
-    """The records thread: HTML export, MLflow child runs and ledger entries, in arrival order.
-
-    It overlaps with the next stage's kernel, so a stage's bookkeeping costs the run little.
-    """
-
-    def __init__(self, run: _Run, *, tracking: bool) -> None:
-        self.run = run
-        self.queue: Queue[StageResult | None] = Queue()
-        self.final: dict[str, StageResult] = {}
-        self.mlflow: Any = None
-        self.uri: str | None = None
-        self.problem: str | None = None
-        self.parent_run_id: str | None = None
-        self.started = False
-        self.notes: list[str] = []
-        if tracking:
-            from nbmlops.tracking import MlflowRecorder
-
-            self.mlflow = MlflowRecorder.for_project(run.spec.root, run.spec.name)
-            self.uri = self.mlflow.uri
-        self.thread = threading.Thread(target=self._work, name="nbmlops-records", daemon=True)
-        self.thread.start()
-
-    def submit(self, result: StageResult) -> None:
-        self.queue.put(result)
-
-    def close(self) -> dict[str, StageResult]:
-        self.queue.put(None)
-        self.thread.join()
-        return self.final
-
-    def _work(self) -> None:
-        while (result := self.queue.get()) is not None:
-            try:
-                result = self._record(result)
-            except Exception as exc:
-                self.notes.append(f"{result.stage}: could not record ({type(exc).__name__}: {exc})")
-            self.final[result.stage] = result
-
-    def _record(self, result: StageResult) -> StageResult:
-        if result.status == "succeeded" and result.executed_notebook:
-            try:
-                result = replace(result, html=str(export_html(Path(result.executed_notebook))))
-            except (OSError, ValueError) as exc:  # the run stands; its HTML view is missing
-                self.notes.append(f"{result.stage}: HTML export failed ({exc})")
-        if self.mlflow is not None:
-            try:
-                result = self._track(result)
-            except Exception as exc:
-                self.problem = (
-                    f"MLflow failed unexpectedly ({type(exc).__name__}: {exc}); not recorded: "
-                    f"stage {result.stage} and everything after it in this run."
-                )
-                self.mlflow = None
-        ledger.append(
-            self.run.spec.root,
-            "stage_finished",
-            run_id=self.run.run_id,
-            data={
-                "stage": result.stage,
-                "status": result.status,
-                "reason": result.reason,
-                "fingerprint": result.fingerprint,
-                "inputs": result.inputs,
-                "products": result.product_digests,
-                "mlflow_run_id": result.mlflow_run_id,
-                "produced_by": result.produced_by,
-                "error": result.error,
-            },
-        )
-        return result
-
-    def _track(self, result: StageResult) -> StageResult:
-        assert self.mlflow is not None  # noqa: S101 - checked by the caller
-        if not self.started:
-            self.started = True
-            self.parent_run_id = self.mlflow.start(
-                run_id=self.run.run_id,
-                pipeline=self.run.spec.name,
-                provenance=self.run.provenance,
-                lock_digest=self.run.lock_digest,
-                overrides=self.run.options["overrides"],
-                started_at=self.run.started_at,
-            )
-        run_id = self.mlflow.stage(result)
-        self.problem = self.mlflow.problem
-        if run_id is None:
-            return result
-        if result.status == "succeeded":
-            stage_dir = self.run.spec.stage_dir(result.stage)
-            state = read_state(stage_dir)
-            if state is not None and state.run_id == self.run.run_id:
-                write_state(stage_dir, state.with_mlflow_run(run_id))
-        return replace(result, mlflow_run_id=run_id)
-
-    def finish(self, record: RunRecord, *, ledger_head: str) -> RunRecord:
-        """End the MLflow parent run, anchoring the ledger head in it; the record, completed."""
-        if self.mlflow is None or not self.started:
-            return replace(record, tracking_problem=record.tracking_problem or self.problem)
-        finished: RunRecord = self.mlflow.finish(record, ledger_head=ledger_head)
-        return finished

@@ -32,7 +32,6 @@ import json
 import os
 import socket
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from nbmlops.atomic import write_bytes_atomic
 from nbmlops.errors import LedgerError, LedgerTamperedError
 from nbmlops.records import utc_now
 
@@ -389,24 +389,12 @@ def _write_line(ledger: Path, line: bytes) -> None:
 
 
 def _write_head(ledger: Path, entry: LedgerEntry) -> None:
-    fd, tmp = tempfile.mkstemp(dir=ledger.parent, prefix=".ledger.head.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_canonical({"seq": entry.seq, "hash": entry.hash}) + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes it private; whoever may read the ledger must be able to read its head.
-        Path(tmp).chmod(stat.S_IMODE(ledger.stat().st_mode))
-        Path(tmp).replace(_head_path(ledger))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if os.name == "posix":  # make the rename itself durable
-        dir_fd = os.open(ledger.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    # whoever may read the ledger must be able to read its head: same permission bits
+    write_bytes_atomic(
+        _head_path(ledger),
+        _canonical({"seq": entry.seq, "hash": entry.hash}) + b"\n",
+        mode=stat.S_IMODE(ledger.stat().st_mode),
+    )
 
 
 def _acquire(ledger: Path) -> FileLock:

@@ -1,0 +1,173 @@
+"""The records thread: each finished stage's HTML export, MLflow child run and ledger entry.
+
+It runs beside the scheduler, so a stage's bookkeeping overlaps with the next stage's kernel. A
+failure here never loses a stage result: it becomes a note (or the tracking problem) on the run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from queue import Queue
+from typing import Any
+
+from nbmlops import ledger
+from nbmlops.atomic import write_text_atomic
+from nbmlops.pipeline import PipelineSpec
+from nbmlops.records import JSON, Provenance, RunRecord, StageResult
+from nbmlops.state import read_state, write_state
+
+__all__ = ["RecordsThread", "export_html"]
+
+
+def _is_scrap(output: Mapping[str, Any]) -> bool:
+    data = output.get("data") or {}
+    return bool(data) and all(k.startswith("application/scrapbook.scrap.") for k in data)
+
+
+def export_html(notebook: Path) -> Path:
+    """Render an executed notebook to standalone HTML next to it, fetching nothing from the web.
+
+    nbconvert's templates load require.js and MathJax from public CDNs; opening such a report
+    would tell a third party that (and from where) someone is reading it, so both are left out.
+    """
+    import json
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        # scraps are data for the run record, invisible in JupyterLab; keep them out of the view
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_scrap(o)]
+    exporter = HTMLExporter(embed_images=True)  # type: ignore[no-untyped-call]
+    exporter.require_js_url = ""
+    exporter.mathjax_url = ""
+    exporter.widget_renderer_url = ""
+    node = nbformat.reads(json.dumps(nb), as_version=4)  # type: ignore[no-untyped-call]
+    body, _ = exporter.from_notebook_node(node)
+    html = notebook.with_suffix(".html")
+    write_text_atomic(html, body)
+    return html
+
+
+class RecordsThread:
+    """The records thread: HTML export, MLflow child runs and ledger entries, in arrival order.
+
+    It overlaps with the next stage's kernel, so a stage's bookkeeping costs the run little.
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: PipelineSpec,
+        run_id: str,
+        started_at: str,
+        provenance: Provenance,
+        lock_digest: str | None,
+        overrides: Mapping[str, Mapping[str, JSON]],
+        tracking: bool,
+    ) -> None:
+        self.spec = spec
+        self.run_id = run_id
+        self.started_at = started_at
+        self.provenance = provenance
+        self.lock_digest = lock_digest
+        self.overrides = overrides
+        self.queue: Queue[StageResult | None] = Queue()
+        self.final: dict[str, StageResult] = {}
+        self.mlflow: Any = None
+        self.uri: str | None = None
+        self.problem: str | None = None
+        self.parent_run_id: str | None = None
+        self.started = False
+        self.notes: list[str] = []
+        if tracking:
+            from nbmlops.tracking import MlflowRecorder
+
+            self.mlflow = MlflowRecorder.for_project(spec.root, spec.name)
+            self.uri = self.mlflow.uri
+        self.thread = threading.Thread(target=self._work, name="nbmlops-records", daemon=True)
+        self.thread.start()
+
+    def submit(self, result: StageResult) -> None:
+        self.queue.put(result)
+
+    def close(self) -> dict[str, StageResult]:
+        self.queue.put(None)
+        self.thread.join()
+        return self.final
+
+    def _work(self) -> None:
+        while (result := self.queue.get()) is not None:
+            try:
+                result = self._record(result)
+            except Exception as exc:
+                self.notes.append(f"{result.stage}: could not record ({type(exc).__name__}: {exc})")
+            self.final[result.stage] = result
+
+    def _record(self, result: StageResult) -> StageResult:
+        if result.status == "succeeded" and result.executed_notebook:
+            try:
+                result = replace(result, html=str(export_html(Path(result.executed_notebook))))
+            except (OSError, ValueError) as exc:  # the run stands; its HTML view is missing
+                self.notes.append(f"{result.stage}: HTML export failed ({exc})")
+        if self.mlflow is not None:
+            try:
+                result = self._track(result)
+            except Exception as exc:
+                self.problem = (
+                    f"MLflow failed unexpectedly ({type(exc).__name__}: {exc}); not recorded: "
+                    f"stage {result.stage} and everything after it in this run."
+                )
+                self.mlflow = None
+        ledger.append(
+            self.spec.root,
+            "stage_finished",
+            run_id=self.run_id,
+            data={
+                "stage": result.stage,
+                "status": result.status,
+                "reason": result.reason,
+                "fingerprint": result.fingerprint,
+                "inputs": result.inputs,
+                "products": result.product_digests,
+                "mlflow_run_id": result.mlflow_run_id,
+                "produced_by": result.produced_by,
+                "error": result.error,
+            },
+        )
+        return result
+
+    def _track(self, result: StageResult) -> StageResult:
+        assert self.mlflow is not None  # noqa: S101 - checked by the caller
+        if not self.started:
+            self.started = True
+            self.parent_run_id = self.mlflow.start(
+                run_id=self.run_id,
+                pipeline=self.spec.name,
+                provenance=self.provenance,
+                lock_digest=self.lock_digest,
+                overrides=self.overrides,
+                started_at=self.started_at,
+            )
+        run_id = self.mlflow.stage(result)
+        self.problem = self.mlflow.problem
+        if run_id is None:
+            return result
+        if result.status == "succeeded":
+            stage_dir = self.spec.stage_dir(result.stage)
+            state = read_state(stage_dir)
+            if state is not None and state.run_id == self.run_id:
+                write_state(stage_dir, state.with_mlflow_run(run_id))
+        return replace(result, mlflow_run_id=run_id)
+
+    def finish(self, record: RunRecord, *, ledger_head: str) -> RunRecord:
+        """End the MLflow parent run, anchoring the ledger head in it; the record, completed."""
+        if self.mlflow is None or not self.started:
+            return replace(record, tracking_problem=record.tracking_problem or self.problem)
+        finished: RunRecord = self.mlflow.finish(record, ledger_head=ledger_head)
+        return finished
