@@ -42,7 +42,7 @@ from nbmlops.errors import (
     NbmlopsError,
     StageExecutionError,
 )
-from nbmlops.notebook_run import run_notebook
+from nbmlops.notebook_run import KernelPool, run_notebook
 from nbmlops.parameters import resolve_params
 from nbmlops.pipeline import PipelineSpec
 from nbmlops.plan import (
@@ -328,33 +328,12 @@ class _Run:
         )
         self.notify(ProgressEvent("run_started", message=self.run_id))
         order = [n for n in self.spec.names if self.plans[n].selected]
-        done: dict[str, StageResult] = {}
-        running: dict[Future[StageResult], str] = {}
-        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="nbmlops-stage") as pool:
-            while len(done) < len(order):
-                for name in order:
-                    if name in done or name in running.values():
-                        continue
-                    ups = [u for u in self.spec.stage(name).upstream if self.plans[u].selected]
-                    if any(u not in done for u in ups):
-                        continue
-                    result = self._blocked(name, [done[u] for u in ups]) or self._up_to_date(name)
-                    if result is not None:
-                        done[name] = result
-                        recorder.submit(result)
-                        self.notify(ProgressEvent("stage_finished", name, result))
-                        continue
-                    self.notify(ProgressEvent("stage_started", name))
-                    running[pool.submit(self._execute_stage, name)] = name
-                if not running:
-                    continue
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    name = running.pop(future)
-                    done[name] = future.result()
-                    recorder.submit(done[name])
-                    self.notify(ProgressEvent("stage_finished", name, done[name]))
-        final = recorder.close()
+        pool = KernelPool()
+        try:
+            final = self._schedule(recorder, pool, order)
+        finally:
+            pool.close()
+
         failed = any(r.status in ("failed", "not_run") for r in final.values())
         record = self._record(
             "failed" if failed else "succeeded",
@@ -381,6 +360,56 @@ class _Run:
         write_text_atomic(runs / f"{self.run_id}.json", record.to_json())
         self.notify(ProgressEvent("run_finished", result=None, message=record.status))
         return record
+
+    def _schedule(
+        self, recorder: RecordsThread, pool: KernelPool, order: list[str]
+    ) -> dict[str, StageResult]:
+        """Run ready stages, ``jobs`` at a time, booting the next stale stages' kernels early."""
+        done: dict[str, StageResult] = {}
+        running: dict[Future[StageResult], str] = {}
+        with ThreadPoolExecutor(
+            max_workers=self.jobs, thread_name_prefix="nbmlops-stage"
+        ) as threads:
+            while len(done) < len(order):
+                for name in order:
+                    if name in done or name in running.values():
+                        continue
+                    ups = [u for u in self.spec.stage(name).upstream if self.plans[u].selected]
+                    if any(u not in done for u in ups):
+                        continue
+                    result = self._blocked(name, [done[u] for u in ups]) or self._up_to_date(name)
+                    if result is not None:
+                        done[name] = result
+                        recorder.submit(result)
+                        self.notify(ProgressEvent("stage_finished", name, result))
+                        continue
+                    self.notify(ProgressEvent("stage_started", name))
+                    running[threads.submit(self._execute_stage, name, pool)] = name
+                self._prestart(pool, order, done, running.values())
+                if not running:
+                    continue
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = running.pop(future)
+                    done[name] = future.result()
+                    recorder.submit(done[name])
+                    self.notify(ProgressEvent("stage_finished", name, done[name]))
+        return recorder.close()
+
+    def _prestart(
+        self,
+        pool: KernelPool,
+        order: list[str],
+        done: Mapping[str, StageResult],
+        running: Iterable[str],
+    ) -> None:
+        """Boot kernels for the next stale stages (as many as may run next) while others run."""
+        busy = set(running)
+        upcoming = [
+            n for n in order if n not in done and n not in busy and not self.plans[n].up_to_date
+        ]
+        for name in upcoming[: self.jobs]:
+            pool.prestart(self.spec.stage(name))
 
     def _blocked(self, name: str, upstream: list[StageResult]) -> StageResult | None:
         bad = [u.stage for u in upstream if u.status in ("failed", "not_run")]
@@ -412,7 +441,7 @@ class _Run:
     def _reason(self, name: str) -> str:
         return "; ".join(self.plans[name].reasons) or "forced"
 
-    def _execute_stage(self, name: str) -> StageResult:
+    def _execute_stage(self, name: str, pool: KernelPool) -> StageResult:
         stage = self.spec.stage(name)
         stage_dir = self.spec.stage_dir(name)
         attempt = stage_dir / "runs" / self.run_id
@@ -441,6 +470,7 @@ class _Run:
                 params=params,
                 products=products,
                 upstream=self._upstream_paths(stage),
+                pool=pool,
             )
             for product, path in products.items():
                 if not path.exists():

@@ -415,7 +415,7 @@ def _sync_parameters_cell(
         if name in RESERVED_PARAMS and name in assigned and name in reserved:
             continue
         literal = _python_literal(value)
-        if name in assigned and assigned[name] == literal:
+        if name in assigned and _same_value(assigned[name], value):
             continue
         new = f"{name} = {literal}"
         for i, line in enumerate(lines):
@@ -447,5 +447,22 @@ def _assigns(line: str, name: str) -> bool:
 
 
 def _python_literal(value: JSONValue) -> str:
-    """A JSON value written as the Python literal papermill would inject."""
+    """A JSON value as a Python literal in ruff/black's style (double-quoted strings), so that
+    formatting the notebook does not change its source and make the stage stale."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_python_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{_python_literal(k)}: {_python_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
     return repr(value)
+
+
+def _same_value(source: str, value: JSONValue) -> bool:
+    """Whether the cell's source text for a parameter already evaluates to ``value``."""
+    try:
+        current = ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        return False
+    return type(current) is type(value) and bool(current == value)

@@ -21,12 +21,6 @@ from nbmlops.execute import plan_pipeline, run_pipeline
 from nbmlops.ledger import read_entries, verify_ledger
 from nbmlops.pipeline import PipelineSpec, discover
 
-pytestmark = pytest.mark.filterwarnings(
-    # jupyter_client on kernel shutdown while the records thread reads; third-party, harmless
-    "ignore::ResourceWarning",
-)
-
-
 def _spec(root: Path) -> PipelineSpec:
     return discover(root / "notebooks", name="t")
 

@@ -98,7 +98,7 @@ def test_set_stage_tags_and_keeps_parameters_cell_in_step(tmp_path: Path) -> Non
         "upstream": "None",
         "product": "None",
         "seed": "42",
-        "model": "'forest'",
+        "model": '"forest"',
     }
     # nbformat's own layout, so that a tagged notebook diffs cleanly
     text = path.read_text()
@@ -132,3 +132,17 @@ def test_source_digest_ignores_outputs(tmp_path: Path) -> None:
     nb["cells"][2]["source"] = ["print('changed')"]
     path.write_text(json.dumps(nb))
     assert load_stage(path).source_digest != before
+
+
+def test_set_stage_leaves_a_formatted_cell_alone(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "untagged")
+    set_stage(path, stage="train", params={"model": "forest", "grid": {"a": [1, 2]}, "on": True})
+    first = path.read_bytes()
+    nb = json.loads(first)
+    cell = nb["cells"][1]
+    # what `ruff format` would have written: single quotes become double quotes, spacing
+    cell["source"] = [line.replace('"', "'") for line in cell["source"]]
+    path.write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n")
+    digest = load_stage(path).source_digest
+    set_stage(path, params={"model": "forest"})
+    assert load_stage(path).source_digest == digest
