@@ -444,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from nbmlops.errors import NbmlopsError
 
+    # MLflow would install its own INFO-level log handler (store migrations interleave with our
+    # progress lines); without it, only its warnings and errors reach stderr.
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+
     try:
         code: int = args.func(args)
     except NbmlopsError as exc:

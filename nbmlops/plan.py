@@ -110,9 +110,12 @@ def plan_pipeline(
             reasons = ["inputs changed"]
         if force and stage.name in selected:
             reasons = ["forced", *reasons]
-        for up in stage.upstream:
-            if not plans[up].up_to_date and plans[up].selected:
-                reasons.append(f"upstream {up} will run")
+        if not reasons:  # stale only through its upstream: say which will run first
+            reasons = [
+                f"upstream {up} will run"
+                for up in stage.upstream
+                if not plans[up].up_to_date and plans[up].selected
+            ]
         plans[stage.name] = StagePlan(
             stage=stage.name, selected=stage.name in selected, reasons=tuple(reasons), state=state
         )

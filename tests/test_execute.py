@@ -21,6 +21,7 @@ from nbmlops.execute import plan_pipeline, run_pipeline
 from nbmlops.ledger import read_entries, verify_ledger
 from nbmlops.pipeline import PipelineSpec, discover
 
+
 def _spec(root: Path) -> PipelineSpec:
     return discover(root / "notebooks", name="t")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import nbmlops
 from conftest import REPO
+
+import nbmlops
 
 
 def test_all_is_documented_in_the_readme() -> None:
