@@ -201,3 +201,33 @@ def test_environment_mismatch_stops_or_is_recorded(make_project: MakeProject) ->
     record = run_pipeline(_spec(root), tracking=False, allow_env_mismatch=True)
     assert record.status == "succeeded"
     assert any("rich" in d for d in record.environment_mismatch)
+
+
+def test_full_disk_fails_the_stage_cleanly_and_keeps_earlier_products(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import papermill.iorw
+
+    root = make_project("load", "double")
+    good = run_pipeline(_spec(root), tracking=False)
+    before = Path(good.stage("double").products["out"]).read_bytes()
+    real_write = papermill.iorw.write_ipynb
+
+    def full_disk(nb: object, path: str, *args: object, **kwargs: object) -> None:
+        if "/double/" in str(path):  # the disk fills up while `double` is being written
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(nb, path, *args, **kwargs)
+
+    monkeypatch.setattr(papermill.iorw, "write_ipynb", full_disk)
+    monkeypatch.setattr("papermill.execute.write_ipynb", full_disk)
+    record = run_pipeline(_spec(root), tracking=False, force=True)
+    by = {s.stage: s for s in record.stages}
+    assert by["load"].status == "succeeded"
+    assert by["double"].status == "failed"
+    err = by["double"].error or {}
+    assert err["error"] == "StageExecutionError" and err["stage"] == "double"
+    assert "No space left on device" in err["message"]
+    assert Path(good.stage("double").products["out"]).read_bytes() == before
+    assert verify_ledger(root).ok
