@@ -145,7 +145,10 @@ def run_pipeline(
     [('ingest', 'skipped'), ('train', 'succeeded')]
     """
     notify = progress or (lambda event: None)
+    stages = tuple(stages)
     effective = resolve_params(spec, params or {})
+    # what was overridden, as checked values (``7``, not the command line's text ``"7"``)
+    overrides = {s: {k: effective[s][k] for k in given} for s, given in (params or {}).items()}
     plans = {
         p.stage: p
         for p in plan_pipeline(
@@ -161,8 +164,8 @@ def run_pipeline(
         jobs=max(1, jobs),
         notify=notify,
         options={
-            "overrides": {k: dict(v) for k, v in (params or {}).items()},
-            "selection": tuple(stages),
+            "overrides": overrides,
+            "selection": stages,
             "force": force,
             "jobs": jobs,
         },

@@ -87,10 +87,12 @@ def test_run_reports_failures_and_bad_params(
     assert main(["run", "demo", "--param", "load.n=many"]) == 2
     assert "load.n" in capsys.readouterr().out
     assert not (root / "build").exists()
-    assert main(["run", "demo", "--no-tracking"]) == 1
+    assert main(["run", "demo", "--no-tracking", "--param", "load.n=3"]) == 1
+    kept = sorted((root / ".nbmlops" / "runs").glob("*.json"))[-1]
+    assert json.loads(kept.read_text())["overrides"] == {"load": {"n": 3}}
     out = capsys.readouterr().out
     assert "failing" in out and "cell 5" in out and "ValueError" in out
-    assert main(["status", "demo"]) == 0
+    assert main(["status", "demo", "--param", "load.n=3"]) == 0
     status = capsys.readouterr().out
     assert "up to date" in status and "never run" in status
 

@@ -35,6 +35,7 @@ def test_parent_and_child_runs_hold_the_records(make_project: MakeProject) -> No
     assert parent.data.tags["nbmlops.run_id"] == record.run_id
     assert parent.data.tags["nbmlops.kind"] == "pipeline"
     assert parent.data.params["double.scale"] == "3"
+    assert record.overrides == {"double": {"scale": 3}}
     assert parent.info.status == "FINISHED"
     head = list(read_entries(root))[-1]
     assert head.event == "run_finished"
