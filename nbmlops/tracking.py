@@ -228,7 +228,7 @@ class MlflowRecorder:
                     self._parent_done = run.info.status != "RUNNING"
                     self._adopt_children(run.info.run_id)
                     return str(run.info.run_id)
-            name, start = f"{pipeline}-{run_id[:8]}", _millis(started_at)
+            name, start = f"{pipeline} {run_id}", _millis(started_at)
             run = self._client.create_run(self._experiment_id, start, _tags(tags), name)
             self._batch(run.info.run_id, params=params)
             return str(run.info.run_id)
@@ -479,7 +479,10 @@ def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment)
             location = f"{artifact_location.rstrip('/')}/{slug}" if artifact_location else None
             try:
-                return client, str(client.create_experiment(experiment, location))
+                # MLflow 3's UI opens experiments of unknown kind as GenAI (traces, prompts);
+                # these are model-development runs.
+                tags = {"mlflow.experimentKind": "custom_model_development"}
+                return client, str(client.create_experiment(experiment, location, tags))
             except _mlflow().errors[0]:  # another process made it meanwhile
                 found = client.get_experiment_by_name(experiment)
                 if found is None:

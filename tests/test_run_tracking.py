@@ -37,6 +37,8 @@ def test_parent_and_child_runs_hold_the_records(make_project: MakeProject) -> No
     assert parent.data.params["double.scale"] == "3"
     assert record.overrides == {"double": {"scale": 3}}
     assert parent.info.status == "FINISHED"
+    experiment = client.get_experiment(parent.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     head = list(read_entries(root))[-1]
     assert head.event == "run_finished"
     assert head.hash in parent.data.tags.values()  # the ledger head is anchored in MLflow
