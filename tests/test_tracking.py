@@ -130,7 +130,7 @@ def test_parent_and_stage_runs_carry_the_documented_layout(tmp_path: Path) -> No
     assert done.tracking_uri == tracking_uri(tmp_path)
     client, experiment_id = _client(tmp_path)
     parent = client.get_run(str(done.mlflow_run_id))
-    assert parent.info.run_name == "demo-r-0001ab"
+    assert parent.info.run_name == "demo r-0001abcd"
     assert parent.info.status == "FAILED"
     assert parent.data.params == {"train.seed": "7", "train.columns": '["age", "sex"]'}
     assert parent.data.metrics == {"nbmlops.duration_s": 9.0}
