@@ -17,9 +17,11 @@ help:
 	@echo "make test   set up everything and run lint, types and the whole test suite"
 	@echo "make bench  benchmarks (bench/), figures next to a baseline measured in the same run"
 
+# uv itself, pinned, when the machine has none: in a private venv, or (Debian's python3 without
+# python3-venv) as a --target install; its binary lands in .tools/bin either way.
 .tools/bin/uv:
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+	$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==$(UV_VERSION) \
+	  || $(PYTHON) -m pip install --quiet --target .tools uv==$(UV_VERSION)
 
 setup: .venv/.synced
 
