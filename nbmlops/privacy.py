@@ -1,4 +1,6 @@
-"""Nothing leaves the machine: every dependency's telemetry is switched off by nbmlops itself.
+"""Nothing leaves the machine: telemetry off, and a policy for text that shows identifiers.
+
+Every dependency's telemetry is switched off by nbmlops itself.
 
 Applied when ``nbmlops`` is imported, before any of these libraries is, and inherited by the
 kernels, ``mlflow ui`` and every other process nbmlops starts. The values are forced, not
@@ -9,8 +11,10 @@ set a variable the other way.
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Literal
 
-__all__ = ["TELEMETRY_SWITCHES", "disable_telemetry"]
+__all__ = ["PHI_POLICIES", "TELEMETRY_SWITCHES", "PhiPolicy", "disable_telemetry", "phi_policy"]
 
 TELEMETRY_SWITCHES: dict[str, str] = {
     # MLflow 3.x sends usage data by default (a DNS query was seen under strace without this).
@@ -32,3 +36,43 @@ TELEMETRY_SWITCHES: dict[str, str] = {
 def disable_telemetry() -> None:
     """Set every switch in :data:`TELEMETRY_SWITCHES` in this process's environment."""
     os.environ.update(TELEMETRY_SWITCHES)
+
+
+PhiPolicy = Literal["refuse", "redact", "off"]
+PHI_POLICIES: tuple[PhiPolicy, ...] = ("refuse", "redact", "off")
+
+
+def phi_policy(project_root: Path, given: str | None = None) -> PhiPolicy:
+    """What to do with an executed notebook (or scrap, or error text) that shows identifiers.
+
+    ``refuse`` (the default) logs no copy of it to MLflow, ``redact`` logs a copy with each
+    identifier replaced by ``[REDACTED:<kind>]``, ``off`` logs it as it is. The local executed
+    notebook under ``build/`` is kept either way. Chosen by, first to last: ``given`` (the
+    ``--phi-policy`` option), ``NBMLOPS_PHI_POLICY``, ``[tool.nbmlops] phi_policy`` in the
+    project's ``pyproject.toml``.
+
+    Raises
+    ------
+    ValueError
+        The chosen value is not one of :data:`PHI_POLICIES`.
+    """
+    value = given or os.environ.get("NBMLOPS_PHI_POLICY") or _project_setting(project_root)
+    value = (value or "refuse").strip().lower()
+    if value not in PHI_POLICIES:
+        raise ValueError(
+            f"PHI policy {value!r} is not one of {', '.join(PHI_POLICIES)} "
+            "(set by --phi-policy, NBMLOPS_PHI_POLICY or [tool.nbmlops] phi_policy)."
+        )
+    return value
+
+
+def _project_setting(project_root: Path) -> str | None:
+    import tomllib
+
+    try:
+        with (project_root / "pyproject.toml").open("rb") as fh:
+            tool = tomllib.load(fh).get("tool", {}).get("nbmlops", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    value = tool.get("phi_policy")
+    return str(value) if value is not None else None
