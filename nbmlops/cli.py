@@ -248,6 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         allow_env_mismatch=args.allow_env_mismatch,
         progress=_Progress(console, len(spec.stages)),
         tracking=not args.no_tracking,
+        phi_policy=args.phi_policy,
     )
     if record.status == "up_to_date":
         console.print(
@@ -402,6 +403,12 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
                 "--no-tracking",
                 action="store_true",
                 help="do not record in MLflow (the ledger still records the run)",
+            )
+            s.add_argument(
+                "--phi-policy",
+                choices=("refuse", "redact", "off"),
+                help="what MLflow gets of an executed notebook whose outputs look like patient "
+                "identifiers: nothing (refuse, the default), a redacted copy, or the notebook",
             )
 
     env = sub.add_parser("env", help="pinned environments: check a kernel, export for conda")

@@ -30,6 +30,8 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     │   ├── KernelDiedError            the kernel died mid-stage                 (cell_index)
     │   └── MissingProductError        the stage finished without a product      (product)
     ├── UpstreamProductsMissingError   a selected stage's upstream never ran     (stage, upstream)
+    ├── PhiDetectedError               notebook outputs or a frame still hold    (path, findings)
+    │                                  what looks like PHI; nothing was logged
     ├── TrackingError                  MLflow could not be written               (uri)
     └── LedgerError                    the ledger cannot be read or written      (path)
         └── LedgerTamperedError        verification found a bad entry            (line, reason)
@@ -37,7 +39,7 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "NotebookError",
     "ParameterError",
     "ParametersCellError",
+    "PhiDetectedError",
     "PipelineError",
     "PipelineNotFoundError",
     "StageExecutionError",
@@ -302,6 +305,48 @@ class UpstreamProductsMissingError(NbmlopsError):
         )
         self.stage = stage
         self.upstream = upstream
+
+
+# -- protected health information ----------------------------------------------------------------
+
+
+class PhiDetectedError(NbmlopsError):
+    """Text about to be kept or logged looks like it holds PHI; it was refused, not written.
+
+    ``path`` is the notebook (``None`` for a DataFrame). Each of ``findings`` is a JSON-able dict
+    with ``kind`` and where it is - ``cell_index`` (0-based, markdown cells included) and
+    ``output_index`` for a notebook, ``column`` and ``rows`` for a frame - never the value.
+    """
+
+    def __init__(self, *, path: Path | None, findings: Sequence[Mapping[str, object]]) -> None:
+        places: dict[str, list[str]] = {}
+        for finding in findings:
+            cell = finding.get("cell_index")
+            where = (
+                f"column {finding['column']!r}"
+                if "column" in finding
+                else f"cell {cell + 1 if isinstance(cell, int) else cell}"
+            )
+            wheres = places.setdefault(str(finding.get("kind")), [])
+            if where not in wheres:
+                wheres.append(where)
+        listed = "; ".join(f"{kind} in {', '.join(wheres)}" for kind, wheres in places.items())
+        if path is None:
+            message = (
+                f"the de-identified frame still holds values that look like PHI ({listed}). "
+                "Map those columns to their kind with identifiers={...}, drop them, or pass "
+                "strict=False to keep them (they stay flagged in the report)."
+            )
+        else:
+            message = (
+                f"{path}: outputs look like they hold PHI ({listed}; cells counted from 1, "
+                "markdown included), so the notebook was not logged. Print aggregates instead "
+                "of rows, de-identify the data first (nbmlops.deid), or log it with the "
+                "'redact' PHI policy."
+            )
+        super().__init__(message)
+        self.path = path
+        self.findings = [dict(finding) for finding in findings]
 
 
 # -- records -------------------------------------------------------------------------------------

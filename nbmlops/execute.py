@@ -40,6 +40,7 @@ from nbmlops.atomic import write_text_atomic
 from nbmlops.errors import (
     MissingProductError,
     NbmlopsError,
+    ParameterError,
     StageExecutionError,
 )
 from nbmlops.notebook_run import KernelPool, run_notebook
@@ -51,6 +52,7 @@ from nbmlops.plan import (
     current_inputs,
     plan_pipeline,
 )
+from nbmlops.privacy import phi_policy as resolve_phi_policy
 from nbmlops.recording import RecordsThread
 from nbmlops.records import (
     JSON,
@@ -102,6 +104,7 @@ def run_pipeline(
     allow_env_mismatch: bool = False,
     progress: Progress | None = None,
     tracking: bool = True,
+    phi_policy: str | None = None,
 ) -> RunRecord:
     """Run the stale stages of a pipeline in real kernels and record the run.
 
@@ -124,6 +127,9 @@ def run_pipeline(
         Called with a :class:`ProgressEvent` as stages start and finish.
     tracking
         Record the run in MLflow (the ledger and ``.nbmlops/runs/`` always record it).
+    phi_policy
+        ``refuse`` / ``redact`` / ``off``: what MLflow gets of an executed notebook whose outputs
+        look like patient identifiers (see :func:`nbmlops.privacy.phi_policy` for the default).
 
     Returns
     -------
@@ -146,6 +152,10 @@ def run_pipeline(
     """
     notify = progress or (lambda event: None)
     stages = tuple(stages)
+    try:
+        policy = resolve_phi_policy(spec.root, phi_policy)
+    except ValueError as exc:
+        raise ParameterError(str(exc), stage=None, param="phi_policy") from None
     effective = resolve_params(spec, params or {})
     # what was overridden, as checked values (``7``, not the command line's text ``"7"``)
     overrides = {s: {k: effective[s][k] for k in given} for s, given in (params or {}).items()}
@@ -168,6 +178,7 @@ def run_pipeline(
             "selection": stages,
             "force": force,
             "jobs": jobs,
+            "phi_policy": policy,
         },
     )
     if all(p.up_to_date for p in plans.values() if p.selected):
@@ -317,6 +328,7 @@ class _Run:
             lock_digest=self.lock_digest,
             overrides=self.options["overrides"],
             tracking=tracking,
+            phi_policy=self.options["phi_policy"],
         )
         ledger.append(
             self.spec.root,

@@ -6,6 +6,7 @@ failure here never loses a stage result: it becomes a note (or the tracking prob
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
@@ -16,10 +17,21 @@ from typing import Any
 from nbmlops import ledger
 from nbmlops.atomic import write_text_atomic
 from nbmlops.pipeline import PipelineSpec
+from nbmlops.privacy import PhiPolicy
 from nbmlops.records import JSON, Provenance, RunRecord, StageResult
 from nbmlops.state import read_state, write_state
 
 __all__ = ["RecordsThread", "export_html"]
+
+
+def _redact_value(value: JSON, redact: Any) -> JSON:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_value(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_value(v, redact) for k, v in value.items()}
+    return value
 
 
 def _is_scrap(output: Mapping[str, Any]) -> bool:
@@ -33,7 +45,6 @@ def export_html(notebook: Path) -> Path:
     nbconvert's templates load require.js and MathJax from public CDNs; opening such a report
     would tell a third party that (and from where) someone is reading it, so both are left out.
     """
-    import json
 
     import nbformat
     from nbconvert import HTMLExporter
@@ -70,8 +81,10 @@ class RecordsThread:
         lock_digest: str | None,
         overrides: Mapping[str, Mapping[str, JSON]],
         tracking: bool,
+        phi_policy: PhiPolicy = "refuse",
     ) -> None:
         self.spec = spec
+        self.phi_policy = phi_policy
         self.run_id = run_id
         self.started_at = started_at
         self.provenance = provenance
@@ -110,6 +123,7 @@ class RecordsThread:
             self.final[result.stage] = result
 
     def _record(self, result: StageResult) -> StageResult:
+        result = self._without_phi_in_values(result)
         if result.status == "succeeded" and result.executed_notebook:
             try:
                 result = replace(result, html=str(export_html(Path(result.executed_notebook))))
@@ -117,7 +131,7 @@ class RecordsThread:
                 self.notes.append(f"{result.stage}: HTML export failed ({exc})")
         if self.mlflow is not None:
             try:
-                result = self._track(result)
+                result = self._track(result, self._for_mlflow(result))
             except Exception as exc:
                 self.problem = (
                     f"MLflow failed unexpectedly ({type(exc).__name__}: {exc}); not recorded: "
@@ -142,7 +156,51 @@ class RecordsThread:
         )
         return result
 
-    def _track(self, result: StageResult) -> StageResult:
+    def _without_phi_in_values(self, result: StageResult) -> StageResult:
+        """Redact identifiers from what is recorded everywhere: error texts and text scraps.
+
+        An exception message can quote a value (``KeyError: '123-45-6789'``) and a scrap is any
+        value a notebook chose to record; both reach the ledger, the run record and MLflow.
+        """
+        if self.phi_policy == "off":
+            return result
+        from nbmlops.phi import redact_text
+
+        error = result.error
+        if error is not None:
+            error = {k: redact_text(v) if isinstance(v, str) else v for k, v in error.items()}
+        scraps = {k: _redact_value(v, redact_text) for k, v in result.scraps.items()}
+        if scraps != result.scraps:
+            self.notes.append(f"{result.stage}: identifiers redacted from recorded scraps")
+        return replace(result, error=error, scraps=scraps)
+
+    def _for_mlflow(self, result: StageResult) -> StageResult:
+        """The result as MLflow gets it: its executed notebook and HTML only if the PHI policy
+        lets them leave ``build/`` as they are, as redacted copies, or not at all."""
+        notebook = result.executed_notebook
+        if self.phi_policy == "off" or not notebook or not Path(notebook).is_file():
+            return result
+        from nbmlops.errors import PhiDetectedError
+        from nbmlops.phi import check_notebook
+
+        try:
+            check = check_notebook(Path(notebook), policy=self.phi_policy)
+        except PhiDetectedError as exc:
+            self.notes.append(
+                f"{result.stage}: executed notebook NOT logged to MLflow: {exc.message} "
+                f"It stays at {notebook}; stop printing identifiers, or set phi_policy = 'redact'."
+            )
+            return replace(result, executed_notebook=None, html=None)
+        if check.redacted is None:
+            return result
+        folder = Path(notebook).parent / ".redacted"
+        folder.mkdir(exist_ok=True)
+        copy = folder / Path(notebook).name
+        write_text_atomic(copy, json.dumps(check.redacted, indent=1, ensure_ascii=False))
+        self.notes.append(f"{result.stage}: identifiers redacted from the notebook sent to MLflow")
+        return replace(result, executed_notebook=str(copy), html=str(export_html(copy)))
+
+    def _track(self, result: StageResult, for_mlflow: StageResult) -> StageResult:
         assert self.mlflow is not None  # noqa: S101 - checked by the caller
         if not self.started:
             self.started = True
@@ -154,7 +212,7 @@ class RecordsThread:
                 overrides=self.overrides,
                 started_at=self.started_at,
             )
-        run_id = self.mlflow.stage(result)
+        run_id = self.mlflow.stage(for_mlflow)
         self.problem = self.mlflow.problem
         if run_id is None:
             return result

@@ -130,3 +130,72 @@ def test_a_stage_runs_on_its_own_named_kernel(
         run_pipeline(discover(root / "notebooks"), tracking=False)
     assert err.value.kernel == "no-such-kernel"
     assert os.environ["JUPYTER_PATH"]  # the fixture's kernel path was in force
+
+
+def _leaky_stage(root: Path) -> None:
+    """A stage whose outputs, scraps and (with fail=1) exception show patient identifiers."""
+    nb = root / "notebooks" / "leaky.ipynb"
+    nb.write_bytes((Path(__file__).parent / "notebooks" / "untagged.ipynb").read_bytes())
+    set_stage(nb, stage="leaky", products={"out": "out.txt"}, params={"fail": 0})
+    data = json.loads(nb.read_text())
+    data["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "leak",
+            "metadata": {},
+            "outputs": [],
+            "source": [
+                "from nbmlops.scraps import record\n",
+                "# values as they come out of a data frame, not literals in the source\n",
+                "mrn, phone, seen = '4821' + '3377', '(617) 555-' + '0123', '2024-03-' + '05'\n",
+                "print(f'patient MRN: {mrn}, phone {phone}, seen {seen}')\n",
+                "record('example', f'call {phone}')\n",
+                "record('auroc', 0.8)\n",
+                "open(product['out'], 'w').write('ok')\n",
+                "if fail:\n",
+                "    raise KeyError('123-45-' + '6789')\n",
+            ],
+        }
+    )
+    nb.write_text(json.dumps(data))
+
+
+def _artifact_text(client, run_id: str) -> str:  # type: ignore[no-untyped-def]
+    from mlflow.artifacts import download_artifacts
+
+    folder = Path(download_artifacts(run_id=run_id, tracking_uri=client.tracking_uri))
+    return "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("policy", ["refuse", "redact"])
+def test_phi_never_leaves_in_mlflow_or_the_ledger(make_project: MakeProject, policy: str) -> None:
+    root = make_project()
+    _leaky_stage(root)
+    record = run_pipeline(discover(root / "notebooks"), phi_policy=policy)
+    leaky = record.stage("leaky")
+    assert leaky.status == "succeeded"
+    local = Path(leaky.executed_notebook or "").read_text()
+    assert "555-0123" in local  # the local executed notebook keeps what the notebook printed
+    assert leaky.scraps["example"] == "call [REDACTED:phone]"
+    assert leaky.scraps["auroc"] == 0.8
+    client = _client(root)
+    logged = _artifact_text(client, leaky.mlflow_run_id or "")
+    for value in ("48213377", "555-0123", "2024-03-05"):
+        assert value not in logged
+    names = {a.path for a in client.list_artifacts(leaky.mlflow_run_id, "notebook")}
+    if policy == "refuse":
+        assert names == set()
+        assert any("NOT logged to MLflow" in n for n in record.notes)
+    else:
+        assert names == {"notebook/leaky.ipynb", "notebook/leaky.html"}
+        assert "[REDACTED:phone]" in logged
+
+    failed = run_pipeline(discover(root / "notebooks"), params={"leaky": {"fail": 1}})
+    assert failed.stage("leaky").status == "failed"
+    ledger_text = (root / ".nbmlops" / "ledger.jsonl").read_text()
+    for value in ("123-45-6789", "555-0123", "48213377"):
+        assert value not in ledger_text
+    parent_text = _artifact_text(client, failed.mlflow_run_id or "")
+    assert "123-45-6789" not in parent_text
+    assert verify_ledger(root).ok

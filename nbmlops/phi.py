@@ -1,0 +1,586 @@
+"""Find and redact what looks like protected health information in text and notebook outputs.
+
+A pattern scan, run before anything leaves the machine (an executed notebook logged to MLflow, a
+text artifact): :func:`scan_text` / :func:`redact_text` for a string, :func:`scan_notebook` /
+:func:`redact_notebook` for the outputs of a notebook's code cells, and :func:`check_notebook`,
+which applies a policy (``"refuse"``, ``"redact"`` or ``"off"``) for the tracking code. A finding
+says what kind of identifier it is and where, never the value: its excerpt has the value replaced
+by ``[REDACTED:<kind>]`` and the digits around it masked.
+
+What is found (``kind`` is the HIPAA Safe Harbor identifier kind of :mod:`nbmlops.deid`):
+
+=============  ==============================================================================
+``ssn``        ``123-45-6789`` (not area 000 or 666, group 00 or serial 0000; areas 9xx are
+               kept because ITINs are identifying too); nine digits after an "SSN" label
+``mrn``        a digit run (4-12 digits, up to 3 letters first) after "MRN", "MR#", "medical
+               record number" or "patient ID", as in ``MRN08784650`` or ``MRN: 1234567``
+``phone``      US numbers: ``(617) 555-0123``, ``617-555-0123``, ``617.555.0123`` (the same
+               separator twice), ``+1 617 555 0123``, ``+16175550123``; ten bare digits after a
+               "phone", "tel", "fax", "cell" or "mobile" label. Area and exchange start with 2-9
+``email``      ``local@domain.tld``
+``date``       full dates (day, month and year): ``2024-03-05``, ``2024/3/5``, ``3/5/2024``,
+               ``05.03.2024``, ``3/5/24`` (slashes only), ``March 5, 2024``, ``5 Mar 2024``
+``geographic`` ZIP+4 (``02138-4021``); a five-digit ZIP after a "ZIP" or "postal code" label
+=============  ==============================================================================
+
+The trade-offs, chosen so that typical model-training output (metrics, shapes, floats, versions,
+years) is clean while a printed patient row is caught:
+
+- Not flagged, by design: bare years (``2024``), month-year (``March 2024``), day-month
+  (``March 5``), dates in ``.``-separated year-first form (CalVer versions such as
+  ``certifi 2024.8.30`` would look like dates), and ISO 8601 timestamps with a ``T``, a time and
+  a UTC offset or ``Z`` (``2024-03-05T10:00:00Z``): that form is what machines write (MLflow,
+  papermill, Jupyter, loggers configured for UTC), and printed patient data almost never takes
+  it. Every other full date is flagged, whoever it belongs to: ``data extracted on 2024-03-05``
+  and a log line's ``2024-03-05 10:00:01,123`` are false positives (redact, or log the date as a
+  year).
+- Not found at all (false negatives): names, street addresses, cities, bare five-digit ZIPs,
+  unlabelled nine- and ten-digit numbers (ids and timestamps look the same), account, plan,
+  license, device and vehicle numbers, URLs and IP addresses (notebook servers print
+  ``http://127.0.0.1``), and anything in images. A printed row of patient data nearly always
+  holds a date, phone, e-mail or id that is found, but a list of names alone is not.
+- Scanned outputs: stream text, error tracebacks, ``text/*`` and JSON (``application/json`` and
+  ``application/*+json``) display data, scrapbook scraps included (a recorded value is logged
+  too). Not scanned: images, PDFs, JavaScript and cell sources. HTML that embeds a JavaScript
+  library (plotly's) is scanned and may give false positives from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from nbmlops.errors import MalformedNotebookError, NotebookError, PhiDetectedError
+
+__all__ = [
+    "NotebookCheck",
+    "NotebookFinding",
+    "PhiFinding",
+    "PhiKind",
+    "check_notebook",
+    "redact_notebook",
+    "redact_text",
+    "scan_notebook",
+    "scan_text",
+]
+
+PhiKind = Literal["ssn", "mrn", "phone", "email", "date", "geographic"]
+Policy = Literal["refuse", "redact", "off"]
+
+EXCERPT_CONTEXT = 20
+"""Characters of context kept on each side of a finding in its excerpt (digits masked)."""
+
+# -- the patterns ---------------------------------------------------------------------------------
+# One alternation, compiled once, so a text is read in a single pass. Each alternative is a named
+# group `<rule>`; where a label comes first ("SSN: ..."), the value alone is `<rule>_v`, so the
+# label survives redaction. Values never span a newline, so redaction keeps the line structure.
+
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_YEAR = r"(?:19|20)\d{2}"
+_MONTH_NAME = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_ORDINAL = r"(?:st|nd|rd|th)?"
+_NUMERIC_DATE_START = r"(?<![\d/.-])"
+_NUMERIC_DATE_END = r"(?![\d/]|[.-]\d)"
+_MACHINE_TIMESTAMP = r"T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
+
+_RULES: tuple[tuple[str, PhiKind, str], ...] = (
+    ("ssn", "ssn", r"(?<![\d-])(?!000|666)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
+    (
+        "ssn_label",
+        "ssn",
+        r"(?i:\b(?:ssn|social[ \t]+security(?:[ \t]+(?:number|no\.?|\#))?)\s*[:\#]?\s*)"
+        r"(?P<ssn_label_v>\d{9}|\d{3}[ ]\d{2}[ ]\d{4})(?!\d)",
+    ),
+    (
+        "mrn",
+        "mrn",
+        r"(?i:\b(?:mrn|mr[ \t]?\#|medical[ \t]+record(?:[ \t]+(?:number|no\.?|\#))?"
+        r"|patient[ \t]*(?:id|\#|no\.?|number))\s*[:\#.]?\s*)"
+        r"(?P<mrn_v>(?i:[a-z]{0,3})\d{4,12})\b",
+    ),
+    ("email", "email", r"(?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b"),
+    (
+        "phone",
+        "phone",
+        r"(?<![\w+.-])(?:"
+        r"(?:\+?1[-. ]?)?\([2-9]\d{2}\)[ ]?[2-9]\d{2}[-. ]\d{4}"
+        r"|(?:\+1[-. ]?|1[-.])?[2-9]\d{2}(?P<phone_s>[-.])[2-9]\d{2}(?P=phone_s)\d{4}"
+        r"|\+1[ ]?[2-9]\d{2}[ ][2-9]\d{2}[ ]\d{4}"
+        r"|\+1[2-9]\d{2}[2-9]\d{6}"
+        r")(?![\w-]|\.\d)",
+    ),
+    (
+        "phone_label",
+        "phone",
+        r"(?i:\b(?:phone|tel|telephone|fax|cell|mobile)\b\.?[ \t]*(?:no\.?|number|\#)?\s*[:\#]?\s*)"
+        r"(?P<phone_label_v>\d{10})(?!\d)",
+    ),
+    (
+        "date_iso",
+        "date",
+        rf"(?<![\d/.-]){_YEAR}(?:-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+        rf"(?!{_MACHINE_TIMESTAMP})|/{_MONTH}/{_DAY})(?![\d/]|-\d)",
+    ),
+    (
+        "date_mdy",
+        "date",
+        rf"{_NUMERIC_DATE_START}{_MONTH}(?P<date_mdy_s>[/.-]){_DAY}(?P=date_mdy_s){_YEAR}"
+        rf"{_NUMERIC_DATE_END}",
+    ),
+    (
+        "date_dmy",
+        "date",
+        rf"{_NUMERIC_DATE_START}{_DAY}(?P<date_dmy_s>[/.-]){_MONTH}(?P=date_dmy_s){_YEAR}"
+        rf"{_NUMERIC_DATE_END}",
+    ),
+    (
+        "date_short",
+        "date",
+        rf"{_NUMERIC_DATE_START}(?:{_MONTH}/{_DAY}|{_DAY}/{_MONTH})/\d{{2}}{_NUMERIC_DATE_END}",
+    ),
+    (
+        "date_text",
+        "date",
+        rf"(?i:\b{_MONTH_NAME}[ \t]+{_DAY}{_ORDINAL},?[ \t]+{_YEAR}\b"
+        rf"|\b{_DAY}{_ORDINAL}[ \t]+(?:of[ \t]+)?{_MONTH_NAME},?[ \t]+{_YEAR}\b)",
+    ),
+    ("zip4", "geographic", r"(?<![\d-])\d{5}-\d{4}(?![\d-])"),
+    (
+        "zip_label",
+        "geographic",
+        r"(?i:\b(?:zip(?:[ \t]*code)?|postal[ \t]+code)\s*[:\#]?\s*)"
+        r"(?P<zip_label_v>\d{5})(?![\d-])",
+    ),
+)
+_PATTERN = re.compile("|".join(f"(?P<{name}>{pattern})" for name, _, pattern in _RULES))
+_KIND: dict[str, PhiKind] = {name: kind for name, kind, _ in _RULES}
+_VALUE_GROUP = {name: f"{name}_v" for name, _, _ in _RULES if f"{name}_v" in _PATTERN.groupindex}
+_DIGIT = re.compile(r"\d")
+
+
+def _spans(text: str) -> Iterator[tuple[PhiKind, int, int]]:
+    """``(kind, start, end)`` of every finding in ``text``, left to right, never overlapping."""
+    for match in _PATTERN.finditer(text):
+        rule = match.lastgroup
+        if rule is None:  # pragma: no cover - every alternative is a named group
+            continue
+        start, end = match.span(_VALUE_GROUP.get(rule, rule))
+        yield _KIND[rule], start, end
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhiFinding:
+    """One piece of text that looks like PHI: its kind and place, never its value.
+
+    Attributes
+    ----------
+    kind : str
+        ``"ssn"``, ``"mrn"``, ``"phone"``, ``"email"``, ``"date"`` or ``"geographic"``.
+    start, end : int
+        Offsets of the value in the scanned text (``text[start:end]``).
+    line, column : int
+        Where it starts, both counted from 1.
+    excerpt : str
+        Up to :data:`EXCERPT_CONTEXT` characters either side on the same line, with every
+        finding replaced by ``[REDACTED:<kind>]`` and the remaining digits masked as ``#``.
+        Letters are kept, so a name next to the value is shown: show excerpts to the person
+        fixing the notebook, and keep them out of logs.
+    """
+
+    kind: PhiKind
+    start: int
+    end: int
+    line: int
+    column: int
+    excerpt: str
+
+
+def scan_text(text: str) -> tuple[PhiFinding, ...]:
+    """Find what looks like PHI in ``text`` (see the module docstring for what is found).
+
+    Parameters
+    ----------
+    text : str
+        Any text: a notebook output, a log, a file about to be logged.
+
+    Returns
+    -------
+    tuple of PhiFinding
+        In the order they occur; empty when nothing was found.
+
+    Examples
+    --------
+    >>> found = scan_text("auc 0.91\\nMRN: 0012345 seen 3/5/2024")
+    >>> [(f.kind, f.line, f.column) for f in found]
+    [('mrn', 2, 6), ('date', 2, 19)]
+    >>> found[0].excerpt
+    'MRN: [REDACTED:mrn] seen [REDACTED:date]'
+    >>> scan_text("fitted 2024 model, AUROC 0.873, shape (5000, 22)")
+    ()
+    """
+    spans = list(_spans(text))
+    if not spans:
+        return ()
+    findings, line, counted = [], 1, 0
+    for kind, start, end in spans:
+        line += text.count("\n", counted, start)  # spans come in order: count each stretch once
+        counted = start
+        findings.append(
+            PhiFinding(
+                kind=kind,
+                start=start,
+                end=end,
+                line=line,
+                column=start - text.rfind("\n", 0, start),
+                excerpt=_excerpt(text, start, end, spans),
+            )
+        )
+    return tuple(findings)
+
+
+def _excerpt(text: str, start: int, end: int, spans: list[tuple[PhiKind, int, int]]) -> str:
+    low = max(text.rfind("\n", 0, start) + 1, start - EXCERPT_CONTEXT)
+    newline = text.find("\n", end)
+    high = min(len(text) if newline < 0 else newline, end + EXCERPT_CONTEXT)
+    pieces, position = [], low
+    for kind, s, e in spans:
+        if e <= low or s >= high:
+            continue
+        pieces.append(_DIGIT.sub("#", text[position : max(s, position)]))
+        pieces.append(f"[REDACTED:{kind}]")
+        position = max(e, position)
+    pieces.append(_DIGIT.sub("#", text[position:high]))
+    return "".join(pieces).strip()
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every finding of :func:`scan_text` replaced by ``[REDACTED:<kind>]``.
+
+    Labels are kept (``MRN: [REDACTED:mrn]``), and so are line breaks.
+
+    Examples
+    --------
+    >>> redact_text("call (617) 555-0123 or mail a.b@example.org; born March 5, 1950")
+    'call [REDACTED:phone] or mail [REDACTED:email]; born [REDACTED:date]'
+    """
+    pieces, position = [], 0
+    for kind, start, end in _spans(text):
+        pieces.append(text[position:start])
+        pieces.append(f"[REDACTED:{kind}]")
+        position = end
+    if not pieces:
+        return text
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+# -- notebooks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotebookFinding:
+    """A :class:`PhiFinding` in one output of one code cell.
+
+    Attributes
+    ----------
+    cell_index : int
+        Index of the cell in the notebook, from 0, markdown cells included.
+    output_index : int
+        Index of the output in the cell, from 0.
+    source : str
+        Which part of the output: ``"stream:stdout"``, ``"error"``, or the MIME type
+        (``"text/plain"``, ``"text/html"`` ...). JSON data, and an error's value and traceback,
+        are scanned one string at a time.
+    kind, line, column, excerpt
+        As in :class:`PhiFinding`, with lines counted within that part (or that string).
+    """
+
+    cell_index: int
+    output_index: int
+    source: str
+    kind: PhiKind
+    line: int
+    column: int
+    excerpt: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Where and what, without the excerpt: safe for logs, errors and the ledger."""
+        return {
+            "kind": self.kind,
+            "cell_index": self.cell_index,
+            "output_index": self.output_index,
+            "source": self.source,
+            "line": self.line,
+        }
+
+
+def scan_notebook(notebook: Mapping[str, Any] | Path | str) -> tuple[NotebookFinding, ...]:
+    """Find what looks like PHI in the outputs of a notebook's code cells.
+
+    Only outputs are read (see the module docstring for which); cell sources, the papermill
+    ``parameters`` cell's text and the notebook's metadata are not.
+
+    Parameters
+    ----------
+    notebook : Mapping, Path or str
+        The notebook parsed from JSON, or the path of an ``.ipynb`` file.
+
+    Returns
+    -------
+    tuple of NotebookFinding
+        In notebook order; empty for a clean notebook.
+
+    Raises
+    ------
+    NotebookError
+        If the file cannot be read.
+    MalformedNotebookError
+        If it is not JSON, or its cells or outputs are not where nbformat 4 puts them.
+
+    Examples
+    --------
+    >>> nb = {"nbformat": 4, "cells": [{"cell_type": "code", "source": "print(row)",
+    ...     "outputs": [{"output_type": "stream", "name": "stdout", "text": "Ann 617-555-0123"}]}]}
+    >>> [(f.cell_index, f.output_index, f.kind) for f in scan_notebook(nb)]
+    [(0, 0, 'phone')]
+    """
+    path, parsed = _notebook(notebook)
+    return tuple(
+        NotebookFinding(
+            cell_index=cell_index,
+            output_index=output_index,
+            source=source,
+            kind=finding.kind,
+            line=finding.line,
+            column=finding.column,
+            excerpt=finding.excerpt,
+        )
+        for cell_index, output_index, source, text in _output_texts(path, parsed)
+        for finding in scan_text(text)
+    )
+
+
+def redact_notebook(notebook: Mapping[str, Any] | Path | str) -> dict[str, Any]:
+    """A copy of the notebook with every finding in its code cells' outputs redacted.
+
+    The input is not changed. Text kept as a list of lines stays a list of lines; JSON data is
+    redacted inside its strings and stays JSON.
+
+    Raises
+    ------
+    NotebookError, MalformedNotebookError
+        As :func:`scan_notebook`.
+
+    Examples
+    --------
+    >>> out = {"output_type": "stream", "name": "stdout", "text": ["SSN 219-09-9999\\n"]}
+    >>> nb = {"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "outputs": [out]}]}
+    >>> redact_notebook(nb)["cells"][0]["outputs"][0]["text"]
+    ['SSN [REDACTED:ssn]\\n']
+    """
+    path, parsed = _notebook(notebook)
+    copied: dict[str, Any] = copy.deepcopy(dict(parsed))
+    for cell in _code_cells(path, copied):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and "text" in output:
+                output["text"] = _redact_lines(output["text"])
+            elif output.get("output_type") == "error":
+                for key in ("evalue", "traceback"):
+                    if key in output:
+                        output[key] = _redact_json(output[key])
+            elif isinstance(output.get("data"), Mapping):
+                for mimetype, payload in output["data"].items():
+                    if _scanned(mimetype) and mimetype.startswith("text/"):
+                        output["data"][mimetype] = _redact_lines(payload)
+                    elif _scanned(mimetype):
+                        output["data"][mimetype] = _redact_json(payload)
+    return copied
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotebookCheck:
+    """What :func:`check_notebook` decided for one notebook.
+
+    Attributes
+    ----------
+    path : Path
+    policy : str
+        ``"refuse"``, ``"redact"`` or ``"off"``.
+    findings : tuple of NotebookFinding
+        Empty when the policy is ``"off"`` (nothing was scanned) or nothing was found.
+    redacted : dict or None
+        With ``"redact"`` and findings: the notebook to log instead of the file. Otherwise
+        ``None``, and the file itself may be logged.
+    """
+
+    path: Path
+    policy: Policy
+    findings: tuple[NotebookFinding, ...]
+    redacted: dict[str, Any] | None
+
+
+def check_notebook(path: Path | str, *, policy: Policy) -> NotebookCheck:
+    """Apply a PHI policy to an executed notebook before it is logged.
+
+    Parameters
+    ----------
+    path : Path or str
+        The executed ``.ipynb``.
+    policy : {"refuse", "redact", "off"}
+        ``"refuse"`` raises if any output looks like PHI; ``"redact"`` hands back a redacted
+        copy to log instead; ``"off"`` does not scan.
+
+    Returns
+    -------
+    NotebookCheck
+
+    Raises
+    ------
+    PhiDetectedError
+        With ``"refuse"``, when outputs look like PHI: ``findings`` name the kind, cell and
+        output of each, never the value.
+    NotebookError, MalformedNotebookError
+        As :func:`scan_notebook`.
+    ValueError
+        If ``policy`` is not one of the three.
+
+    Examples
+    --------
+    In the tracking code::
+
+        check = check_notebook(executed, policy="redact")
+        if check.redacted is not None:
+            artifact = write_json(check.redacted)  # log this copy, not the file
+    """
+    if policy not in ("refuse", "redact", "off"):
+        raise ValueError(f"policy must be 'refuse', 'redact' or 'off', not {policy!r}")
+    path = Path(path)
+    if policy == "off":
+        return NotebookCheck(path=path, policy=policy, findings=(), redacted=None)
+    parsed = _load(path)
+    findings = scan_notebook(parsed)
+    if findings and policy == "refuse":
+        raise PhiDetectedError(path=path, findings=[finding.to_dict() for finding in findings])
+    redacted = redact_notebook(parsed) if findings else None
+    return NotebookCheck(path=path, policy=policy, findings=findings, redacted=redacted)
+
+
+def _notebook(notebook: Mapping[str, Any] | Path | str) -> tuple[Path, Mapping[str, Any]]:
+    if isinstance(notebook, Mapping):
+        return Path("<notebook>"), notebook
+    return Path(notebook), _load(Path(notebook))
+
+
+def _load(path: Path) -> Mapping[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise NotebookError(
+            f"{path}: cannot read the notebook ({err.strerror or err}). Check the path.", path=path
+        ) from err
+    try:
+        parsed = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MalformedNotebookError(path=path, detail=f"not JSON: {err}") from err
+    if not isinstance(parsed, Mapping):
+        raise MalformedNotebookError(path=path, detail="the top level is not a JSON object")
+    return parsed
+
+
+def _code_cells(path: Path, notebook: Mapping[str, Any]) -> Iterator[Any]:
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        raise MalformedNotebookError(path=path, detail="'cells' is not a list")
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, Mapping) or not isinstance(cell.get("outputs", []), list):
+            raise MalformedNotebookError(path=path, detail=f"cell {index} is malformed")
+        yield cell if cell.get("cell_type") == "code" else {}
+
+
+def _output_texts(path: Path, notebook: Mapping[str, Any]) -> Iterator[tuple[int, int, str, str]]:
+    """``(cell_index, output_index, source, text)`` for every scanned part of every output."""
+    for cell_index, cell in enumerate(_code_cells(path, notebook)):
+        for output_index, output in enumerate(cell.get("outputs", [])):
+            if not isinstance(output, Mapping):
+                raise MalformedNotebookError(
+                    path=path, detail=f"cell {cell_index}, output {output_index} is malformed"
+                )
+            kind = output.get("output_type")
+            if kind == "stream":
+                source = f"stream:{output.get('name', 'stdout')}"
+                yield cell_index, output_index, source, _joined(output.get("text", ""))
+            elif kind == "error":
+                parts = [output.get("evalue", ""), output.get("traceback", [])]
+                for text in _json_strings(parts):
+                    yield cell_index, output_index, "error", text
+            elif isinstance(output.get("data"), Mapping):
+                for mimetype, payload in output["data"].items():
+                    if _scanned(mimetype) and mimetype.startswith("text/"):
+                        yield cell_index, output_index, mimetype, _joined(payload)
+                    elif _scanned(mimetype):
+                        for text in _json_strings(payload):
+                            yield cell_index, output_index, mimetype, text
+
+
+def _scanned(mimetype: str) -> bool:
+    if mimetype.startswith("text/"):
+        return True
+    # scrapbook scraps (application/scrapbook.scrap.*+json) included: a value recorded on
+    # purpose is still an identifier if it is one, and it is logged as a scrap artifact too
+    return mimetype.startswith("application/") and (
+        mimetype == "application/json" or mimetype.endswith("+json")
+    )
+
+
+def _joined(text: object) -> str:
+    return "".join(str(line) for line in text) if isinstance(text, list) else str(text)
+
+
+# JSON data (and a traceback's lines) is scanned one string at a time, keys included, so that
+# scanning and redacting see exactly the same texts.
+
+
+def _json_strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _json_strings(item)
+
+
+def _redact_json(value: object) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, list):
+        return [_redact_json(item) for item in value]
+    if isinstance(value, Mapping):
+        redacted: dict[str, Any] = {}
+        for key, item in value.items():
+            new_key = redact_text(str(key))
+            while new_key in redacted:  # two keys redacted alike: keep both values
+                new_key += "'"
+            redacted[new_key] = _redact_json(item)
+        return redacted
+    return value
+
+
+def _redact_lines(text: object) -> str | list[str]:
+    if isinstance(text, list):
+        return redact_text(_joined(text)).splitlines(keepends=True)
+    return redact_text(str(text))
