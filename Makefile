@@ -44,7 +44,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check nbmlops tests bench notebooks
-	$(BIN)/ruff format --check nbmlops tests bench
+	$(BIN)/ruff format --check nbmlops tests bench notebooks
 
 typecheck: setup
 	$(BIN)/mypy

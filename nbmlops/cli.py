@@ -180,7 +180,10 @@ class _Progress:
                 "failed": "[red]FAIL[/]",
                 "not_run": "[yellow]--[/]",
             }[r.status]
-            detail = r.reason if r.status != "succeeded" else f"{r.duration_s:.1f} s"
+            detail = {
+                "succeeded": f"{r.duration_s:.1f} s",
+                "failed": (r.error or {}).get("error", "failed"),
+            }.get(r.status, r.reason)
             c.print(
                 f"  {mark} {r.stage:<20} {r.status:<9} {detail}  "
                 f"[dim]({self.finished}/{self.total})[/]"

@@ -76,105 +76,186 @@ EXCERPT_CONTEXT = 20
 """Characters of context kept on each side of a finding in its excerpt (digits masked)."""
 
 # -- the patterns ---------------------------------------------------------------------------------
-# One alternation, compiled once, so a text is read in a single pass. Each alternative is a named
-# group `<rule>`; where a label comes first ("SSN: ..."), the value alone is `<rule>_v`, so the
-# label survives redaction. Values never span a newline, so redaction keeps the line structure.
+# Speed matters (a notebook's outputs can be megabytes of HTML tables), and Python's `re` only skips
+# quickly through text to a pattern whose first character is a plain character class. So the text
+# is read three ways, each compiled once, and the spans are merged:
+#
+# - _LEADING: everything that starts with a digit, "(" or "+". The combined pattern reads that
+#   first character (`lead`) and skips it at once when a digit comes before it (most digits in
+#   a table of numbers); each rule then checks the character before it (`not_after`) and the
+#   shape of the rest. Months, days, SSN parts and phone exchanges are checked in Python
+#   (_valid), only on the rare matches.
+# - _LABELLED: "SSN: 123456789", "MRN 1234567", "March 5, 2024" ... tried only where the lowered
+#   text holds one of _KEYWORDS at the start of a word.
+# - e-mails: tried only where the text holds an "@".
+#
+# A labelled value's own span is a group of its own, so redaction keeps the label. Values never
+# span a newline, so redaction keeps the line structure.
 
-_MONTH = r"(?:0?[1-9]|1[0-2])"
-_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
-_YEAR = r"(?:19|20)\d{2}"
+_PHONE_END = r"(?![\w-]|\.\d)"
+_NUMERIC_DATE_END = r"(?![\d/]|[.-]\d)"
+_MACHINE_TIMESTAMP = r"T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
 _MONTH_NAME = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
-_ORDINAL = r"(?:st|nd|rd|th)?"
-_NUMERIC_DATE_START = r"(?<![\d/.-])"
-_NUMERIC_DATE_END = r"(?![\d/]|[.-]\d)"
-_MACHINE_TIMESTAMP = r"T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
+_YEAR = r"(?:19|20)\d{2}"
 
-_RULES: tuple[tuple[str, PhiKind, str], ...] = (
-    ("ssn", "ssn", r"(?<![\d-])(?!000|666)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
-    (
-        "ssn_label",
+# name: (kind, lead, not_after, rest). Every not_after holds the digits, as the shared check needs.
+_LEADING_RULES: dict[str, tuple[PhiKind, str, str, str]] = {
+    "ssn": ("ssn", r"\d", r"[\d-]", r"\d{2}-\d{2}-\d{4}(?![\d-])"),
+    "zip4": ("geographic", r"\d", r"[\d-]", r"\d{4}-\d{4}(?![\d-])"),
+    "date_iso": (
+        "date",
+        r"\d",
+        r"[\d/.-]",
+        rf"\d{{3}}(?:-\d\d-\d\d(?!{_MACHINE_TIMESTAMP})|/\d\d?/\d\d?)(?![\d/]|-\d)",
+    ),
+    "date_num": (
+        "date",
+        r"\d",
+        r"[\d/.-]",
+        rf"\d?(?:(?P<sep>[/.-])\d\d?(?P=sep)\d{{4}}|/\d\d?/\d\d){_NUMERIC_DATE_END}",
+    ),
+    "date_day_first": (
+        "date",
+        r"\d",
+        r"\w",
+        rf"\d?(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?i:{_MONTH_NAME}),?[ \t]+{_YEAR}\b",
+    ),
+    "phone": ("phone", r"\d", r"[\w+.-]", rf"\d\d(?P<ps>[-.])\d{{3}}(?P=ps)\d{{4}}{_PHONE_END}"),
+    "phone_1": (
+        "phone",
+        r"\d",
+        r"[\w+.-]",
+        rf"(?<=1)(?P<p1>[-.])\d{{3}}(?P=p1)\d{{3}}(?P=p1)\d{{4}}{_PHONE_END}",
+    ),
+    "phone_paren": ("phone", r"\(", r"[\w+.-]", rf"\d{{3}}\)[ ]?\d{{3}}[-. ]\d{{4}}{_PHONE_END}"),
+    "phone_plus": (
+        "phone",
+        r"\+",
+        r"[\w+.-]",
+        rf"1[-. ]?(?:\(\d{{3}}\)[ ]?|\d{{3}}[-. ]?)\d{{3}}[-. ]?\d{{4}}{_PHONE_END}",
+    ),
+}
+
+
+def _leading_pattern() -> re.Pattern[str]:
+    by_lead: dict[str, list[str]] = {}
+    for name, (_, lead, not_after, rest) in _LEADING_RULES.items():
+        by_lead.setdefault(lead, []).append(f"(?P<{name}>(?<!{not_after}.){rest})")
+    return re.compile(
+        "|".join(f"{lead}(?<!\\d.)(?:{'|'.join(rules)})" for lead, rules in by_lead.items())
+    )
+
+
+_LEADING = _leading_pattern()
+
+_LABELLED_RULES: dict[str, tuple[PhiKind, str]] = {
+    "ssn_label": (
         "ssn",
-        r"(?i:\b(?:ssn|social[ \t]+security(?:[ \t]+(?:number|no\.?|\#))?)\s*[:\#]?\s*)"
-        r"(?P<ssn_label_v>\d{9}|\d{3}[ ]\d{2}[ ]\d{4})(?!\d)",
+        r"(?:ssn|social[ \t]+security(?:[ \t]+(?:number|no\.?|\#))?)\s*[:\#]?\s*"
+        r"(?P<ssn_v>\d{9}|\d{3}[ ]\d{2}[ ]\d{4})(?!\d)",
     ),
-    (
+    "mrn_label": (
         "mrn",
-        "mrn",
-        r"(?i:\b(?:mrn|mr[ \t]?\#|medical[ \t]+record(?:[ \t]+(?:number|no\.?|\#))?"
-        r"|patient[ \t]*(?:id|\#|no\.?|number))\s*[:\#.]?\s*)"
-        r"(?P<mrn_v>(?i:[a-z]{0,3})\d{4,12})\b",
+        r"(?:mrn|mr[ \t]?\#|medical[ \t]+record(?:[ \t]+(?:number|no\.?|\#))?"
+        r"|patient[ \t]*(?:id|\#|no\.?|number))\s*[:\#.]?\s*(?P<mrn_v>[a-z]{0,3}\d{4,12})\b",
     ),
-    ("email", "email", r"(?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b"),
-    (
+    "phone_label": (
         "phone",
-        "phone",
-        r"(?<![\w+.-])(?:"
-        r"(?:\+?1[-. ]?)?\([2-9]\d{2}\)[ ]?[2-9]\d{2}[-. ]\d{4}"
-        r"|(?:\+1[-. ]?|1[-.])?[2-9]\d{2}(?P<phone_s>[-.])[2-9]\d{2}(?P=phone_s)\d{4}"
-        r"|\+1[ ]?[2-9]\d{2}[ ][2-9]\d{2}[ ]\d{4}"
-        r"|\+1[2-9]\d{2}[2-9]\d{6}"
-        r")(?![\w-]|\.\d)",
+        r"(?:phone|tel|telephone|fax|cell|mobile)\b\.?[ \t]*(?:no\.?|number|\#)?\s*[:\#]?\s*"
+        r"(?P<phone_v>\d{10})(?!\d)",
     ),
-    (
-        "phone_label",
-        "phone",
-        r"(?i:\b(?:phone|tel|telephone|fax|cell|mobile)\b\.?[ \t]*(?:no\.?|number|\#)?\s*[:\#]?\s*)"
-        r"(?P<phone_label_v>\d{10})(?!\d)",
-    ),
-    (
-        "date_iso",
-        "date",
-        rf"(?<![\d/.-]){_YEAR}(?:-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-        rf"(?!{_MACHINE_TIMESTAMP})|/{_MONTH}/{_DAY})(?![\d/]|-\d)",
-    ),
-    (
-        "date_mdy",
-        "date",
-        rf"{_NUMERIC_DATE_START}{_MONTH}(?P<date_mdy_s>[/.-]){_DAY}(?P=date_mdy_s){_YEAR}"
-        rf"{_NUMERIC_DATE_END}",
-    ),
-    (
-        "date_dmy",
-        "date",
-        rf"{_NUMERIC_DATE_START}{_DAY}(?P<date_dmy_s>[/.-]){_MONTH}(?P=date_dmy_s){_YEAR}"
-        rf"{_NUMERIC_DATE_END}",
-    ),
-    (
-        "date_short",
-        "date",
-        rf"{_NUMERIC_DATE_START}(?:{_MONTH}/{_DAY}|{_DAY}/{_MONTH})/\d{{2}}{_NUMERIC_DATE_END}",
-    ),
-    (
-        "date_text",
-        "date",
-        rf"(?i:\b{_MONTH_NAME}[ \t]+{_DAY}{_ORDINAL},?[ \t]+{_YEAR}\b"
-        rf"|\b{_DAY}{_ORDINAL}[ \t]+(?:of[ \t]+)?{_MONTH_NAME},?[ \t]+{_YEAR}\b)",
-    ),
-    ("zip4", "geographic", r"(?<![\d-])\d{5}-\d{4}(?![\d-])"),
-    (
-        "zip_label",
+    "zip_label": (
         "geographic",
-        r"(?i:\b(?:zip(?:[ \t]*code)?|postal[ \t]+code)\s*[:\#]?\s*)"
-        r"(?P<zip_label_v>\d{5})(?![\d-])",
+        r"(?:zip(?:[ \t]*code)?|postal[ \t]+code)\s*[:\#]?\s*(?P<zip_v>\d{5})(?![\d-])",
     ),
+    "date_month_first": (
+        "date",
+        rf"{_MONTH_NAME}[ \t]+\d\d?(?:st|nd|rd|th)?,?[ \t]+{_YEAR}\b",
+    ),
+}
+_LABELLED = re.compile(
+    "(?i:" + "|".join(f"(?P<{name}>{rule})" for name, (_, rule) in _LABELLED_RULES.items()) + ")"
 )
-_PATTERN = re.compile("|".join(f"(?P<{name}>{pattern})" for name, _, pattern in _RULES))
-_KIND: dict[str, PhiKind] = {name: kind for name, kind, _ in _RULES}
-_VALUE_GROUP = {name: f"{name}_v" for name, _, _ in _RULES if f"{name}_v" in _PATTERN.groupindex}
+_KEYWORDS = re.compile(
+    "ssn|social|mr|medical|patient|phone|tel|fax|cell|mobile|zip|postal"
+    "|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_EMAIL_LOCAL = re.compile(r"[\w.%+-]{1,64}\Z")
+_EMAIL_DOMAIN = re.compile(r"@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
+_WORD_CHAR = re.compile(r"[\w.%+-]")
+_KIND: dict[str, PhiKind] = {
+    **{name: rule[0] for name, rule in _LEADING_RULES.items()},
+    **{name: rule[0] for name, rule in _LABELLED_RULES.items()},
+}
+_VALUE_GROUP = {
+    "ssn_label": "ssn_v",
+    "mrn_label": "mrn_v",
+    "phone_label": "phone_v",
+    "zip_label": "zip_v",
+}
 _DIGIT = re.compile(r"\d")
+_NUMBERS = re.compile(r"\d+")
 
 
-def _spans(text: str) -> Iterator[tuple[PhiKind, int, int]]:
+def _valid(rule: str, value: str) -> bool:
+    """The checks a shape cannot make: real months and days, plausible SSN and phone parts."""
+    numbers = [int(n) for n in _NUMBERS.findall(value)]
+    if rule == "ssn":
+        area, group, serial = numbers
+        return area not in (0, 666) and group != 0 and serial != 0
+    if rule.startswith("phone"):
+        digits = "".join(_NUMBERS.findall(value))[-10:]
+        return digits[0] not in "01" and digits[3] not in "01"
+    if rule == "date_iso":
+        year, month, day = numbers
+        return 1900 <= year < 2100 and 1 <= month <= 12 and 1 <= day <= 31
+    if rule == "date_num":
+        first, second, year = numbers
+        fits = (1 <= first <= 12 and 1 <= second <= 31) or (1 <= first <= 31 and 1 <= second <= 12)
+        return fits and (year < 100 or 1900 <= year < 2100)
+    if rule == "date_day_first":
+        return 1 <= numbers[0] <= 31
+    return True
+
+
+def _spans(text: str) -> list[tuple[PhiKind, int, int]]:
     """``(kind, start, end)`` of every finding in ``text``, left to right, never overlapping."""
-    for match in _PATTERN.finditer(text):
+    found: list[tuple[int, int, PhiKind]] = []
+    for match in _LEADING.finditer(text):
         rule = match.lastgroup
-        if rule is None:  # pragma: no cover - every alternative is a named group
+        if rule is not None and _valid(rule, match.group()):
+            found.append((match.start(), match.end(), _KIND[rule]))
+    found.extend(_emails(text))
+    lowered = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+    for keyword in _KEYWORDS.finditer(lowered):
+        start = keyword.start()
+        if start and lowered[start - 1].isalnum():
             continue
-        start, end = match.span(_VALUE_GROUP.get(rule, rule))
-        yield _KIND[rule], start, end
+        labelled = _LABELLED.match(text, start)
+        if labelled is not None and labelled.lastgroup is not None:
+            rule = labelled.lastgroup
+            found.append((*labelled.span(_VALUE_GROUP.get(rule, rule)), _KIND[rule]))
+    spans: list[tuple[PhiKind, int, int]] = []
+    for start, end, kind in sorted(found):
+        if not spans or start >= spans[-1][2]:
+            spans.append((kind, start, end))
+    return spans
+
+
+def _emails(text: str) -> list[tuple[int, int, PhiKind]]:
+    found: list[tuple[int, int, PhiKind]] = []
+    at = text.find("@")
+    while at >= 0:
+        local = _EMAIL_LOCAL.search(text, max(0, at - 64), at)
+        domain = _EMAIL_DOMAIN.match(text, at)
+        if local and domain and not (local.start() and _WORD_CHAR.match(text[local.start() - 1])):
+            found.append((local.start(), domain.end(), "email"))
+        at = text.find("@", at + 1)
+    return found
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -234,7 +315,7 @@ def scan_text(text: str) -> tuple[PhiFinding, ...]:
     if not spans:
         return ()
     findings, line, counted = [], 1, 0
-    for kind, start, end in spans:
+    for index, (kind, start, end) in enumerate(spans):
         line += text.count("\n", counted, start)  # spans come in order: count each stretch once
         counted = start
         findings.append(
@@ -244,20 +325,24 @@ def scan_text(text: str) -> tuple[PhiFinding, ...]:
                 end=end,
                 line=line,
                 column=start - text.rfind("\n", 0, start),
-                excerpt=_excerpt(text, start, end, spans),
+                excerpt=_excerpt(text, spans, index),
             )
         )
     return tuple(findings)
 
 
-def _excerpt(text: str, start: int, end: int, spans: list[tuple[PhiKind, int, int]]) -> str:
+def _excerpt(text: str, spans: list[tuple[PhiKind, int, int]], index: int) -> str:
+    _, start, end = spans[index]
     low = max(text.rfind("\n", 0, start) + 1, start - EXCERPT_CONTEXT)
     newline = text.find("\n", end)
     high = min(len(text) if newline < 0 else newline, end + EXCERPT_CONTEXT)
+    first, last = index, index
+    while first and spans[first - 1][2] > low:
+        first -= 1
+    while last + 1 < len(spans) and spans[last + 1][1] < high:
+        last += 1
     pieces, position = [], low
-    for kind, s, e in spans:
-        if e <= low or s >= high:
-            continue
+    for kind, s, e in spans[first : last + 1]:
         pieces.append(_DIGIT.sub("#", text[position : max(s, position)]))
         pieces.append(f"[REDACTED:{kind}]")
         position = max(e, position)

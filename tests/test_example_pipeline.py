@@ -1,0 +1,90 @@
+"""The example healthcare pipeline, end to end: real kernels, a real MLflow store, no PHI out."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from nbmlops.datasets import IDENTIFIER_COLUMNS, synthetic_patients
+from nbmlops.phi import scan_text
+
+pytestmark = pytest.mark.slow
+
+ROWS, SEED = 3000, 7
+STAGES = ["ingest", "deidentify", "features", "train", "evaluate"]
+
+
+def _identifier_values() -> set[str]:
+    """Every identifier the run's extract holds (both episodes), as it would be written."""
+    values: set[str] = set()
+    for drift in (0.0, 0.25):
+        frame = synthetic_patients(ROWS, seed=SEED, drift=drift)
+        for column, kind in IDENTIFIER_COLUMNS.items():
+            if kind == "date":
+                values.update(frame[column].dt.strftime("%Y-%m-%d"))
+            elif kind != "geographic":  # a bare 5-digit ZIP also matches counts and ids
+                values.update(frame[column].astype(str))
+    return values
+
+
+def test_example_pipeline_runs_end_to_end_and_logs_no_identifiers(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "pipelines", root / "pipelines")
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    nbmlops = str(Path(sys.executable).parent / "nbmlops")
+    cmd = [nbmlops, "run", "demo", "--param", f"ingest.rows={ROWS}"]
+
+    def run(timeout: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    done = run(600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = run(120)
+    assert "nothing to do" in again.stdout
+
+    (kept,) = [
+        json.loads(p.read_text())
+        for p in (root / ".nbmlops" / "runs").glob("*.json")
+        if json.loads(p.read_text())["status"] != "up_to_date"
+    ]
+    by = {s["stage"]: s for s in kept["stages"]}
+    assert list(by) == STAGES
+    assert all(s["status"] == "succeeded" and s["mlflow_run_id"] for s in by.values())
+    assert by["train"]["scraps"]["patients_on_both_sides"] == 0
+    assert not kept["notes"], kept["notes"]
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.nbmlops' / 'mlflow.db'}")
+    children = client.search_runs(
+        [client.get_run(kept["mlflow_run_id"]).info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{kept['mlflow_run_id']}'",
+    )
+    assert sorted(r.info.run_name for r in children) == sorted(STAGES)
+    evaluate = client.get_run(by["evaluate"]["mlflow_run_id"])
+    for metric in ("auroc", "auprc", "brier", "ece", "sensitivity_at_threshold"):
+        assert metric in evaluate.data.metrics
+    assert 0.6 < evaluate.data.metrics["auroc"] < 0.95
+    assert (root / "build/demo/evaluate/calibration.png").stat().st_size > 10_000
+
+    # no identifier from the extract anywhere it could leave the machine
+    identifiers = _identifier_values()
+    logged = [p for p in (root / ".nbmlops").rglob("*") if p.is_file() and p.suffix != ".db"]
+    assert any(p.name == "evaluate.html" for p in logged)
+    for path in logged:
+        text = path.read_text(errors="replace")
+        leaked = [v for v in identifiers if v in text]
+        assert not leaked, f"{path} holds identifiers, e.g. {leaked[:3]}"
+        findings = [f.kind for f in scan_text(text)] if path.suffix != ".png" else []
+        assert not findings, f"{path}: PHI scan found {findings}"
