@@ -192,17 +192,21 @@ class ColumnReport:
 
 @dataclass(frozen=True, kw_only=True)
 class DeidReport:
-    """The per-column report of one :func:`deidentify` call, for display and the audit record."""
+    """The per-column report of one :func:`deidentify` call, for display and the audit record.
+
+    ``as_of_year`` is the year of ``as_of``; ``zip3_version`` the version of the restricted-ZIP3
+    table used. Neither this nor :class:`ColumnReport` holds a full date or any value.
+    """
 
     columns: tuple[ColumnReport, ...]
-    as_of: datetime.date
+    as_of_year: int
     keep_year: bool
     zip3_version: str
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: the settings, the ZIP3 table's version, and one dict per column."""
         return {
-            "as_of": self.as_of.isoformat(),
+            "as_of_year": self.as_of_year,
             "keep_year": self.keep_year,
             "zip3_version": self.zip3_version,
             "columns": [
@@ -248,8 +252,8 @@ def deidentify(
     keep_year : bool
         Keep dates' years (``<column>_year``); ``False`` removes date columns.
     as_of : datetime.date, optional
-        The day ages are reckoned to when blanking birth years (default: today). Pass it to
-        get the same output on another day; the report records it.
+        The day ages are reckoned to when blanking birth years (default: today); only its year
+        is used, and the report records it. Pass it to get the same output next year.
     strict : bool
         Refuse (raise) when a kept text column holds values that look like PHI. With ``False``
         they are kept, and counted in the report's ``flagged_rows``.
@@ -320,7 +324,7 @@ def deidentify(
         result = _columns_as_index(result, frame, [produced[c] for c in index_columns])
     summary = DeidReport(
         columns=tuple(reports),
-        as_of=as_of,
+        as_of_year=as_of.year,
         keep_year=keep_year,
         zip3_version=safe_harbor_zip3().version,
     )
@@ -603,9 +607,10 @@ def _date_column(
     if _is_birth(plan.column):
         blank = (over_89 | (years <= as_of.year - 90).fillna(False)) & years.notna()
         years = years.mask(blank, pd.NA)
+        # the year only: a full date in the report would trip the PHI scan of notebook outputs
         rule += (
-            f"; {int(blank.sum())} blanked where the age is or could be over 89 "
-            f"(as of {as_of.isoformat()})"
+            f"; {int(blank.sum())} blanked (born in {as_of.year - 90} or before, or over 89 "
+            "by an age column)"
         )
     changed = series.notna().sum()
     output = f"{plan.column}_year"

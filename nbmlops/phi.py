@@ -120,7 +120,7 @@ _LEADING_RULES: dict[str, tuple[PhiKind, str, str, str]] = {
     "date_day_first": (
         "date",
         r"\d",
-        r"\w",
+        r"[\w.+-]",  # a day after "-", "." or "+" is the end of a number (1e-05 March 2024)
         rf"\d?(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?i:{_MONTH_NAME}),?[ \t]+{_YEAR}\b",
     ),
     "phone": ("phone", r"\d", r"[\w+.-]", rf"\d\d(?P<ps>[-.])\d{{3}}(?P=ps)\d{{4}}{_PHONE_END}"),
