@@ -11,6 +11,8 @@ instant and pulls in neither papermill nor MLflow)::
     check_environment           a kernel's installed packages against its lock file
     verify_ledger               check the hash-chained audit ledger
     record                      (inside a notebook) record a value for the stage's run
+    synthetic_patients          seeded synthetic patient records (identifiers, bias, drift)
+    deidentify                  HIPAA Safe Harbor de-identification of a DataFrame
 """
 
 from __future__ import annotations
@@ -34,21 +36,27 @@ _EXPORTS = {
     "check_environment": "nbmlops.environment",
     "verify_ledger": "nbmlops.ledger",
     "record": "nbmlops.scraps",
+    "synthetic_patients": "nbmlops.datasets",
+    "deidentify": "nbmlops.deid",
 }
 
 __all__ = [
     "check_environment",
     "compile_pipeline",
+    "deidentify",
     "load_pipeline",
     "plan_pipeline",
     "read_stage",
     "record",
     "run_pipeline",
     "set_stage",
+    "synthetic_patients",
     "verify_ledger",
 ]
 
 if TYPE_CHECKING:
+    from nbmlops.datasets import synthetic_patients
+    from nbmlops.deid import deidentify
     from nbmlops.environment import check_environment
     from nbmlops.execute import plan_pipeline, run_pipeline
     from nbmlops.ledger import verify_ledger
