@@ -48,14 +48,13 @@ years) is clean while a printed patient row is caught:
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from nbmlops.errors import MalformedNotebookError, NotebookError, PhiDetectedError
+from nbmlops.errors import MalformedNotebookError, PhiDetectedError
 
 __all__ = [
     "NotebookCheck",
@@ -569,19 +568,9 @@ def _notebook(notebook: Mapping[str, Any] | Path | str) -> tuple[Path, Mapping[s
 
 
 def _load(path: Path) -> Mapping[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise NotebookError(
-            f"{path}: cannot read the notebook ({err.strerror or err}). Check the path.", path=path
-        ) from err
-    try:
-        parsed = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise MalformedNotebookError(path=path, detail=f"not JSON: {err}") from err
-    if not isinstance(parsed, Mapping):
-        raise MalformedNotebookError(path=path, detail="the top level is not a JSON object")
-    return parsed
+    from nbmlops.stage import read_notebook  # the one notebook reader: JSON, nbformat 4, cells
+
+    return read_notebook(path)
 
 
 def _code_cells(path: Path, notebook: Mapping[str, Any]) -> Iterator[Any]:

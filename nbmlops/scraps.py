@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import MalformedNotebookError, NotebookError
+from nbmlops.errors import MalformedNotebookError
 
 __all__ = ["Scraps", "numeric_scraps", "other_scraps", "read_scraps", "record"]
 
@@ -277,21 +277,9 @@ def read_scraps(notebook: Path | str | Mapping[str, Any]) -> Scraps:
 
 
 def _load(path: Path) -> Mapping[str, Any]:
-    try:
-        text = path.read_bytes()
-    except OSError as err:
-        raise NotebookError(
-            f"{path}: cannot read the notebook ({err.strerror or err}). Check the path; an "
-            "executed notebook is written to the stage's product folder.",
-            path=path,
-        ) from err
-    try:
-        parsed = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise MalformedNotebookError(path=path, detail=f"not JSON: {err}") from err
-    if not isinstance(parsed, Mapping):
-        raise MalformedNotebookError(path=path, detail="the top level is not a JSON object")
-    return parsed
+    from nbmlops.stage import read_notebook  # the one notebook reader: JSON, nbformat 4, cells
+
+    return read_notebook(path)
 
 
 def _scrap_payloads(path: Path, notebook: Mapping[str, Any]) -> list[tuple[str, Any]]:
