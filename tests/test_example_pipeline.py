@@ -88,3 +88,34 @@ def test_example_pipeline_runs_end_to_end_and_logs_no_identifiers(tmp_path: Path
         assert not leaked, f"{path} holds identifiers, e.g. {leaked[:3]}"
         findings = [f.kind for f in scan_text(text)] if path.suffix != ".png" else []
         assert not findings, f"{path}: PHI scan found {findings}"
+
+
+def test_a_row_level_split_fails_the_pipeline_on_patient_leakage(tmp_path: Path) -> None:
+    """Someone swaps the patient-level split for a row-level one: train must stop, not report."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    train = root / "notebooks" / "train.ipynb"
+    text = train.read_text()
+    assert "splitter.split(features, groups=features[" in text
+    train.write_text(
+        text.replace("GroupShuffleSplit(", "ShuffleSplit(")
+        .replace("import GroupShuffleSplit", "import ShuffleSplit")
+        .replace(
+            'splitter.split(features, groups=features[\\"study_key\\"])', "splitter.split(features)"
+        )
+    )
+    from nbmlops.execute import run_pipeline
+    from nbmlops.pipeline import discover
+
+    record = run_pipeline(
+        discover(root / "notebooks", name="demo"),
+        params={"ingest": {"rows": 2000}},
+        tracking=False,
+    )
+    by = {s.stage: s for s in record.stages}
+    assert by["features"].status == "succeeded"
+    assert by["train"].status == "failed"
+    assert (by["train"].error or {})["ename"] == "RuntimeError"
+    assert "both the training and the test set" in (by["train"].error or {})["evalue"]
+    assert by["evaluate"].status == "not_run"
