@@ -33,6 +33,8 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     ├── PhiDetectedError               notebook outputs or a frame still hold    (path, findings)
     │                                  what looks like PHI; nothing was logged
     ├── TrackingError                  MLflow could not be written               (uri)
+    ├── SignatureError                 an electronic signature or signer was     (signer, reason)
+    │                                  refused (bad credentials, inactive, ...)
     └── LedgerError                    the ledger cannot be read or written      (path)
         └── LedgerTamperedError        verification found a bad entry            (line, reason)
 """
@@ -62,6 +64,7 @@ __all__ = [
     "PhiDetectedError",
     "PipelineError",
     "PipelineNotFoundError",
+    "SignatureError",
     "StageExecutionError",
     "StageMetadataError",
     "TrackingError",
@@ -356,6 +359,23 @@ class TrackingError(NbmlopsError):
     def __init__(self, message: str, *, uri: str) -> None:
         super().__init__(message)
         self.uri = uri
+
+
+class SignatureError(NbmlopsError):
+    """An electronic signature, or a change to the signers, was refused.
+
+    ``signer`` is the signer id as given (empty when there is none); ``reason`` says why, and
+    never holds a password. A wrong password and an unknown signer give the same ``reason``.
+    """
+
+    def __init__(self, *, signer: str, reason: str) -> None:
+        who = f" for '{signer}'" if signer else ""
+        super().__init__(
+            f"signature refused{who}: {reason}. Check the signer id and password; a signer "
+            "administrator manages signers with nbmlops.signing.LocalSignerRegistry."
+        )
+        self.signer = signer
+        self.reason = reason
 
 
 class LedgerError(NbmlopsError):

@@ -1,0 +1,169 @@
+"""Electronic signatures: local signers, refusals in the ledger, the pluggable authenticators."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from nbmlops import signing
+from nbmlops.errors import SignatureError
+from nbmlops.ledger import read_entries, verify_ledger
+from nbmlops.signing import (
+    Authenticator,
+    LocalSignerRegistry,
+    Signer,
+    get_authenticator,
+    register_authenticator,
+)
+
+PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away test credential
+
+
+@pytest.fixture
+def signers(tmp_path: Path) -> LocalSignerRegistry:
+    """A registry with one active signer, ``jdoe``."""
+    registry = LocalSignerRegistry(tmp_path)
+    registry.add("jdoe", "Jane Doe", PASSWORD, title="QA reviewer")
+    return registry
+
+
+def _events(root: Path) -> list[tuple[str, dict[str, object]]]:
+    return [(entry.event, entry.data) for entry in read_entries(root)]
+
+
+def test_added_signer_verifies(signers: LocalSignerRegistry, tmp_path: Path) -> None:
+    signer = get_authenticator("local", tmp_path).verify("jdoe", PASSWORD)
+    assert signer == Signer(id="jdoe", printed_name="Jane Doe", title="QA reviewer")
+    assert signers.list() == [signer]
+    assert _events(tmp_path) == [
+        ("signer_added", {"signer": "jdoe", "printed_name": "Jane Doe", "title": "QA reviewer"})
+    ]
+
+
+def test_wrong_password_and_unknown_signer_are_refused_alike(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    with pytest.raises(SignatureError) as wrong:
+        signers.verify("jdoe", "not the password")
+    with pytest.raises(SignatureError) as unknown:
+        signers.verify("nobody", PASSWORD)
+    assert (wrong.value.signer, unknown.value.signer) == ("jdoe", "nobody")
+    assert wrong.value.reason == unknown.value.reason
+    refused = [data for event, data in _events(tmp_path) if event == "signature_refused"]
+    assert [r["signer"] for r in refused] == ["jdoe", "nobody"]
+    assert all(r["via"] == "local" for r in refused)
+
+
+def test_a_password_typed_as_the_id_stays_out_of_the_ledger(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    with pytest.raises(SignatureError) as refused:
+        signers.verify("Correct Horse!", PASSWORD)
+    assert refused.value.signer == "<malformed id>"
+    assert "Correct Horse" not in (tmp_path / ".nbmlops" / "ledger.jsonl").read_text()
+
+
+@pytest.mark.parametrize(
+    ("signer_id", "name", "password"),
+    [
+        ("jdoe", "Another Jane", PASSWORD),  # duplicate
+        ("asmith", "Al Smith", "short pass1"),  # 11 characters
+        ("A.Smith", "Al Smith", PASSWORD),  # uppercase
+        ("a", "Al Smith", PASSWORD),  # too short
+        ("asmith", "  ", PASSWORD),  # no printed name
+    ],
+)
+def test_add_refuses_bad_signers(
+    signers: LocalSignerRegistry, signer_id: str, name: str, password: str
+) -> None:
+    before = signers.path.read_bytes()
+    with pytest.raises(SignatureError):
+        signers.add(signer_id, name, password)
+    assert signers.path.read_bytes() == before
+
+
+def test_signers_file_holds_no_password_and_is_private(signers: LocalSignerRegistry) -> None:
+    text = signers.path.read_text()
+    assert PASSWORD not in text
+    assert stat.S_IMODE(signers.path.stat().st_mode) == 0o600
+    record = json.loads(text)["signers"]["jdoe"]
+    assert record["active"] is True
+    assert record["created"].endswith("Z")
+    hashed = record["password_hash"]
+    assert (hashed["algorithm"], hashed["n"], hashed["r"], hashed["p"]) == ("scrypt", 2**14, 8, 1)
+    assert len(bytes.fromhex(hashed["salt"])) == 16
+    assert len(bytes.fromhex(hashed["hash"])) == signing.SCRYPT_DKLEN
+
+
+def test_same_password_gets_a_different_salt(signers: LocalSignerRegistry) -> None:
+    signers.add("asmith", "Al Smith", PASSWORD)
+    records = json.loads(signers.path.read_text())["signers"]
+    salts = {r["password_hash"]["salt"] for r in records.values()}
+    hashes = {r["password_hash"]["hash"] for r in records.values()}
+    assert len(salts) == len(hashes) == 2
+
+
+def test_deactivated_signer_is_refused(signers: LocalSignerRegistry, tmp_path: Path) -> None:
+    signers.deactivate("jdoe", reason="left the company")
+    with pytest.raises(SignatureError) as refused:
+        signers.verify("jdoe", PASSWORD)
+    assert refused.value.signer == "jdoe"
+    with pytest.raises(SignatureError):
+        signers.deactivate("jdoe")
+    assert signers.list() == []
+    assert [s.id for s in signers.list(include_inactive=True)] == ["jdoe"]
+    assert [event for event, _ in _events(tmp_path)] == [
+        "signer_added",
+        "signer_deactivated",
+        "signature_refused",
+    ]
+
+
+def test_custom_authenticator_is_registered_and_audited(tmp_path: Path) -> None:
+    class Directory(Authenticator):
+        name = "test-directory"
+
+        def authenticate(self, signer_id: str, password: str) -> Signer:
+            if password != PASSWORD:
+                raise SignatureError(signer=signer_id, reason="directory said no")
+            return Signer(id=signer_id, printed_name=signer_id.title())
+
+    register_authenticator(Directory.name, Directory)
+    try:
+        directory = get_authenticator("test-directory", tmp_path)
+        assert isinstance(directory, Directory)
+        assert directory.verify("bob", PASSWORD) == Signer(id="bob", printed_name="Bob")
+        with pytest.raises(SignatureError):
+            directory.verify("bob", "guess")
+    finally:
+        del signing._FACTORIES[Directory.name]
+    assert _events(tmp_path) == [
+        (
+            "signature_refused",
+            {"signer": "bob", "reason": "directory said no", "via": Directory.name},
+        )
+    ]
+
+
+def test_unknown_authenticator_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SignatureError) as missing:
+        get_authenticator("kerberos", tmp_path)
+    assert missing.value.signer == ""
+    assert "local" in missing.value.reason
+
+
+def test_ledger_verifies_after_signer_lifecycle(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    signers.add("asmith", "Al Smith", PASSWORD + "!")
+    with pytest.raises(SignatureError):
+        signers.verify("asmith", PASSWORD)
+    signers.deactivate("asmith")
+    assert signers.verify("jdoe", PASSWORD).id == "jdoe"
+    report = verify_ledger(tmp_path)
+    assert report.ok
+    assert report.entries == 4
+    assert PASSWORD not in (tmp_path / ".nbmlops" / "ledger.jsonl").read_text()
