@@ -51,6 +51,8 @@ from nbmlops.plan import (
     check_upstream_available,
     current_inputs,
     plan_pipeline,
+    plan_stages,
+    select_stages,
 )
 from nbmlops.privacy import phi_policy as resolve_phi_policy
 from nbmlops.recording import RecordsThread
@@ -159,11 +161,9 @@ def run_pipeline(
     effective = resolve_params(spec, params or {})
     # what was overridden, as checked values (``7``, not the command line's text ``"7"``)
     overrides = {s: {k: effective[s][k] for k in given} for s, given in (params or {}).items()}
+    selected = select_stages(spec, stages, downstream)
     plans = {
-        p.stage: p
-        for p in plan_pipeline(
-            spec, params=params, stages=stages, downstream=downstream, force=force
-        )
+        p.stage: p for p in plan_stages(spec, params=effective, selected=selected, force=force)
     }
     check_upstream_available(spec, plans)
     run = _Run(

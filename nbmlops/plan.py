@@ -30,6 +30,7 @@ __all__ = [
     "check_upstream_available",
     "current_inputs",
     "plan_pipeline",
+    "plan_stages",
     "select_stages",
 ]
 
@@ -97,8 +98,23 @@ def plan_pipeline(
     A stage downstream of a stale one is reported stale too ("upstream X will run"); at run time
     it is skipped after all if the rerun upstream produced identical products.
     """
-    effective = resolve_params(spec, params or {})
-    selected = set(select_stages(spec, stages, downstream))
+    return plan_stages(
+        spec,
+        params=resolve_params(spec, params or {}),
+        selected=select_stages(spec, stages, downstream),
+        force=force,
+    )
+
+
+def plan_stages(
+    spec: PipelineSpec,
+    *,
+    params: Mapping[str, Mapping[str, JSON]],
+    selected: Iterable[str],
+    force: bool,
+) -> tuple[StagePlan, ...]:
+    """:func:`plan_pipeline` for parameters already resolved (every stage's effective values)."""
+    effective, selected = params, set(selected)
     locks: dict[Path, str | None] = {}
     plans: dict[str, StagePlan] = {}
     for stage in spec.stages:
