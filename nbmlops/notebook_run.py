@@ -7,6 +7,7 @@ a dead kernel's partial notebook is corrected to say which cell it died in.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import threading
 from collections.abc import Mapping
@@ -208,7 +209,9 @@ class KernelPool:
             ip=str(self._folder / secrets.token_hex(4)),
         )
         try:
-            run_sync(km.start_kernel)(cwd=str(stage.path.parent))
+            # a stage's code can tell it runs inside nbmlops (review results log to its run)
+            env = {**os.environ, "NBMLOPS_STAGE": stage.name}
+            run_sync(km.start_kernel)(cwd=str(stage.path.parent), env=env)
         except NoSuchKernel:
             from nbmlops.errors import KernelNotFoundError
 

@@ -1,0 +1,226 @@
+"""What every review result shares: static HTML pieces, embedded plots, JSON, display and logging.
+
+A review result (fairness, explanations, drift) is a frozen dataclass that subclasses
+:class:`ReviewResult` and provides ``kind``, ``to_dict()``, ``to_html()``, ``headline()`` and
+``widget()``. This base then gives it, once for all kinds:
+
+- ``_repr_mimebundle_``: in a live kernel the ipywidgets view **and** the static HTML in the same
+  output, so a notebook saved without widget state (papermill never saves it) and its nbconvert
+  HTML still show tables and plots; outside a kernel only the static HTML.
+- ``to_json()``: the plain-JSON form (``to_dict``), sorted and stable.
+- ``log(run_id=None)``: into MLflow. Inside a running pipeline stage it records scraps, which the
+  stage's own MLflow child run receives (``review/<kind>.json`` and headline metrics); otherwise
+  it logs to the given MLflow run (``review/<kind>.json``, ``review/<kind>.html``, metrics).
+
+Static HTML here holds no script and loads nothing: plots are PNGs embedded as data URIs, labels
+are escaped. Nothing in this module sees row-level data.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+__all__ = [
+    "STAGE_ENV",
+    "ReviewResult",
+    "figure_png",
+    "fmt",
+    "html_table",
+    "img_tag",
+    "json_float",
+    "section",
+]
+
+STAGE_ENV = "NBMLOPS_STAGE"
+"""Set in the kernel of a running pipeline stage (to the stage's name) by nbmlops itself."""
+
+_CSS = (
+    "<style>.nbmlops-review table{border-collapse:collapse;margin:4px 0 10px;font-size:12px}"
+    ".nbmlops-review td,.nbmlops-review th{border:1px solid #ccc;padding:2px 6px;"
+    "text-align:left}.nbmlops-review th{background:#f3f3f3}"
+    ".nbmlops-review .pass{color:#1a7f37}.nbmlops-review .fail{color:#cf222e}"
+    ".nbmlops-review img{max-width:100%}</style>"
+)
+
+
+def json_float(value: float | None) -> float | None:
+    """A float for JSON: NaN and infinities become ``None``."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A number for an HTML cell; missing or NaN shows as an en dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "&ndash;"
+    return f"{value:.{digits}f}"
+
+
+def html_table(
+    header: Sequence[str], rows: Iterable[Sequence[str]], *, escape_cells: bool = True
+) -> str:
+    """An HTML table; the header is always escaped, cells unless ``escape_cells`` is false (for
+    cells the caller built from escaped pieces, e.g. with :func:`fmt`)."""
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(c) if escape_cells else c}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def section(kind: str, title: str, *parts: str) -> str:
+    """Wrap a result's HTML: one ``div.nbmlops-review.nbmlops-<kind>`` with the shared style."""
+    return (
+        f"<div class='nbmlops-review nbmlops-{html.escape(kind)}'>{_CSS}"
+        f"<h3>{html.escape(title)}</h3>{''.join(parts)}</div>"
+    )
+
+
+def figure_png(fig: Any, *, dpi: int = 100) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it (so notebooks do not show it twice)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def img_tag(png: bytes, alt: str) -> str:
+    """An ``<img>`` with the PNG embedded as a data URI (nothing fetched when the page opens)."""
+    data = base64.b64encode(png).decode("ascii")
+    return f"<img alt='{html.escape(alt, quote=True)}' src='data:image/png;base64,{data}'/>"
+
+
+class ReviewResult:
+    """Base of review results: display in notebooks, JSON and MLflow logging for every kind.
+
+    Subclasses are frozen dataclasses that set ``kind`` and implement :meth:`to_dict`,
+    :meth:`to_html`, :meth:`headline` and :meth:`widget`.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        raise NotImplementedError
+
+    def headline(self) -> dict[str, float]:
+        """The few numbers that summarise the result; logged as MLflow metrics."""
+        raise NotImplementedError
+
+    def widget(self) -> Any:
+        """The interactive ipywidgets view (needs a live kernel to be interactive)."""
+        raise NotImplementedError
+
+    # -- provided ---------------------------------------------------------------------------
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The result as JSON text (``to_dict``, keys sorted); also written to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False)
+        if path is not None:
+            from nbmlops.atomic import write_text_atomic
+
+            write_text_atomic(Path(path), text + "\n")
+        return text
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {
+            "text/plain": f"<nbmlops {self.kind} review result>",
+            "text/html": self.to_html(),
+        }
+        if _in_kernel():
+            view = self.widget()._repr_mimebundle_()
+            if isinstance(view, tuple):  # some versions return (data, metadata)
+                view = view[0]
+            widget_view = "application/vnd.jupyter.widget-view+json"
+            if view and widget_view in view:
+                bundle[widget_view] = view[widget_view]
+        return bundle
+
+    def log(self, run_id: str | None = None, *, tracking_uri: str | None = None) -> None:
+        """Log the result to MLflow.
+
+        Parameters
+        ----------
+        run_id : str, optional
+            The MLflow run to log into. Left out inside a running pipeline stage, the result is
+            recorded as scraps (``review.<kind>`` with the JSON, ``review.<kind>.<name>`` per
+            headline number) and lands in that stage's MLflow child run when the stage finishes.
+        tracking_uri : str, optional
+            The MLflow store; default ``MLFLOW_TRACKING_URI``, else the project's SQLite store.
+
+        Raises
+        ------
+        ValueError
+            If no run is given outside a pipeline stage.
+        """
+        if run_id is None:
+            if not os.environ.get(STAGE_ENV):
+                raise ValueError(
+                    "log() needs run_id= outside a pipeline stage (inside one, the stage's own "
+                    "MLflow run receives the result)"
+                )
+            from nbmlops.scraps import record
+
+            record(f"review.{self.kind}", self.to_dict())
+            for name, value in self.headline().items():
+                if json_float(value) is not None:
+                    record(f"review.{self.kind}.{name}", float(value))
+            return
+        _log_to_run(self, run_id, tracking_uri)
+
+
+def _in_kernel() -> bool:
+    """Whether a Jupyter kernel (with comms, so widgets can live) is running this code."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+
+        return bool(IPKernelApp.initialized())
+    except Exception:  # an ipykernel that cannot tell: show the static HTML only
+        return False
+
+
+def _log_to_run(result: ReviewResult, run_id: str, tracking_uri: str | None) -> None:
+    import tempfile
+
+    from mlflow.tracking import MlflowClient
+
+    from nbmlops.pipeline import find_project_root
+    from nbmlops.tracking import tracking_uri as project_uri
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    client = MlflowClient(uri or project_uri(find_project_root(Path.cwd())))
+    with tempfile.TemporaryDirectory(prefix="nbmlops-review-") as folder:
+        base = Path(folder) / result.kind
+        result.to_json(base.with_suffix(".json"))
+        base.with_suffix(".html").write_text(result.to_html(), encoding="utf-8")
+        client.log_artifact(run_id, str(base.with_suffix(".json")), "review")
+        client.log_artifact(run_id, str(base.with_suffix(".html")), "review")
+    metrics: Mapping[str, float] = result.headline()
+    for name, value in metrics.items():
+        if json_float(value) is not None:
+            client.log_metric(run_id, f"review.{result.kind}.{name}", float(value))
