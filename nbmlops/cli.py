@@ -299,13 +299,21 @@ def cmd_env_export(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from nbmlops.ledger import verify_ledger
 
-    report = verify_ledger(Path(args.root))
+    root = Path(args.root)
+    report = verify_ledger(root)
     console = _console()
-    if report.ok:
-        console.print(f"[green]ledger intact[/]: {report.entries} entries, head {report.head}")
-        return 0
-    console.print(f"[red]ledger FAILED verification[/]: {report.problem}")
-    return 1
+    if not report.ok:
+        console.print(f"[red]ledger FAILED verification[/]: {report.problem}")
+        return 1
+    from nbmlops.review.decision import verify_decisions
+
+    problems = verify_decisions(root)
+    for seq, problem in problems:
+        console.print(f"[red]signed decision at ledger entry {seq} FAILED:[/] {problem}")
+    if problems:
+        return 1
+    console.print(f"[green]ledger intact[/]: {report.entries} entries, head {report.head}")
+    return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -428,10 +436,16 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     audit = sub.add_parser("audit", help="the tamper-evident ledger")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     s = audit_sub.add_parser(
-        "verify", help="exit 0 if the ledger is intact, 1 naming the bad entry"
+        "verify",
+        help="exit 0 if the ledger and every signed decision (signature, evidence) verify, "
+        "1 naming the bad entry",
     )
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
     s.set_defaults(func=cmd_audit_verify)
+
+    from nbmlops.cli_review import add_parsers
+
+    add_parsers(sub)
 
     s = sub.add_parser("ui", help="serve the MLflow UI for this project on 127.0.0.1")
     s.add_argument("--port", type=int, default=5000)

@@ -35,6 +35,9 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     ├── TrackingError                  MLflow could not be written               (uri)
     ├── SignatureError                 an electronic signature or signer was     (signer, reason)
     │                                  refused (bad credentials, inactive, ...)
+    ├── ReviewError                    a run cannot be reviewed or a decision    (run_id, reason,
+    │                                  not signed (missing or changed evidence,   path)
+    │                                  an empty meaning, an unknown decision)
     └── LedgerError                    the ledger cannot be read or written      (path)
         └── LedgerTamperedError        verification found a bad entry            (line, reason)
 """
@@ -64,6 +67,7 @@ __all__ = [
     "PhiDetectedError",
     "PipelineError",
     "PipelineNotFoundError",
+    "ReviewError",
     "SignatureError",
     "StageExecutionError",
     "StageMetadataError",
@@ -376,6 +380,21 @@ class SignatureError(NbmlopsError):
         )
         self.signer = signer
         self.reason = reason
+
+
+class ReviewError(NbmlopsError):
+    """A review session cannot open, or a decision cannot be signed; nothing was signed.
+
+    ``run_id`` is the pipeline run under review, ``reason`` what is wrong and ``path`` the
+    evidence file concerned, if any.
+    """
+
+    def __init__(self, *, run_id: str, reason: str, path: Path | None = None) -> None:
+        where = f" ({path})" if path else ""
+        super().__init__(f"review of run {run_id}: {reason}{where}")
+        self.run_id = run_id
+        self.reason = reason
+        self.path = path
 
 
 class LedgerError(NbmlopsError):

@@ -40,7 +40,9 @@ from nbmlops.records import utc_now
 __all__ = [
     "Authenticator",
     "LocalSignerRegistry",
+    "Signature",
     "Signer",
+    "check_signature",
     "get_authenticator",
     "register_authenticator",
 ]
@@ -51,6 +53,19 @@ SIGNER_ID = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 # scrypt cost recommended for interactive logins (RFC 7914 section 2); ~50 ms per hash.
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2**14, 8, 1, 32
 _BAD_CREDENTIALS = "unknown signer or wrong password"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signature:
+    """How a record was signed: ``algorithm`` (``ed25519``, or ``sha256`` for a digest bound only
+    by the ledger's chain), the signing key's id and the signature (hex)."""
+
+    algorithm: str
+    key_id: str
+    value: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"algorithm": self.algorithm, "key_id": self.key_id, "value": self.value}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +124,15 @@ class Authenticator(ABC):
             data = {"signer": _loggable_id(signer_id), "reason": refused.reason}
             ledger.append(self.root, "signature_refused", data={**data, "via": self.name})
             raise
+
+    def sign(self, signer_id: str, password: str, digest: str) -> tuple[Signer, Signature]:
+        """Verify the signer (as :meth:`verify`) and sign ``digest``, the hex SHA-256 of a record.
+
+        The base implementation binds the record to the signer through the digest alone, which
+        the hash-chained ledger then protects (``algorithm="sha256"``); providers that hold a
+        key per signer override it to add a cryptographic signature (the local registry does).
+        """
+        return self.verify(signer_id, password), Signature(algorithm="sha256", key_id="", value="")
 
 
 _FACTORIES: dict[str, Callable[[Path], Authenticator]] = {}
@@ -180,6 +204,7 @@ class LocalSignerRegistry(Authenticator):
             reason = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
             raise SignatureError(signer=signer_id, reason=reason)
         signer = Signer(id=signer_id, printed_name=printed_name.strip(), title=title.strip())
+        public_key, private_pem = _new_keypair(password)
         with self._locked():
             signers = self._load()
             if signer_id in signers:
@@ -187,9 +212,15 @@ class LocalSignerRegistry(Authenticator):
             signers[signer_id] = {
                 "id": signer.id, "printed_name": signer.printed_name, "title": signer.title,
                 "created": utc_now(), "active": True, "password_hash": _hash_password(password),
+                "public_key": public_key, "private_key": private_pem,
             }  # fmt: skip
             self._save(signers)
-        data = {"signer": signer.id, "printed_name": signer.printed_name, "title": signer.title}
+        # The public key goes into the ledger: signatures are checked against what the chain
+        # holds, not against a registry file that an administrator can rewrite.
+        data = {
+            "signer": signer.id, "printed_name": signer.printed_name, "title": signer.title,
+            "public_key": public_key, "key_id": _key_id(public_key),
+        }  # fmt: skip
         ledger.append(self.root, "signer_added", data=data)
         return signer
 
@@ -231,6 +262,21 @@ class LocalSignerRegistry(Authenticator):
         if not record["active"]:
             raise SignatureError(signer=signer_id, reason="the signer is deactivated")
         return _signer(record)
+
+    def sign(self, signer_id: str, password: str, digest: str) -> tuple[Signer, Signature]:
+        """Verify the password, then sign ``digest`` with the signer's Ed25519 key.
+
+        The private key is stored encrypted with the signer's password, so nobody else - not an
+        administrator who can edit the registry or the ledger - can produce their signature.
+        """
+        signer = self.verify(signer_id, password)
+        record = self._load()[signer_id]
+        if "private_key" not in record:
+            reason = "this signer has no signing key (added by an older nbmlops); add them again"
+            raise SignatureError(signer=signer_id, reason=reason)
+        value = _ed25519_sign(record["private_key"], password, digest)
+        key_id = _key_id(record["public_key"])
+        return signer, Signature(algorithm="ed25519", key_id=key_id, value=value)
 
     def _locked(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,3 +336,57 @@ def _loggable_id(signer_id: str) -> str:
 @functools.cache
 def _dummy_hash() -> dict[str, Any]:
     return _hash_password(secrets.token_hex(16))
+
+
+def check_signature(signature: Signature, digest: str, public_key: str) -> bool:
+    """Whether ``signature`` signs ``digest``; ``public_key`` is the one the ledger recorded when
+    the signer was added (not used for digest-only ``sha256`` signatures)."""
+    if signature.algorithm == "sha256":
+        return not signature.value
+    if signature.algorithm == "ed25519":
+        return _ed25519_ok(public_key, signature.value, digest)
+    return False
+
+
+def _new_keypair(password: str) -> tuple[str, str]:
+    """A fresh Ed25519 key pair: the raw public key (hex) and the private key as PKCS#8 PEM
+    encrypted with the password."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password.encode("utf-8")),
+    )
+    return public.hex(), private.decode("ascii")
+
+
+def _key_id(public_key: str) -> str:
+    return hashlib.sha256(bytes.fromhex(public_key)).hexdigest()[:16]
+
+
+def _ed25519_sign(private_pem: str, password: str, digest: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = serialization.load_pem_private_key(private_pem.encode("ascii"), password.encode("utf-8"))
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SignatureError(signer="", reason="the stored signing key is not an Ed25519 key")
+    return key.sign(bytes.fromhex(digest)).hex()
+
+
+def _ed25519_ok(public_key: str, signature: str, digest: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))
+        key.verify(bytes.fromhex(signature), bytes.fromhex(digest))
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -20,7 +20,8 @@ What lands where (key characters outside ``[A-Za-z0-9_.- ]`` become ``_``):
   parameters (strings as they are, other values as JSON, clipped at MLflow's 6000 characters;
   params.json keeps them whole). Metrics: nbmlops.duration_s and every int or float scrap (a bool
   is not a measurement: it goes to scraps.json with the other scraps). Files: params.json,
-  products.json, scraps.json, error.json, notebook/<stage>.ipynb and .html — for succeeded and
+  products.json, scraps.json, review/<kind>.json (review results a stage logged),
+  error.json, notebook/<stage>.ipynb and .html — for succeeded and
   failed stages only; a skipped stage's products belong to its nbmlops.produced_by_mlflow run.
 - Status: FINISHED (succeeded, skipped, up to date), FAILED (failed), KILLED (not run).
 
@@ -59,6 +60,7 @@ __all__ = [
     "artifact_root",
     "experiment_name",
     "log_run",
+    "open_client",
     "prepare",
     "tracking_uri",
     "ui_command",
@@ -372,7 +374,9 @@ class MlflowRecorder:
         with tempfile.TemporaryDirectory(prefix="nbmlops-mlflow-") as folder:
             for name, data in files.items():
                 text = json.dumps(data, indent=1, sort_keys=True, default=str)
-                (Path(folder) / name).write_text(text, encoding="utf-8")
+                target = Path(folder) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
             self._client.log_artifacts(run_id, folder)
 
 
@@ -465,7 +469,12 @@ def _mlflow() -> _Api:
     return _Api(MlflowClient, Metric, Param, RunTag, errors)
 
 
-def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
+def open_client(uri: str) -> Any:
+    """An ``MlflowClient`` on ``uri`` that fails in seconds, not minutes, when the store is down
+    (capped HTTP retries and timeouts, SQL engine retries, a writable SQLite file checked first).
+
+    Raises what the store raises (see ``_mlflow().errors``).
+    """
     scheme = urlsplit(uri).scheme
     if scheme in ("http", "https"):
         for name, value in _HTTP_DEFAULTS.items():
@@ -473,7 +482,15 @@ def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[
     elif scheme == "sqlite":
         _check_sqlite(uri)
     with _few_engine_retries(scheme):
-        client = _mlflow().client(tracking_uri=uri)  # opens (and migrates) a SQL store
+        client = _mlflow().client(tracking_uri=uri)
+        client._tracking_client.store  # noqa: B018 - opens (and migrates) a SQL store now
+    return client
+
+
+def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
+    scheme = urlsplit(uri).scheme
+    with _few_engine_retries(scheme):
+        client = open_client(uri)
         found = client.get_experiment_by_name(experiment)
         if found is None:
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment)
@@ -565,8 +582,15 @@ def _stage_files(result: StageResult, other_scraps: Mapping[str, JSON]) -> dict[
             for n in names
         },
     }
-    if other_scraps:
-        files["scraps.json"] = dict(other_scraps)
+    # a review result logged inside the stage (``result.log()``) gets a file of its own
+    reviews = {
+        k: v for k, v in other_scraps.items() if k.startswith("review.") and "." not in k[7:]
+    }
+    for key, value in reviews.items():
+        files[f"review/{key.removeprefix('review.')}.json"] = value
+    rest = {k: v for k, v in other_scraps.items() if k not in reviews}
+    if rest:
+        files["scraps.json"] = rest
     if result.error:
         files["error.json"] = result.error
     return files

@@ -38,9 +38,35 @@ def test_added_signer_verifies(signers: LocalSignerRegistry, tmp_path: Path) -> 
     signer = get_authenticator("local", tmp_path).verify("jdoe", PASSWORD)
     assert signer == Signer(id="jdoe", printed_name="Jane Doe", title="QA reviewer")
     assert signers.list() == [signer]
-    assert _events(tmp_path) == [
-        ("signer_added", {"signer": "jdoe", "printed_name": "Jane Doe", "title": "QA reviewer"})
-    ]
+    [(event, data)] = _events(tmp_path)
+    assert event == "signer_added"
+    assert {k: data[k] for k in ("signer", "printed_name", "title")} == {
+        "signer": "jdoe",
+        "printed_name": "Jane Doe",
+        "title": "QA reviewer",
+    }
+    # the public key is in the ledger, the private key only encrypted in the registry
+    stored = json.loads((tmp_path / ".nbmlops" / "signers.json").read_text())["signers"]["jdoe"]
+    assert data["public_key"] == stored["public_key"]
+    assert "ENCRYPTED PRIVATE KEY" in stored["private_key"]
+
+
+def test_signatures_verify_against_the_ledger_key_and_only_for_their_digest(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    digest = "ab" * 32
+    signer, signature = signers.sign("jdoe", PASSWORD, digest)
+    assert signer.id == "jdoe"
+    assert signature.algorithm == "ed25519"
+    public_key = str(_events(tmp_path)[0][1]["public_key"])
+    assert signing.check_signature(signature, digest, public_key)
+    assert not signing.check_signature(signature, "cd" * 32, public_key)
+    other = LocalSignerRegistry(tmp_path)
+    other.add("asmith", "Al Smith", PASSWORD)
+    other_key = str(_events(tmp_path)[-1][1]["public_key"])
+    assert not signing.check_signature(signature, digest, other_key)
+    with pytest.raises(SignatureError):
+        signers.sign("jdoe", "wrong password!", digest)
 
 
 def test_wrong_password_and_unknown_signer_are_refused_alike(

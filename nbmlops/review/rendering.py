@@ -207,13 +207,12 @@ def _in_kernel() -> bool:
 def _log_to_run(result: ReviewResult, run_id: str, tracking_uri: str | None) -> None:
     import tempfile
 
-    from mlflow.tracking import MlflowClient
-
     from nbmlops.pipeline import find_project_root
+    from nbmlops.tracking import open_client
     from nbmlops.tracking import tracking_uri as project_uri
 
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    client = MlflowClient(uri or project_uri(find_project_root(Path.cwd())))
+    client = open_client(uri or project_uri(find_project_root(Path.cwd())))
     with tempfile.TemporaryDirectory(prefix="nbmlops-review-") as folder:
         base = Path(folder) / result.kind
         result.to_json(base.with_suffix(".json"))

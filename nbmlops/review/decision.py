@@ -1,0 +1,244 @@
+"""Signed review decisions: approve, reject or request changes, bound to the evidence reviewed.
+
+A decision follows 21 CFR Part 11's rules for electronic signatures:
+
+- **11.50 manifestation**: the signed record names the signer's printed name (and title), the
+  date and time in UTC, and the meaning of the signature (a statement the signer writes, e.g.
+  "I approve this model for the adherence outreach pilot"); :meth:`ReviewDecision.manifestation`
+  is how it is shown everywhere.
+- **11.70 linking**: the record holds the digest of the evidence reviewed (run record, result
+  files, metrics, model) and its own SHA-256 is signed with the signer's key (Ed25519 for the
+  local registry; the private key is encrypted with their password), so a signature cannot be
+  moved to another record nor a record changed without detection.
+- **11.200 components**: each signing takes the signer id and the password, verified at that
+  moment; a refusal is itself a ledger entry.
+
+The decision is appended to the ledger (``review_signed``) before anything else; MLflow then
+gets it as tags, and an approval sets the model-version alias ``approved``. If MLflow cannot be
+written the decision stands and says what was not recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from nbmlops import ledger
+from nbmlops.errors import ReviewError
+from nbmlops.records import utc_now
+from nbmlops.review.evidence import Evidence, archive_evidence, check_evidence
+from nbmlops.signing import Signature, check_signature, get_authenticator
+
+__all__ = [
+    "APPROVED_ALIAS",
+    "DECISIONS",
+    "ReviewDecision",
+    "sign_decision",
+    "verify_decisions",
+]
+
+DECISIONS: Mapping[str, str] = {
+    "approve": "approved",
+    "reject": "rejected",
+    "request_changes": "changes requested",
+}
+"""Decision -> how it reads in a sentence."""
+
+APPROVED_ALIAS = "approved"
+EVENT = "review_signed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewDecision:
+    """A signed decision, as appended to the ledger (``record`` is what was signed)."""
+
+    record: Mapping[str, Any]
+    record_digest: str
+    signature: Signature
+    evidence: Mapping[str, Any]
+    ledger_entry: str
+    model_version: str | None = None
+    not_recorded: tuple[str, ...] = field(default=())
+
+    @property
+    def decision(self) -> str:
+        return str(self.record["decision"])
+
+    def manifestation(self) -> str:
+        """The signature as a person reads it (11.50): name, title, UTC time, meaning."""
+        r, s = self.record, self.record["signer"]
+        title = f", {s['title']}" if s.get("title") else ""
+        when = datetime.fromisoformat(r["signed_at"].replace("Z", "+00:00"))
+        return (
+            f"{DECISIONS[r['decision']].capitalize()} - electronically signed by "
+            f"{s['printed_name']}{title} ({s['id']}) on {when:%Y-%m-%d %H:%M:%S} UTC. "
+            f"Meaning: {r['meaning']}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "record": dict(self.record),
+            "record_digest": self.record_digest,
+            "signature": self.signature.to_dict(),
+            "evidence": dict(self.evidence),
+            "ledger_entry": self.ledger_entry,
+            "model_version": self.model_version,
+            "not_recorded": list(self.not_recorded),
+        }
+
+    def to_html(self) -> str:
+        e = html.escape
+        rows = [
+            ("Decision", DECISIONS[self.decision]),
+            ("Signed", self.manifestation()),
+            ("Comment", str(self.record["comment"])),
+            ("Run", str(self.record["run_id"])),
+            ("Evidence digest", str(self.record["evidence_digest"])),
+            ("Record digest", self.record_digest),
+            ("Signature", f"{self.signature.algorithm} key {self.signature.key_id}"),
+            ("Ledger entry", self.ledger_entry),
+        ]
+        if self.model_version:
+            rows.append(("Model version", self.model_version))
+        rows += [("Not recorded", note) for note in self.not_recorded]
+        body = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
+        return f"<table class='nbmlops-decision'><tbody>{body}</tbody></table>"
+
+
+def record_digest(record: Mapping[str, Any]) -> str:
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sign_decision(
+    root: Path,
+    evidence: Evidence,
+    *,
+    decision: str,
+    meaning: str,
+    comment: str,
+    signer_id: str,
+    password: str,
+    authenticator: str = "local",
+    model_product: str = "model",
+    model_name: str | None = None,
+) -> ReviewDecision:
+    """Sign a review decision on ``evidence`` and record it.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder (its ledger and signer registry).
+    evidence : Evidence
+        What was reviewed, from :func:`nbmlops.review.evidence.collect_evidence`.
+    decision : {"approve", "reject", "request_changes"}
+    meaning : str
+        What the signature means, in the signer's words (required).
+    comment : str
+        The reviewer's reasons (required).
+    signer_id, password : str
+        Verified now; the password is used for nothing else and kept nowhere.
+    authenticator : str
+        The registered identity provider (``"local"``: the project's signer registry).
+    model_product : str
+        Name of the product that is the model; an approval registers it in MLflow.
+    model_name : str, optional
+        Registered-model name; default the pipeline's name.
+
+    Returns
+    -------
+    ReviewDecision
+
+    Raises
+    ------
+    ReviewError
+        Unknown decision, empty meaning or comment, or the evidence changed; nothing is signed.
+    SignatureError
+        The credentials were refused; the attempt is in the ledger, nothing is signed.
+    """
+    if decision not in DECISIONS:
+        reason = f"unknown decision '{decision}'; choose one of {', '.join(DECISIONS)}"
+        raise ReviewError(run_id=evidence.run_id, reason=reason)
+    for name, text in (("meaning", meaning), ("comment", comment)):
+        if not text.strip():
+            reason = f"the {name} is required: say what this signature means and why"
+            raise ReviewError(run_id=evidence.run_id, reason=reason)
+    auth = get_authenticator(authenticator, root)
+    signer = auth.verify(signer_id, password)
+    archive_evidence(root, evidence)  # refuses if a file changed since the review opened
+    evidence_dict = {**evidence.to_dict(), "digest": evidence.digest}
+    record = {
+        "decision": decision,
+        "meaning": meaning.strip(),
+        "comment": comment.strip(),
+        "signer": {"id": signer.id, "printed_name": signer.printed_name, "title": signer.title},
+        "signed_at": utc_now(),
+        "run_id": evidence.run_id,
+        "pipeline": evidence.pipeline,
+        "evidence_digest": evidence.digest,
+        "authenticator": auth.name,
+    }
+    digest = record_digest(record)
+    _, signature = auth.sign(signer_id, password, digest)
+    entry = ledger.append(
+        root,
+        EVENT,
+        run_id=evidence.run_id,
+        data={
+            "record": record,
+            "record_digest": digest,
+            "signature": signature.to_dict(),
+            "evidence": evidence_dict,
+        },
+    )
+    signed = ReviewDecision(
+        record=record,
+        record_digest=digest,
+        signature=signature,
+        evidence=evidence_dict,
+        ledger_entry=entry.hash,
+    )
+    from nbmlops.review.registry import record_in_mlflow
+
+    return record_in_mlflow(
+        root, signed, model_product=model_product, model_name=model_name or evidence.pipeline
+    )
+
+
+def verify_decisions(root: Path) -> list[tuple[int, str]]:
+    """Check every signed decision in the ledger: record digest, signature, archived evidence.
+
+    Returns
+    -------
+    list of (ledger seq, problem)
+        Empty when every decision verifies.
+    """
+    keys: dict[str, str] = {}
+    problems: list[tuple[int, str]] = []
+    for entry in ledger.read_entries(root):
+        if entry.event == "signer_added" and "public_key" in entry.data:
+            keys[str(entry.data["signer"])] = str(entry.data["public_key"])
+        if entry.event != EVENT:
+            continue
+        data, seq = entry.data, entry.seq
+        record = data.get("record", {})
+        signature = Signature(**data.get("signature", {}))
+        who = record.get("signer", {}).get("id", "?")
+        if record_digest(record) != data.get("record_digest"):
+            problems.append((seq, f"decision signed by {who}: the signed record was changed"))
+            continue
+        if record.get("evidence_digest") != data.get("evidence", {}).get("digest"):
+            problems.append((seq, f"decision signed by {who}: the evidence list was changed"))
+        if not check_signature(signature, str(data["record_digest"]), keys.get(who, "")):
+            problems.append((seq, f"decision signed by {who}: the signature does not verify"))
+        problems.extend(
+            (seq, f"decision signed by {who}: {p}")
+            for p in check_evidence(root, data.get("evidence", {}))
+        )
+    return problems

@@ -1,0 +1,252 @@
+"""The evidence a reviewer sees, pinned by digest, and kept so a signature can be checked later.
+
+:func:`collect_evidence` gathers, for one pipeline run, the files a review rests on: the run record
+(``.nbmlops/runs/<run_id>.json``, which holds the digest of every product of every stage, data
+included) and the reviewable products of the review stage and of the stages it reads from - result
+JSON, metrics, tables, plots, the model - each with its SHA-256. Data files (Parquet, Feather,
+Arrow) are bound through the record's digests but not copied: they hold patient rows.
+
+Before a decision is signed, :func:`archive_evidence` copies each item into a content-addressed,
+read-only store (``.nbmlops/evidence/<sha256>``) so that a later pipeline run, which overwrites
+``build/``, cannot make a signed decision unverifiable; :func:`check_evidence` is what
+``nbmlops audit verify`` runs against that store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbmlops.errors import ReviewError
+
+__all__ = [
+    "EVIDENCE_STORE",
+    "Evidence",
+    "EvidenceItem",
+    "archive_evidence",
+    "check_evidence",
+    "collect_evidence",
+    "load_run_record",
+]
+
+EVIDENCE_STORE = Path(".nbmlops") / "evidence"
+RUNS = Path(".nbmlops") / "runs"
+DATA_SUFFIXES = frozenset({".parquet", ".feather", ".arrow", ".pq"})
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceItem:
+    """One file of evidence: ``name`` (``run_record`` or ``<stage>.<product>``), where it was
+    read and the SHA-256 of its bytes."""
+
+    name: str
+    path: str
+    digest: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "path": self.path, "digest": self.digest}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """Everything one review rests on; ``digest`` covers the run and every item's digest."""
+
+    run_id: str
+    pipeline: str
+    stage: str
+    mlflow_run_id: str | None
+    items: tuple[EvidenceItem, ...]
+
+    @property
+    def digest(self) -> str:
+        return evidence_digest(self.to_dict())
+
+    def item(self, name: str) -> EvidenceItem:
+        for item in self.items:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "stage": self.stage,
+            "mlflow_run_id": self.mlflow_run_id,
+            "items": [item.to_dict() for item in self.items],
+        }
+
+
+def evidence_digest(evidence: Mapping[str, Any]) -> str:
+    """SHA-256 over what identifies the evidence: run, stage and each item's name and digest
+    (not where the files were read from, so the archived copies verify the same)."""
+    core = {
+        "run_id": evidence["run_id"],
+        "pipeline": evidence["pipeline"],
+        "stage": evidence["stage"],
+        "items": sorted((i["name"], i["digest"]) for i in evidence["items"]),
+    }
+    text = json.dumps(core, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_run_record(root: Path, run_id: str) -> dict[str, Any]:
+    """The run record a pipeline run left in ``.nbmlops/runs/`` (``latest``: the newest one).
+
+    Raises
+    ------
+    ReviewError
+        No such run, or its record cannot be read.
+    """
+    folder = Path(root) / RUNS
+    if run_id == "latest":
+        records = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        if not records:
+            raise ReviewError(run_id=run_id, reason="no pipeline run recorded yet; run one first")
+        run_id = records[-1].stem
+    path = folder / f"{run_id}.json"
+    if not path.is_file():
+        raise ReviewError(
+            run_id=run_id,
+            reason="no such run (`nbmlops status` and the run table name the run ids)",
+            path=path,
+        )
+    try:
+        record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        reason = f"its record cannot be read ({exc})"
+        raise ReviewError(run_id=run_id, reason=reason, path=path) from exc
+    return record
+
+
+def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evidence:
+    """Pin the evidence of run ``run_id`` for a review of its stage ``stage``.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    run_id : str
+        A pipeline run id, or ``"latest"``.
+    stage : str
+        The stage whose products are the review (``review`` in the example pipeline).
+
+    Returns
+    -------
+    Evidence
+
+    Raises
+    ------
+    ReviewError
+        The run has no such stage, the stage did not produce its products, or a product changed
+        since the run (a later run overwrote it): review that later run instead.
+    """
+    record = load_run_record(root, run_id)
+    run_id = str(record["run_id"])
+    stages = {str(s["stage"]): s for s in record.get("stages", [])}
+    if stage not in stages:
+        names = ", ".join(stages) or "none"
+        reason = f"the run has no stage '{stage}' (its stages: {names})"
+        raise ReviewError(run_id=run_id, reason=reason)
+    if stages[stage]["status"] not in ("succeeded", "skipped"):
+        status = stages[stage]["status"]
+        reason = f"stage '{stage}' {status} in this run; there is nothing to review"
+        raise ReviewError(run_id=run_id, reason=reason)
+    record_path = Path(root) / RUNS / f"{run_id}.json"
+    digest = file_digest(record_path)
+    items = [EvidenceItem(name="run_record", path=str(record_path), digest=digest)]
+    for name in _reviewed_stages(stages, stage):
+        items.extend(_stage_items(run_id, stages[name]))
+    return Evidence(
+        run_id=run_id,
+        pipeline=str(record["pipeline"]),
+        stage=stage,
+        mlflow_run_id=record.get("mlflow_run_id"),
+        items=tuple(items),
+    )
+
+
+def _reviewed_stages(stages: Mapping[str, Mapping[str, Any]], stage: str) -> list[str]:
+    """The review stage and the stages it reads from (their digests are its inputs)."""
+    upstream = {
+        key.split(":", 1)[1].split(".", 1)[0]
+        for key in stages[stage].get("inputs", {})
+        if key.startswith("upstream:")
+    }
+    return [stage, *sorted(upstream & set(stages))]
+
+
+def _stage_items(run_id: str, result: Mapping[str, Any]) -> Iterable[EvidenceItem]:
+    digests: Mapping[str, str] = result.get("product_digests", {})
+    for product, location in sorted(result.get("products", {}).items()):
+        path = Path(location)
+        if product not in digests or path.suffix in DATA_SUFFIXES:
+            continue  # the executed notebook (no digest) and patient-level data stay out
+        if not path.is_file():
+            reason = f"product {result['stage']}.{product} is missing; rerun the pipeline"
+            raise ReviewError(run_id=run_id, reason=reason, path=path)
+        digest = file_digest(path)
+        if digest != digests[product]:
+            reason = (
+                f"product {result['stage']}.{product} changed since this run (a later run "
+                "overwrote it); review the run that produced the current files"
+            )
+            raise ReviewError(run_id=run_id, reason=reason, path=path)
+        yield EvidenceItem(name=f"{result['stage']}.{product}", path=str(path), digest=digest)
+
+
+def archive_evidence(root: Path, evidence: Evidence) -> None:
+    """Copy every item into ``.nbmlops/evidence/<sha256>`` (read-only), checking its digest.
+
+    Raises
+    ------
+    ReviewError
+        A file changed or vanished since the evidence was collected; nothing may be signed.
+    """
+    store = Path(root) / EVIDENCE_STORE
+    store.mkdir(parents=True, exist_ok=True)
+    for item in evidence.items:
+        target = store / item.digest
+        if target.is_file() and file_digest(target) == item.digest:
+            continue
+        source = Path(item.path)
+        partial = target.with_suffix(".partial")
+        try:
+            shutil.copyfile(source, partial)
+        except OSError as exc:
+            reason = f"evidence {item.name} cannot be read ({exc})"
+            raise ReviewError(run_id=evidence.run_id, reason=reason, path=source) from exc
+        if file_digest(partial) != item.digest:
+            partial.unlink()
+            reason = f"evidence {item.name} changed after the review opened; reopen it"
+            raise ReviewError(run_id=evidence.run_id, reason=reason, path=source)
+        partial.chmod(0o444)
+        partial.replace(target)
+
+
+def check_evidence(root: Path, evidence: Mapping[str, Any]) -> list[str]:
+    """Problems with the archived copy of a signed decision's evidence (empty: intact)."""
+    problems = []
+    if "digest" in evidence and evidence_digest(evidence) != evidence["digest"]:
+        problems.append("the evidence list does not match its digest")
+    for item in evidence.get("items", []):
+        stored = Path(root) / EVIDENCE_STORE / str(item["digest"])
+        if not stored.is_file():
+            problems.append(f"evidence {item['name']} is missing from {EVIDENCE_STORE}")
+        elif file_digest(stored) != item["digest"]:
+            problems.append(f"evidence {item['name']} was changed after signing ({stored})")
+    return problems

@@ -1,0 +1,341 @@
+"""A review session: one run's evidence in one tabbed widget, ending in a signed decision.
+
+``review = nbmlops.review.session("20261123T211851Z-d9482e")`` pins the run's evidence (see
+:mod:`nbmlops.review.evidence`), rebuilds the fairness, explanation and drift results that its
+``review`` stage saved (products named ``fairness``, ``explain`` and ``drift``, written with
+``result.to_json(path)``), and shows, tab by tab: summary and provenance, performance, fairness,
+explanations, drift, and the decision form. ``review.sign(...)`` (or the form) signs a decision
+bound to exactly that evidence. ``nbmlops review RUN_ID`` writes a notebook that opens a session.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from nbmlops import ledger
+from nbmlops.review.decision import DECISIONS, ReviewDecision, sign_decision
+from nbmlops.review.evidence import Evidence, collect_evidence, load_run_record
+from nbmlops.review.rendering import ReviewResult, fmt, html_table, img_tag, section
+
+__all__ = ["ReviewSession", "session", "write_review_notebook"]
+
+RESULT_TYPES: Mapping[str, tuple[str, str]] = {
+    "fairness": ("nbmlops.review.fairness", "FairnessResult"),
+    "explain": ("nbmlops.review.explain", "ExplainResult"),
+    "drift": ("nbmlops.review.drift", "DriftResult"),
+}
+"""Review-stage product name -> the result class that reads its JSON back."""
+
+TAB_TITLES = (
+    "Summary",
+    "Performance",
+    "Fairness",
+    "Explanations",
+    "Drift",
+    "Decision",
+)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ReviewSession(ReviewResult):
+    """What a reviewer looks at for one run; :meth:`sign` records their decision."""
+
+    kind: ClassVar[str] = "session"
+
+    root: Path
+    evidence: Evidence
+    record: Mapping[str, Any]
+    results: Mapping[str, ReviewResult]
+    authenticator: str = "local"
+
+    @property
+    def run_id(self) -> str:
+        return self.evidence.run_id
+
+    def sign(
+        self, decision: str, *, meaning: str, comment: str, signer_id: str, password: str
+    ) -> ReviewDecision:
+        """Sign a decision on this session's evidence (see
+        :func:`nbmlops.review.decision.sign_decision`)."""
+        return sign_decision(
+            self.root,
+            self.evidence,
+            decision=decision,
+            meaning=meaning,
+            comment=comment,
+            signer_id=signer_id,
+            password=password,
+            authenticator=self.authenticator,
+        )
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Every decision signed on this run so far, from the ledger (oldest first)."""
+        return [
+            dict(entry.data)
+            for entry in ledger.read_entries(self.root)
+            if entry.event == "review_signed" and entry.run_id == self.run_id
+        ]
+
+    # -- ReviewResult ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "evidence": {**self.evidence.to_dict(), "digest": self.evidence.digest},
+            "results": {name: result.to_dict() for name, result in self.results.items()},
+            "decisions": self.decisions(),
+        }
+
+    def headline(self) -> dict[str, float]:
+        return {f"{k}.{n}": v for k, r in self.results.items() for n, v in r.headline().items()}
+
+    def to_html(self) -> str:
+        parts = [self._summary_html(), self._performance_html()]
+        for name in RESULT_TYPES:
+            if name in self.results:
+                parts.append(self.results[name].to_html())
+        parts.append(self._decisions_html())
+        return section("session", f"Review of run {self.run_id}", *parts)
+
+    def widget(self) -> Any:
+        import ipywidgets as w
+
+        def tab(name: str) -> Any:
+            if name in self.results:
+                return self.results[name].widget()
+            return w.HTML(f"<p>The review stage saved no <code>{name}</code> result.</p>")
+
+        children = [
+            w.HTML(self._summary_html()),
+            w.HTML(self._performance_html()),
+            tab("fairness"),
+            tab("explain"),
+            tab("drift"),
+            decision_form(self),
+        ]
+        view = w.Tab(children=children)
+        view.titles = TAB_TITLES
+        return view
+
+    # -- static pieces ---------------------------------------------------------------------
+
+    def _summary_html(self) -> str:
+        r, p = self.record, self.record.get("provenance", {})
+        commit = str(p.get("git_commit") or "not in git")[:12]
+        dirty = " (uncommitted changes)" if p.get("git_dirty") else ""
+        rows = [
+            ("Pipeline", str(r.get("pipeline"))),
+            ("Run", self.run_id),
+            ("Status", str(r.get("status"))),
+            ("Started / finished (UTC)", f"{r.get('started_at')} / {r.get('finished_at')}"),
+            ("Git commit", commit + dirty),
+            ("Environment lock (sha256)", str(r.get("lock_digest"))),
+            ("Python / platform", f"{p.get('python')} / {p.get('platform')}"),
+            ("Run by", f"{p.get('user')} on {p.get('hostname')}"),
+            ("MLflow run", str(r.get("mlflow_run_id"))),
+            ("Evidence digest", self.evidence.digest),
+        ]
+        about = html_table(["", ""], rows)
+        stages = html_table(
+            ["stage", "status", "seconds", "MLflow run", "produced by"],
+            [
+                (
+                    str(s["stage"]),
+                    str(s["status"]),
+                    f"{float(s.get('duration_s') or 0):.1f}",
+                    str(s.get("mlflow_run_id") or ""),
+                    str(s.get("produced_by") or ""),
+                )
+                for s in r.get("stages", [])
+            ],
+        )
+        items = html_table(
+            ["evidence", "sha256"], [(i.name, i.digest) for i in self.evidence.items]
+        )
+        return f"<h4>Run</h4>{about}<h4>Stages</h4>{stages}<h4>Evidence reviewed</h4>{items}"
+
+    def _performance_html(self) -> str:
+        wanted = {i.name.split(".", 1)[0] for i in self.evidence.items if "." in i.name}
+        parts = []
+        for stage in self.record.get("stages", []):
+            if stage["stage"] not in wanted or stage["stage"] == self.evidence.stage:
+                continue
+            numbers = [
+                (name, fmt(float(value), 4))
+                for name, value in sorted(stage.get("scraps", {}).items())
+                if isinstance(value, int | float) and not isinstance(value, bool)
+            ]
+            if numbers:
+                parts.append(f"<h4>{html.escape(str(stage['stage']))}</h4>")
+                parts.append(html_table(["metric", "value"], numbers, escape_cells=False))
+        for item in self.evidence.items:
+            if item.path.endswith(".png"):
+                parts.append(f"<h4>{html.escape(item.name)}</h4>")
+                parts.append(img_tag(Path(item.path).read_bytes(), item.name))
+        return "".join(parts) or "<p>No performance figures were recorded upstream.</p>"
+
+    def _decisions_html(self) -> str:
+        done = self.decisions()
+        if not done:
+            return "<h4>Decisions</h4><p>No decision has been signed on this run.</p>"
+        rows = [
+            (
+                DECISIONS[d["record"]["decision"]],
+                f"{d['record']['signer']['printed_name']} ({d['record']['signer']['id']})",
+                str(d["record"]["signed_at"]),
+                str(d["record"]["meaning"]),
+            )
+            for d in done
+        ]
+        return "<h4>Decisions</h4>" + html_table(["decision", "signer", "UTC", "meaning"], rows)
+
+
+def decision_form(review: ReviewSession) -> Any:
+    """The decision tab: decision, meaning, comment, signer id and password, and a Sign button."""
+    import ipywidgets as w
+
+    from nbmlops.errors import NbmlopsError
+
+    labels = {"approve": "Approve", "reject": "Reject", "request_changes": "Request changes"}
+    choice = w.ToggleButtons(
+        options=[(labels[d], d) for d in DECISIONS],
+        value="request_changes",
+        description="Decision",
+    )
+    meaning = w.Textarea(
+        placeholder="What your signature means, e.g. 'I approve this model for the pilot'",
+        description="Meaning",
+        layout=w.Layout(width="95%"),
+    )
+    comment = w.Textarea(
+        placeholder="Your reasons", description="Comment", layout=w.Layout(width="95%")
+    )
+    signer = w.Text(description="Signer id")
+    password = w.Password(description="Password")
+    button = w.Button(description="Sign", button_style="primary", icon="pen")
+    status = w.HTML(review._decisions_html())
+
+    def on_sign(_: Any) -> None:
+        secret, password.value = password.value, ""  # never left in the widget's state
+        try:
+            signed = review.sign(
+                choice.value,
+                meaning=meaning.value,
+                comment=comment.value,
+                signer_id=signer.value.strip(),
+                password=secret,
+            )
+        except NbmlopsError as exc:
+            status.value = f"<p class='fail' style='color:#cf222e'>{html.escape(str(exc))}</p>"
+            return
+        status.value = signed.to_html() + review._decisions_html()
+
+    button.on_click(on_sign)
+    intro = w.HTML(
+        "<p>Signing binds your decision to the evidence digest "
+        f"<code>{review.evidence.digest[:16]}…</code> (Summary tab). Your password is checked "
+        "now and not stored.</p>"
+    )
+    return w.VBox([intro, choice, meaning, comment, w.HBox([signer, password, button]), status])
+
+
+def session(
+    run_id: str = "latest",
+    *,
+    root: str | Path | None = None,
+    stage: str = "review",
+    authenticator: str = "local",
+) -> ReviewSession:
+    """Open a review session on a pipeline run.
+
+    Parameters
+    ----------
+    run_id : str
+        The run id ``nbmlops run`` printed, or ``"latest"``.
+    root : path, optional
+        The project folder; default: found from the current folder.
+    stage : str
+        The stage that computed the review results.
+    authenticator : str
+        Who verifies signers (``"local"``: the project's signer registry).
+
+    Returns
+    -------
+    ReviewSession
+        Displayed in a notebook, the tabbed review widget (and its static HTML).
+
+    Raises
+    ------
+    ReviewError
+        No such run, no review stage in it, or its evidence changed since it ran.
+
+    Examples
+    --------
+    >>> review = session("latest")  # doctest: +SKIP
+    >>> review.sign("approve", meaning="...", comment="...", signer_id="jdoe", password=...)
+    """
+    from nbmlops.pipeline import find_project_root
+
+    project = Path(root) if root is not None else find_project_root(Path.cwd())
+    evidence = collect_evidence(project, run_id, stage=stage)
+    results: dict[str, ReviewResult] = {}
+    for item in evidence.items:
+        owner, _, product = item.name.partition(".")
+        if owner == stage and product in RESULT_TYPES:
+            module, cls = RESULT_TYPES[product]
+            loaded = getattr(importlib.import_module(module), cls)
+            data = json.loads(Path(item.path).read_text(encoding="utf-8"))
+            results[product] = loaded.from_dict(data)
+    return ReviewSession(
+        root=project,
+        evidence=evidence,
+        record=load_run_record(project, evidence.run_id),
+        results=results,
+        authenticator=authenticator,
+    )
+
+
+def write_review_notebook(
+    root: Path, run_id: str, output: Path | None = None, *, stage: str = "review"
+) -> Path:
+    """Write ``reviews/review-<run_id>.ipynb``: a notebook that opens the session on the run.
+
+    An existing file is left as it is (it may hold a reviewer's notes) and its path returned.
+
+    Raises
+    ------
+    ReviewError
+        The run cannot be reviewed (checked now, not when the notebook opens).
+    """
+    import nbformat
+
+    evidence = collect_evidence(root, run_id, stage=stage)
+    path = output or Path(root) / "reviews" / f"review-{evidence.run_id}.ipynb"
+    if path.exists():
+        return path
+    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(  # type: ignore[no-untyped-call]
+            f"# Review of {evidence.pipeline} run `{evidence.run_id}`\n\n"
+            "Run the cell below. Read each tab - summary and provenance, performance, fairness, "
+            "explanations, drift - then sign your decision in the last tab. The decision is "
+            "bound to the evidence digest shown in the summary; if any of it changes, signing "
+            "is refused."
+        ),
+        nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
+            "from nbmlops.review import session\n\n"
+            f'review = session("{evidence.run_id}", stage="{stage}")\nreview'
+        ),
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = kernel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from nbmlops.atomic import write_text_atomic
+
+    write_text_atomic(path, nbformat.writes(nb))  # type: ignore[no-untyped-call]
+    return path

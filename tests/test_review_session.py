@@ -1,0 +1,269 @@
+"""Review sessions and signed decisions, on a real two-stage pipeline run (real kernels, MLflow).
+
+One module-level run produces the evidence; each test works on its own copy of the project, so
+signatures, tampering and refusals never leak between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, REPO
+from mlflow.tracking import MlflowClient
+
+from nbmlops.errors import ReviewError, SignatureError
+from nbmlops.ledger import read_entries, verify_ledger
+from nbmlops.review.decision import verify_decisions
+from nbmlops.review.evidence import EVIDENCE_STORE
+from nbmlops.review.session import session, write_review_notebook
+from nbmlops.signing import LocalSignerRegistry
+
+PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away test credential
+MEANING = "I approve this model for the adherence outreach pilot"
+
+
+@pytest.fixture(scope="module")
+def reviewed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A project whose pipeline (model -> review) ran once; a signer ``jdoe`` exists."""
+    from nbmlops.execute import run_pipeline
+    from nbmlops.pipeline import discover
+
+    root = tmp_path_factory.mktemp("review") / "project"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    for name in ("review_model", "review_results"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb")
+    record = run_pipeline(discover(root / "notebooks", name="demo"))
+    assert record.status == "succeeded", record
+    LocalSignerRegistry(root).add("jdoe", "Jane Doe", PASSWORD, title="Clinical QA")
+    return root, record.run_id
+
+
+@pytest.fixture
+def project(reviewed_run: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
+    """A private copy of the reviewed project (the MLflow store stays the module's)."""
+    root, run_id = reviewed_run
+    copy = tmp_path / "project"
+    shutil.copytree(root, copy)
+    record_path = copy / ".nbmlops" / "runs" / f"{run_id}.json"
+    record = json.loads(record_path.read_text())
+    # the products the record names must be this copy's, or tampering would hit the original
+    for stage in record["stages"]:
+        stage["products"] = {
+            k: v.replace(str(root), str(copy)) for k, v in stage["products"].items()
+        }
+    record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    return copy, run_id
+
+
+def _sign(root: Path, run_id: str, decision: str = "approve", password: str = PASSWORD) -> object:
+    return session(run_id, root=root).sign(
+        decision,
+        meaning=MEANING,
+        comment="Gaps within limits.",
+        signer_id="jdoe",
+        password=password,
+    )
+
+
+def test_session_pins_evidence_and_rebuilds_results(project: tuple[Path, str]) -> None:
+    root, run_id = project
+    review = session("latest", root=root)
+    assert review.run_id == run_id
+    names = {item.name for item in review.evidence.items}
+    assert names == {"run_record", "review.fairness", "model.model", "model.metrics"}
+    assert set(review.results) == {"fairness"}
+    html = review.to_html()
+    assert review.evidence.digest in html
+    assert "Fairness" in html and "<script" not in html
+    assert "accuracy" in html  # performance: the model stage's numeric scraps
+    tab = review.widget()
+    assert list(tab.titles) == [
+        "Summary",
+        "Performance",
+        "Fairness",
+        "Explanations",
+        "Drift",
+        "Decision",
+    ]
+
+
+def test_approve_is_signed_ledgered_and_sets_the_mlflow_alias(
+    reviewed_run: tuple[Path, str],
+) -> None:
+    root, run_id = reviewed_run  # the real project: its record points at its MLflow store
+    signed = session(run_id, root=root).sign(
+        "approve", meaning=MEANING, comment="Fine.", signer_id="jdoe", password=PASSWORD
+    )
+    assert signed.not_recorded == ()
+    text = signed.manifestation()
+    assert "Jane Doe, Clinical QA (jdoe)" in text and "UTC" in text and MEANING in text
+    entry = [e for e in read_entries(root) if e.event == "review_signed"][-1]
+    assert entry.hash == signed.ledger_entry
+    assert entry.data["record"]["evidence_digest"] == session(run_id, root=root).evidence.digest
+    assert verify_decisions(root) == []
+
+    uri = json.loads((root / ".nbmlops" / "runs" / f"{run_id}.json").read_text())["tracking_uri"]
+    client = MlflowClient(uri)
+    version = client.get_model_version_by_alias("demo", "approved")
+    assert version.version == signed.model_version
+    assert version.tags["nbmlops.review.decision"] == "approve"
+    assert version.tags["nbmlops.review.ledger_entry"] == signed.ledger_entry
+    assert version.tags["nbmlops.review.evidence_digest"] == signed.record["evidence_digest"]
+
+    rejected = session(run_id, root=root).sign(
+        "reject", meaning="I reject this model", comment="Withdrawn.", signer_id="jdoe",
+        password=PASSWORD,
+    )  # fmt: skip
+    assert rejected.model_version == signed.model_version
+    with pytest.raises(Exception, match="alias"):
+        client.get_model_version_by_alias("demo", "approved")
+    tags = client.get_model_version("demo", signed.model_version).tags
+    assert tags["nbmlops.review.decision"] == "reject"
+
+
+def test_wrong_password_is_refused_and_recorded(project: tuple[Path, str]) -> None:
+    root, run_id = project
+    with pytest.raises(SignatureError):
+        _sign(root, run_id, password="not the password")  # noqa: S106
+    events = [e.event for e in read_entries(root)]
+    assert events[-1] == "signature_refused"
+    assert "review_signed" not in events
+
+
+@pytest.mark.parametrize(
+    ("decision", "meaning", "comment"),
+    [("approve", "", "ok"), ("approve", "I approve", " "), ("ship it", "I approve", "ok")],
+)
+def test_incomplete_decisions_are_refused(
+    project: tuple[Path, str], decision: str, meaning: str, comment: str
+) -> None:
+    root, run_id = project
+    with pytest.raises(ReviewError):
+        session(run_id, root=root).sign(
+            decision, meaning=meaning, comment=comment, signer_id="jdoe", password=PASSWORD
+        )
+    assert "review_signed" not in [e.event for e in read_entries(root)]
+
+
+def test_evidence_changed_after_the_run_cannot_be_reviewed(project: tuple[Path, str]) -> None:
+    root, run_id = project
+    fairness = root / "build" / "demo" / "review" / "fairness.json"
+    fairness.write_text(fairness.read_text().replace('"n_rows": 2000', '"n_rows": 2001'))
+    with pytest.raises(ReviewError) as refused:
+        session(run_id, root=root)
+    assert refused.value.path == fairness
+
+
+def test_evidence_changed_while_the_session_is_open_is_not_signed(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    review = session(run_id, root=root)
+    (root / "build" / "demo" / "model" / "metrics.json").write_text('{"accuracy": 0.99}')
+    with pytest.raises(ReviewError, match="changed"):
+        review.sign("approve", meaning=MEANING, comment="ok", signer_id="jdoe", password=PASSWORD)
+    assert "review_signed" not in [e.event for e in read_entries(root)]
+
+
+def _rewrite_decision(root: Path, change: Callable[[dict[str, object]], None]) -> None:
+    ledger = root / ".nbmlops" / "ledger.jsonl"
+    lines = ledger.read_text().splitlines()
+    for i, line in enumerate(lines):
+        entry = json.loads(line)
+        if entry["event"] == "review_signed":
+            change(entry["data"])
+            lines[i] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    ledger.write_text("\n".join(lines) + "\n")
+
+
+def _cli(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nbmlops.cli", *args, "--root", str(root)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_audit_verify_detects_a_changed_signed_record(project: tuple[Path, str]) -> None:
+    root, run_id = project
+    _sign(root, run_id, "request_changes")
+    assert _cli(root, "audit", "verify").returncode == 0
+
+    def to_approve(data: dict[str, object]) -> None:
+        record = data["record"]
+        assert isinstance(record, dict)
+        record["decision"] = "approve"
+
+    _rewrite_decision(root, to_approve)
+    # the chain breaks at that line; a forger who also rebuilt the chain meets the signature
+    assert not verify_ledger(root).ok
+    assert [p for _, p in verify_decisions(root)] == [
+        "decision signed by jdoe: the signed record was changed"
+    ]
+    assert _cli(root, "audit", "verify").returncode == 1
+
+
+def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    _sign(root, run_id)
+
+    def forge(data: dict[str, object]) -> None:
+        from nbmlops.review.decision import record_digest
+
+        record = data["record"]
+        assert isinstance(record, dict)
+        record["comment"] = "Looks perfect."
+        data["record_digest"] = record_digest(record)  # recomputed: the signature now fails
+
+    _rewrite_decision(root, forge)
+    assert [p for _, p in verify_decisions(root)] == [
+        "decision signed by jdoe: the signature does not verify"
+    ]
+
+    stored = next((root / EVIDENCE_STORE).iterdir())
+    stored.chmod(0o644)
+    stored.write_bytes(stored.read_bytes() + b" ")
+    problems = [p for _, p in verify_decisions(root)]
+    assert any("was changed after signing" in p for p in problems)
+
+
+def test_cli_writes_the_review_notebook_and_signs(project: tuple[Path, str]) -> None:
+    root, run_id = project
+    done = _cli(root, "review", run_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    notebook = write_review_notebook(root, run_id)
+    assert notebook.is_file() and run_id in notebook.read_text()
+    signed = _cli(
+        root, "review", run_id, "--decision", "reject", "--meaning", "I reject this model",
+        "--comment", "Too few Medicaid patients.", "--signer", "jdoe", "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert "Rejected - electronically signed by Jane Doe" in signed.stdout
+    wrong = _cli(
+        root, "review", run_id, "--decision", "approve", "--meaning", "m", "--comment", "c",
+        "--signer", "jdoe", "--password-stdin", stdin="wrong password!\n",
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "signature refused" in wrong.stdout
+
+
+def test_cli_signer_add_needs_a_long_password(tmp_path: Path) -> None:
+    short = _cli(tmp_path, "signer", "add", "asmith", "--name", "Al Smith", "--password-stdin",
+                 stdin="short\n")  # fmt: skip
+    assert short.returncode == 2
+    added = _cli(tmp_path, "signer", "add", "asmith", "--name", "Al Smith", "--password-stdin",
+                 stdin=PASSWORD + "\n")  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert "asmith" in _cli(tmp_path, "signer", "list").stdout
