@@ -30,11 +30,15 @@ setup: .venv/.synced
 	$(BIN)/python -m compileall -q nbmlops
 	touch $@
 
-# strace proves in a test that a run opens no connection beyond 127.0.0.1.
+# strace proves in a test that a run opens no connection beyond 127.0.0.1; Debian's Chromium is
+# the browser of the JupyterLab tests (Playwright is pointed at it and never downloads one).
+SYSTEM_PACKAGES := strace:strace chromium:chromium
 system-deps:
-	@command -v strace >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq strace >/dev/null; \
-	  else echo "please install strace (sudo apt-get install strace)"; exit 1; fi; }
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; fi
 
 demo: setup
 	$(BIN)/nbmlops run demo

@@ -267,3 +267,40 @@ def test_cli_signer_add_needs_a_long_password(tmp_path: Path) -> None:
                  stdin=PASSWORD + "\n")  # fmt: skip
     assert added.returncode == 0, added.stdout + added.stderr
     assert "asmith" in _cli(tmp_path, "signer", "list").stdout
+
+
+@pytest.mark.slow
+def test_review_widget_in_jupyterlab_signs_a_decision(
+    project: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The generated review notebook, run in real JupyterLab in headless Chromium: six tabs,
+    the fairness table, and a decision signed through the form."""
+    from lab import JupyterLab, LabPage, launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    root, run_id = project
+    notebook = write_review_notebook(root, run_id)
+    with JupyterLab(root, tmp_path / "lab") as lab, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = LabPage(browser.new_page(viewport={"width": 1400, "height": 1000}), lab)
+            page.open(str(notebook.relative_to(root)))
+            page.run_all()
+            for title in ("Summary", "Performance", "Fairness", "Drift", "Decision"):
+                page.tab(title).wait_for(timeout=60_000)
+            page.tab("Fairness").click()
+            page.page.get_by_text("selection rate").first.wait_for()
+            page.tab("Decision").click()
+            form = page.page.locator(".widget-vbox", has=page.page.get_by_text("Meaning")).last
+            form.locator("textarea").nth(0).fill(MEANING)
+            form.locator("textarea").nth(1).fill("Reviewed in the browser.")
+            form.locator("input[type=text]").fill("jdoe")
+            form.locator("input[type=password]").fill(PASSWORD)
+            page.page.get_by_role("button", name="Sign").click()
+            page.page.get_by_text("electronically signed by Jane Doe").first.wait_for()
+        finally:
+            browser.close()
+    signed = [e for e in read_entries(root) if e.event == "review_signed"]
+    assert [e.data["record"]["comment"] for e in signed] == ["Reviewed in the browser."]
+    assert signed[0].data["record"]["decision"] == "request_changes"  # the form's default
+    assert verify_decisions(root) == []

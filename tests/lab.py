@@ -1,0 +1,172 @@
+"""Real JupyterLab in Debian's headless Chromium, for browser tests and README screenshots.
+
+:class:`JupyterLab` starts ``jupyter lab`` on 127.0.0.1 (a free port, a random token, throw-away
+config, runtime and settings folders; news and update checks off; Ploomber's server extensions
+off) and stops it. :class:`LabPage` is the page object: every selector lives here.
+Playwright drives ``/usr/bin/chromium``; it never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class JupyterLab:
+    """``with JupyterLab(root, tmp) as lab:`` - a JupyterLab server on ``root``."""
+
+    def __init__(self, root: Path, scratch: Path) -> None:
+        self.root, self.scratch = root, scratch
+        self.port, self.token = _free_port(), secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> JupyterLab:
+        config, settings = self.scratch / "config", self.scratch / "settings"
+        notify = (
+            settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        )
+        notify.parent.mkdir(parents=True, exist_ok=True)
+        notify.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        config.mkdir(parents=True, exist_ok=True)
+        # Ploomber's server extensions: one swaps in a contents manager that fails on
+        # jupyter_server 2 (every notebook GET is a 500), the other uploads to a cloud service.
+        off = {"ploomber": False, "ploomber_extension": False}
+        server = {"ServerApp": {"jpserver_extensions": off}}
+        (config / "jupyter_server_config.json").write_text(json.dumps(server))
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(config),
+            "JUPYTER_RUNTIME_DIR": str(self.scratch / "runtime"),
+        }
+        log = (self.scratch / "lab.log").open("wb")
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--allow-root",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={self.root}",
+                f"--LabApp.user_settings_dir={settings}",
+                "--LabApp.expose_app_in_browser=True",
+            ],
+            cwd=self.root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        request = urllib.request.Request(  # noqa: S310 - our own server on loopback
+            f"{self.url}/api/status", headers={"Authorization": f"token {self.token}"}
+        )
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited: {(self.scratch / 'lab.log').read_text()}")
+            try:
+                with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - loopback only
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"jupyter lab did not answer: {(self.scratch / 'lab.log').read_text()}")
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium through Playwright (``make test`` installs it when missing)."""
+    if not CHROMIUM.is_file():
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: run `make system-deps` (apt-get install chromium)"
+        )
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+class LabPage:
+    """The page object: open JupyterLab, open and run notebooks, find widgets."""
+
+    def __init__(self, page: Any, lab: JupyterLab) -> None:
+        self.page, self.lab = page, lab
+
+    def open(self, path: str) -> None:
+        self.page.goto(f"{self.lab.url}/lab/tree/{path}?token={self.lab.token}")
+        self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        self.wait_idle()
+
+    def command(self, command: str) -> None:
+        self.page.evaluate("c => window.jupyterapp.commands.execute(c)", command)
+
+    def wait_idle(self, timeout: float = 120_000) -> None:
+        # the kernel indicator says idle too early on a cold kernel; the status bar text does not
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+            ".some(e => e.textContent.includes('| Idle'))",
+            timeout=timeout,
+        )
+
+    def run_all(self, timeout: float = 180_000) -> None:
+        self.command("notebook:run-all-cells")
+        self.page.wait_for_function(
+            "() => { const p = [...document.querySelectorAll('.jp-InputPrompt')];"
+            " return p.length && p.every(e => !e.textContent.includes('*'))"
+            " && p.some(e => /\\[\\d+\\]/.test(e.textContent)); }",
+            timeout=timeout,
+        )
+
+    def tab(self, title: str) -> Any:
+        """A tab of an ipywidgets Tab (Lumino tab bar inside the output area)."""
+        return self.page.locator(".jupyter-widgets.widget-tab .lm-TabBar-tab", has_text=title)
+
+    def output_text(self) -> str:
+        return str(self.page.locator(".jp-OutputArea-output").all_inner_texts())
+
+    def screenshot(self, locator: Any, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        locator.screenshot(path=str(path))
