@@ -10,7 +10,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON := $(shell command -v python3.11 2>/dev/null || command -v $(PYTHON))
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: help setup demo test lint typecheck bench ui clean system-deps
+.PHONY: help setup demo test lint typecheck bench ui clean system-deps screenshots
 
 help:
 	@echo "make demo   set up the pinned environment and run the example pipeline"
@@ -47,8 +47,8 @@ demo: setup
 	@echo "'$(BIN)/nbmlops ui' (MLflow on 127.0.0.1:5000), '$(BIN)/nbmlops audit verify' (ledger)."
 
 lint: setup
-	$(BIN)/ruff check nbmlops tests bench notebooks
-	$(BIN)/ruff format --check nbmlops tests bench notebooks
+	$(BIN)/ruff check nbmlops tests bench notebooks docs
+	$(BIN)/ruff format --check nbmlops tests bench notebooks docs
 
 typecheck: setup
 	$(BIN)/mypy
@@ -61,6 +61,10 @@ bench: setup
 
 ui: setup
 	$(BIN)/nbmlops ui
+
+# README screenshots from the real review widget in JupyterLab (headless Chromium)
+screenshots: demo system-deps
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf build .nbmlops .pytest_cache .mypy_cache .ruff_cache

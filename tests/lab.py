@@ -65,7 +65,7 @@ class JupyterLab:
             "JUPYTER_CONFIG_DIR": str(config),
             "JUPYTER_RUNTIME_DIR": str(self.scratch / "runtime"),
         }
-        log = (self.scratch / "lab.log").open("wb")
+        self._log = (self.scratch / "lab.log").open("wb")
         self._proc = subprocess.Popen(
             [
                 sys.executable,
@@ -83,7 +83,7 @@ class JupyterLab:
             ],
             cwd=self.root,
             env=env,
-            stdout=log,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         self._wait_ready()
@@ -118,6 +118,7 @@ class JupyterLab:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        self._log.close()
 
 
 def launch_chromium(playwright: Any) -> Any:

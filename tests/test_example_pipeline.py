@@ -18,14 +18,19 @@ from nbmlops.phi import scan_text
 pytestmark = pytest.mark.slow
 
 ROWS, SEED = 3000, 7
-STAGES = ["ingest", "deidentify", "features", "train", "evaluate"]
+CURRENT_ROWS, CURRENT_SEED, CURRENT_DRIFT = 3000, 8, 1.0  # the review stage's later batch
+STAGES = ["ingest", "deidentify", "features", "train", "evaluate", "review"]
 
 
 def _identifier_values() -> set[str]:
     """Every identifier the run's extract holds (both episodes), as it would be written."""
     values: set[str] = set()
-    for drift in (0.0, 0.25):
-        frame = synthetic_patients(ROWS, seed=SEED, drift=drift)
+    for rows, seed, drift in (
+        (ROWS, SEED, 0.0),
+        (ROWS, SEED, 0.25),
+        (CURRENT_ROWS, CURRENT_SEED, CURRENT_DRIFT),
+    ):
+        frame = synthetic_patients(rows, seed=seed, drift=drift)
         for column, kind in IDENTIFIER_COLUMNS.items():
             if kind == "date":
                 values.update(frame[column].dt.strftime("%Y-%m-%d"))
@@ -42,6 +47,7 @@ def test_example_pipeline_runs_end_to_end_and_logs_no_identifiers(tmp_path: Path
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     nbmlops = str(Path(sys.executable).parent / "nbmlops")
     cmd = [nbmlops, "run", "demo", "--param", f"ingest.rows={ROWS}"]
+    cmd += ["--param", f"review.current_rows={CURRENT_ROWS}"]
 
     def run(timeout: int) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -77,6 +83,21 @@ def test_example_pipeline_runs_end_to_end_and_logs_no_identifiers(tmp_path: Path
         assert metric in evaluate.data.metrics
     assert 0.6 < evaluate.data.metrics["auroc"] < 0.95
     assert (root / "build/demo/evaluate/calibration.png").stat().st_size > 10_000
+
+    # the review stage: three results as products, in its MLflow run, and drawn in its HTML
+    review = client.get_run(by["review"]["mlflow_run_id"])
+    files = {a.path for a in client.list_artifacts(review.info.run_id, "review")}
+    assert files == {"review/fairness.json", "review/explain.json", "review/drift.json"}
+    for metric in ("review.fairness.equalized_odds_difference", "review.drift.share_drifted"):
+        assert metric in review.data.metrics
+    drift = json.loads((root / "build/demo/review/drift.json").read_text())
+    drifted = {c["name"] for c in drift["columns"] if c["drifted"]}
+    assert {"age", "monthly_copay", "payer"} <= drifted
+    page = (root / "build/demo/review/review.html").read_text()
+    for title in ("Fairness", "selection rate", "SHAP", "drift"):
+        assert title in page, title
+    assert page.count("data:image/png;base64") >= 4
+    assert "<script src=" not in page  # nothing loaded from a CDN
 
     # no identifier from the extract anywhere it could leave the machine
     identifiers = _identifier_values()

@@ -58,6 +58,8 @@ def project(reviewed_run: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
         stage["products"] = {
             k: v.replace(str(root), str(copy)) for k, v in stage["products"].items()
         }
+    # and its own copy of the MLflow store (artifacts still land in the module's folder)
+    record["tracking_uri"] = f"sqlite:///{copy / '.nbmlops' / 'mlflow.db'}"
     record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
     return copy, run_id
 
@@ -94,10 +96,8 @@ def test_session_pins_evidence_and_rebuilds_results(project: tuple[Path, str]) -
     ]
 
 
-def test_approve_is_signed_ledgered_and_sets_the_mlflow_alias(
-    reviewed_run: tuple[Path, str],
-) -> None:
-    root, run_id = reviewed_run  # the real project: its record points at its MLflow store
+def test_approve_is_signed_ledgered_and_sets_the_mlflow_alias(project: tuple[Path, str]) -> None:
+    root, run_id = project
     signed = session(run_id, root=root).sign(
         "approve", meaning=MEANING, comment="Fine.", signer_id="jdoe", password=PASSWORD
     )
@@ -112,7 +112,7 @@ def test_approve_is_signed_ledgered_and_sets_the_mlflow_alias(
     uri = json.loads((root / ".nbmlops" / "runs" / f"{run_id}.json").read_text())["tracking_uri"]
     client = MlflowClient(uri)
     version = client.get_model_version_by_alias("demo", "approved")
-    assert version.version == signed.model_version
+    assert str(version.version) == signed.model_version
     assert version.tags["nbmlops.review.decision"] == "approve"
     assert version.tags["nbmlops.review.ledger_entry"] == signed.ledger_entry
     assert version.tags["nbmlops.review.evidence_digest"] == signed.record["evidence_digest"]
@@ -124,7 +124,7 @@ def test_approve_is_signed_ledgered_and_sets_the_mlflow_alias(
     assert rejected.model_version == signed.model_version
     with pytest.raises(Exception, match="alias"):
         client.get_model_version_by_alias("demo", "approved")
-    tags = client.get_model_version("demo", signed.model_version).tags
+    tags = client.get_model_version("demo", str(signed.model_version)).tags
     assert tags["nbmlops.review.decision"] == "reject"
 
 
@@ -172,15 +172,25 @@ def test_evidence_changed_while_the_session_is_open_is_not_signed(
     assert "review_signed" not in [e.event for e in read_entries(root)]
 
 
-def _rewrite_decision(root: Path, change: Callable[[dict[str, object]], None]) -> None:
+def _rewrite_decision(
+    root: Path, change: Callable[[dict[str, object]], None], *, rechain: bool
+) -> None:
+    """Edit the signed decision in the ledger; with ``rechain``, as a forger with write access
+    would, also recompute every hash after it and the head, so the chain verifies again."""
+    from nbmlops.ledger import LedgerEntry, _canonical, _digest, _write_head
+
     ledger = root / ".nbmlops" / "ledger.jsonl"
-    lines = ledger.read_text().splitlines()
-    for i, line in enumerate(lines):
-        entry = json.loads(line)
+    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    prev = entries[0]["prev"]
+    for entry in entries:
         if entry["event"] == "review_signed":
             change(entry["data"])
-            lines[i] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
-    ledger.write_text("\n".join(lines) + "\n")
+        if rechain:
+            entry["prev"] = prev
+            entry["hash"] = prev = _digest(entry)
+    ledger.write_bytes(b"".join(_canonical(e) + b"\n" for e in entries))
+    if rechain:
+        _write_head(ledger, LedgerEntry(**entries[-1]))
 
 
 def _cli(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -204,13 +214,16 @@ def test_audit_verify_detects_a_changed_signed_record(project: tuple[Path, str])
         assert isinstance(record, dict)
         record["decision"] = "approve"
 
-    _rewrite_decision(root, to_approve)
-    # the chain breaks at that line; a forger who also rebuilt the chain meets the signature
-    assert not verify_ledger(root).ok
+    _rewrite_decision(root, to_approve, rechain=False)
+    assert not verify_ledger(root).ok  # the chain breaks at that line
+    assert _cli(root, "audit", "verify").returncode == 1
+    _rewrite_decision(root, lambda data: None, rechain=True)
+    assert verify_ledger(root).ok  # a rebuilt chain verifies: the signed record does not
     assert [p for _, p in verify_decisions(root)] == [
         "decision signed by jdoe: the signed record was changed"
     ]
-    assert _cli(root, "audit", "verify").returncode == 1
+    failed = _cli(root, "audit", "verify")
+    assert failed.returncode == 1 and "the signed record was changed" in failed.stdout
 
 
 def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
@@ -227,7 +240,7 @@ def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
         record["comment"] = "Looks perfect."
         data["record_digest"] = record_digest(record)  # recomputed: the signature now fails
 
-    _rewrite_decision(root, forge)
+    _rewrite_decision(root, forge, rechain=True)
     assert [p for _, p in verify_decisions(root)] == [
         "decision signed by jdoe: the signature does not verify"
     ]
@@ -289,7 +302,7 @@ def test_review_widget_in_jupyterlab_signs_a_decision(
             for title in ("Summary", "Performance", "Fairness", "Drift", "Decision"):
                 page.tab(title).wait_for(timeout=60_000)
             page.tab("Fairness").click()
-            page.page.get_by_text("selection rate").first.wait_for()
+            page.page.locator("td:visible", has_text="selection rate").first.wait_for()
             page.tab("Decision").click()
             form = page.page.locator(".widget-vbox", has=page.page.get_by_text("Meaning")).last
             form.locator("textarea").nth(0).fill(MEANING)

@@ -6,31 +6,19 @@
 - :func:`session` - one run's evidence in a tabbed widget, ending in a signed decision.
 
 Each result shows as an ipywidgets view in a live kernel and as static HTML in saved notebooks
-and exports, serialises to JSON and logs to MLflow (``result.log()``). Submodules import their
-heavy libraries lazily, so importing this package costs nothing.
+and exports, serialises to JSON and logs to MLflow (``result.log()``). The submodules import
+their heavy libraries (numpy, pandas, fairlearn, shap, evidently, ipywidgets) only when a verb
+runs, so importing this package costs a few milliseconds.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+# Imported eagerly on purpose: each verb shares its name with its submodule, and a lazy lookup
+# would hand out the module once anything had imported it (`from nbmlops.review import
+# fairness` must always be the function).
+from nbmlops.review.drift import drift
+from nbmlops.review.explain import explain
+from nbmlops.review.fairness import fairness
+from nbmlops.review.session import session
 
 __all__ = ["drift", "explain", "fairness", "session"]
-
-_HOMES = {
-    "drift": "nbmlops.review.drift",
-    "explain": "nbmlops.review.explain",
-    "fairness": "nbmlops.review.fairness",
-    "session": "nbmlops.review.session",
-}
-
-
-def __getattr__(name: str) -> Any:
-    # `nbmlops.review.fairness` is both a submodule and its verb: the verb wins, as documented
-    if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'nbmlops.review' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])

@@ -5,8 +5,9 @@ A review result (fairness, explanations, drift) is a frozen dataclass that subcl
 ``widget()``. This base then gives it, once for all kinds:
 
 - ``_repr_mimebundle_``: in a live kernel the ipywidgets view **and** the static HTML in the same
-  output, so a notebook saved without widget state (papermill never saves it) and its nbconvert
-  HTML still show tables and plots; outside a kernel only the static HTML.
+  output; outside a kernel only the static HTML. A notebook reopened after its kernel is gone
+  shows the static HTML (ipywidgets falls back to it when the model is missing), and so does its
+  HTML export once the saved widget state is left out (``recording.export_html`` does that).
 - ``to_json()``: the plain-JSON form (``to_dict``), sorted and stable.
 - ``log(run_id=None)``: into MLflow. Inside a running pipeline stage it records scraps, which the
   stage's own MLflow child run receives (``review/<kind>.json`` and headline metrics); otherwise
