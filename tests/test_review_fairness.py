@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,10 +21,10 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_score
+from sklearn.metrics import precision_score, roc_auc_score
 
 from nbmlops.datasets import BIASED_GROUP, synthetic_patients
-from nbmlops.review.fairness import fairness
+from nbmlops.review.fairness import FairnessResult, _groupings, _plan, _replicate_metrics, fairness
 
 FEATURES = ["prior_pdc", "refill_gap_days", "monthly_copay", "n_medications", "age"]
 
@@ -188,7 +192,7 @@ def test_html_has_the_table_and_no_row_level_values() -> None:
     assert page == result.to_html()
     assert "<table>" in page and "false positive rate" in page and "medicaid" in page
     assert "&lt;b&gt;cash&lt;/b&gt;" in page and "<b>cash</b>" not in page
-    assert "<script" not in page.lower() and "http" not in page
+    assert "<script" not in page.lower() and "http" not in _without_images(page)
     assert "fail" in page
     for row_value in [*frame["mrn"].head(50), *frame["patient_name"].head(50)]:
         assert str(row_value) not in page
@@ -230,3 +234,242 @@ def test_bad_arguments_raise(kwargs: dict[str, object], word: str) -> None:
     }
     with pytest.raises(ValueError, match=word):
         fairness(**(base | kwargs))  # type: ignore[arg-type]
+
+
+def _without_images(page: str) -> str:
+    """The page with embedded PNGs cut out: base64 text can spell anything by chance."""
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+
+
+def _mixed() -> FairnessResult:
+    """Two features, a suppressed group, a group with no positives (NaN TPR) and ratio checks."""
+    data = _small(900, seed=5)
+    truth = data["y"].copy()
+    truth[data["group"] == "b"] = 0  # "b" has no positives: its TPR and AUROC cannot be computed
+    return fairness(
+        y_true=truth,
+        y_score=data["score"],
+        sensitive_features=pd.DataFrame({"sex": data["sex"], "group": data["group"]}),
+        min_group_size=40,
+        n_bootstrap=25,
+        checks={"selection_rate_ratio": 0.5, "equalized_odds_difference": 0.2},
+    )
+
+
+def test_from_dict_rebuilds_the_same_result() -> None:
+    result = _mixed()
+    exported = result.to_dict()
+    assert exported["kind"] == "fairness"
+    assert result.by_group.suppressed and np.isnan(result.by_feature["group"].values["auroc"][1])
+    rebuilt = FairnessResult.from_dict(exported)
+    assert rebuilt.to_dict() == exported
+    assert rebuilt.to_html() == result.to_html()
+    # through JSON text, as a later review session reads it (keys come back sorted)
+    from_json = FairnessResult.from_dict(json.loads(result.to_json()))
+    assert from_json.to_dict() == exported
+    assert list(from_json.by_feature) == ["sex", "group"]
+    assert from_json.by_group.metrics == result.by_group.metrics
+    assert from_json.headline() == result.headline()
+    assert "<table>" in from_json.to_html()
+    assert from_json.widget().children
+    with pytest.raises(ValueError, match="drift"):
+        FairnessResult.from_dict(exported | {"kind": "drift"})
+
+    labels_only = fairness(  # no scores: no AUROC, no threshold; one feature, no bootstrap
+        y_true=[0, 1, 1, 0] * 20,
+        y_pred=[0, 1, 0, 0] * 20,
+        sensitive_features={"g": list("ab" * 40)},
+        n_bootstrap=0,
+    )
+    again = FairnessResult.from_dict(json.loads(labels_only.to_json()))
+    assert again.to_dict() == labels_only.to_dict()
+    assert again.threshold is None and "auroc" not in again.by_group.metrics
+    assert again.to_html() == labels_only.to_html()
+
+
+def test_headline_reports_the_gaps_and_the_checks() -> None:
+    data = _small(1200, seed=2)
+    pred = (data["score"] >= 0.5).astype(int)
+    sf = pd.DataFrame({"group": data["group"], "sex": data["sex"]})
+    loose = {"equalized_odds_difference": 1.0, "demographic_parity_difference": 1.0}
+    strict = {"equalized_odds_difference": 1.0, "demographic_parity_difference": 0.0}
+    kwargs = {"y_true": data["y"], "y_pred": pred, "sensitive_features": sf, "n_bootstrap": 0}
+    passing = fairness(**kwargs, min_group_size=1, checks=loose).headline()
+    failing = fairness(**kwargs, min_group_size=1, checks=strict).headline()
+    assert set(passing) == {
+        "equalized_odds_difference",
+        "demographic_parity_difference",
+        "passed",
+        "n_checks_failed",
+    }
+    assert passing["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(data["y"], pred, sensitive_features=sf)
+    )
+    assert passing["demographic_parity_difference"] == pytest.approx(
+        demographic_parity_difference(data["y"], pred, sensitive_features=sf)
+    )
+    assert (passing["passed"], passing["n_checks_failed"]) == (1.0, 0.0)
+    assert (failing["passed"], failing["n_checks_failed"]) == (0.0, 1.0)
+
+
+def test_one_resample_equals_the_metrics_of_the_resampled_rows() -> None:
+    """The bootstrap's weighted counts and weighted AUROC (with tied scores) are what fairlearn
+    and scikit-learn give on the rows a resample drew, repeated as often as drawn."""
+    rng = np.random.default_rng(7)
+    n = 500
+    group = rng.choice(["a", "b", "c"], n)
+    truth = rng.integers(0, 2, n)
+    score = np.round(0.3 * truth + 0.7 * rng.random(n), 1)  # few distinct values: many ties
+    pred = (score >= 0.5).astype(np.int64)
+    grouping = _groupings({"group": group}, n)["group"]
+    drawn = rng.integers(0, n, n)
+    weights = np.bincount(drawn, minlength=n).astype(float)[None, :]
+    stats = _replicate_metrics(_plan(truth, pred, score, grouping, 1), weights)
+    expected = MetricFrame(
+        metrics={"selection_rate": selection_rate, "false_positive_rate": false_positive_rate},
+        y_true=truth[drawn],
+        y_pred=pred[drawn],
+        sensitive_features=group[drawn],
+    ).by_group
+    for i, (label,) in enumerate(grouping[2]):
+        rows = group[drawn] == label
+        assert stats["auroc"][0, i] == pytest.approx(
+            roc_auc_score(truth[drawn][rows], score[drawn][rows])
+        )
+        for metric in expected.columns:
+            assert stats[metric][0, i] == pytest.approx(expected.loc[label, metric])
+
+
+def test_labels_are_text_and_missing_values_a_group_of_their_own() -> None:
+    n = 300
+    kind = np.array(["x", None, "y"] * (n // 3), dtype=object)
+    level = np.array([1, 2.0, 2] * (n // 3), dtype=object)  # 2.0 and 2 read differently
+    truth = np.array([0, 1, 1, 0, 1] * (n // 5))
+    pred = np.array([1, 1, 0] * (n // 3))
+    result = fairness(
+        y_true=truth,
+        y_pred=pred,
+        sensitive_features={"kind": kind, "level": level},
+        n_bootstrap=0,
+        min_group_size=1,
+    )
+    assert result.by_feature["kind"].groups == (("(missing)",), ("x",), ("y",))
+    assert result.by_feature["level"].groups == (("1",), ("2",), ("2.0",))
+    assert result.by_group.groups == (("(missing)", "2.0"), ("x", "1"), ("y", "2"))
+    text = pd.DataFrame(
+        {"kind": [str(k) if k else "(missing)" for k in kind], "level": level.astype(str)}
+    )
+    expected = MetricFrame(
+        metrics=selection_rate, y_true=truth, y_pred=pred, sensitive_features=text
+    ).by_group
+    for i, label in enumerate(result.by_group.groups):
+        assert result.by_group.values["selection_rate"][i] == pytest.approx(expected.loc[label])
+    assert result.by_group.counts == (100, 100, 100)
+
+
+def test_widget_redraws_plot_and_table_for_the_chosen_grouping_and_metric() -> None:
+    result = _mixed()
+    view = result.widget()
+    head, controls, image, table = view.children
+    grouping, metric = controls.children
+    assert list(grouping.options) == ["sex \u00d7 group", "sex alone", "group alone"]
+    assert [value for _, value in metric.options] == [
+        "selection_rate",
+        "true_positive_rate",
+        "false_positive_rate",
+        "precision",
+        "auroc",
+    ]
+    assert metric.value == "selection_rate"
+    assert "<th>selection rate</th>" in table.value and "suppressed" in table.value
+    assert bytes(image.value).startswith(b"\x89PNG")
+    first_image, first_table = image.value, table.value
+
+    metric.value = "auroc"
+    assert image.value != first_image
+    assert "<th>AUROC</th>" in table.value and "<th>selection rate</th>" not in table.value
+    auroc_image = image.value
+
+    grouping.value = "sex alone"
+    assert image.value != auroc_image
+    assert "<th>sex</th>" in table.value and "<th>group</th>" not in table.value
+    assert table.value != first_table
+    assert "suppressed" not in table.value  # both sexes are large enough
+
+    assert "900 rows" in head.value and "<td>AUROC</td>" in head.value  # the gaps table
+    assert [c.passed for c in result.checks.values()] == [True, False]
+    for check in result.checks.values():
+        mark = "✔ pass" if check.passed else "✘ fail"
+        assert f"<td>{check.name}</td><td>{check.value:.3f}</td>" in head.value
+        assert head.value.count(mark) == 1
+
+
+def test_importing_the_modules_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, nbmlops.review.fairness, nbmlops.review.fairness_view; "
+        "print(sorted(m for m in ('pandas', 'numpy', 'fairlearn', 'sklearn', 'matplotlib', "
+        "'ipywidgets') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    code = (
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from nbmlops.datasets import synthetic_patients\n"
+        "from nbmlops.review.fairness import fairness\n"
+        f"features = {FEATURES!r}\n"
+        "frame = synthetic_patients(3000, seed=8, bias=0.6)\n"
+        "y = frame['stopped_refilling']\n"
+        "model = LogisticRegression(max_iter=1000).fit(frame[features], y)\n"
+        "result = fairness(\n"
+        "    y_true=y,\n"
+        "    y_score=model.predict_proba(frame[features])[:, 1],\n"
+        "    sensitive_features=frame[['sex', 'payer']],\n"
+        "    n_bootstrap=30,\n"
+        ")\n"
+        "result.to_json('fairness.json')\n"
+        "result"
+    )
+    src, out = tmp_path / "fairness.ipynb", tmp_path / "fairness.out.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), src)
+    papermill.execute_notebook(
+        str(src), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False
+    )
+    executed = nbformat.read(out, as_version=4)
+    data = executed.cells[-1].outputs[-1]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    table_rows = ["<td>F</td><td>medicaid</td>", "<td>M</td><td>commercial</td>"]
+    assert all(row in data["text/html"] for row in table_rows)
+    assert "<th>false positive rate</th>" in data["text/html"]
+    assert "data:image/png;base64," in data["text/html"]
+
+    frame = synthetic_patients(3000, seed=8, bias=0.6)
+    model = LogisticRegression(max_iter=1000).fit(frame[FEATURES], frame["stopped_refilling"])
+    scores = model.predict_proba(frame[FEATURES])[:, 1]
+    raw = [
+        *frame["mrn"].head(300),
+        *frame["patient_name"].head(300),
+        *frame["email"].head(300),
+        *(f"{s:.6f}" for s in scores[:300]),
+    ]
+    saved = (tmp_path / "fairness.json").read_text()
+    assert not [v for v in raw if v in saved]
+
+    exported, _ = HTMLExporter().from_notebook_node(executed)
+    assert not [v for v in raw if v in exported]
+    # with the widget state saved, nbconvert shows the widget view; without it (a notebook saved
+    # from a closed kernel) it shows the static HTML of the same output
+    assert "widgets" in executed.metadata
+    del executed.metadata["widgets"]
+    static, _ = HTMLExporter().from_notebook_node(executed)
+    assert all(row in static for row in table_rows)
+    plots = re.findall(r"<img[^>]*src=.data:image/png;base64,", static)
+    assert len(plots) == 3  # the intersection, sex alone, payer alone
+    assert not [v for v in raw if v in static]
+    assert "3000 rows, threshold 0.5" in static

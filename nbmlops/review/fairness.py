@@ -8,18 +8,20 @@ groups, fairlearn's equalized-odds and demographic-parity differences, and pass/
 Groups with fewer than ``min_group_size`` rows are suppressed, the small-cell rule of health
 statistics: their metrics and counts are not reported, and they take no part in gaps, ratios or
 checks. Nothing row-level is kept: the result holds group labels, counts and aggregates only.
+How a result looks (static HTML, the widget) is :mod:`nbmlops.review.fairness_view`.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
+
+from nbmlops.review.rendering import ReviewResult, json_float
 
 __all__ = ["DEFAULT_CHECKS", "LABEL_METRICS", "Check", "FairnessResult", "GroupTable", "fairness"]
 
@@ -31,10 +33,28 @@ DEFAULT_CHECKS: Mapping[str, float] = MappingProxyType(
 )
 """Checks run when none are named: each value must be at most its limit."""
 
+_METRICS = (*LABEL_METRICS, "auroc")
 _MISSING = "(missing)"
+_SETTINGS = ("n_rows", "threshold", "min_group_size", "n_bootstrap", "ci", "seed")
 _BOOTSTRAP_CELLS = 4_000_000  # replicates x rows held at once: bounds memory at ~32 MB a chunk
 
 FloatArray = Any  # numpy arrays; kept loose because pandas and fairlearn have no stubs here
+Grouping = tuple[tuple[str, ...], FloatArray, list[tuple[str, ...]]]
+"""Features grouped by, each row's group number, and the group labels in sorted order."""
+
+
+def _nan(value: float | None) -> float:
+    """A float from JSON: ``None`` (how :func:`json_float` writes NaN) back to NaN."""
+    return math.nan if value is None else float(value)
+
+
+def _gap_to_dict(value: float, ci: tuple[float, float]) -> dict[str, Any]:
+    return {"value": json_float(value), "ci": [json_float(x) for x in ci]}
+
+
+def _gap_from_dict(data: Mapping[str, Any]) -> tuple[float, tuple[float, float]]:
+    low, high = data["ci"]
+    return _nan(data["value"]), (_nan(low), _nan(high))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,11 +76,20 @@ class Check:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "value": _json_float(self.value),
+            "value": json_float(self.value),
             "limit": self.limit,
             "rule": "at_most" if self.at_most else "at_least",
             "passed": self.passed,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Check:
+        return cls(
+            name=data["name"],
+            value=_nan(data["value"]),
+            limit=float(data["limit"]),
+            at_most=data["rule"] == "at_most",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,8 +140,8 @@ class GroupTable:
             if n is not None:
                 row["metrics"] = {
                     m: {
-                        "value": _json_float(self.values[m][i]),
-                        "ci": [_json_float(self.ci_low[m][i]), _json_float(self.ci_high[m][i])],
+                        "value": json_float(self.values[m][i]),
+                        "ci": [json_float(self.ci_low[m][i]), json_float(self.ci_high[m][i])],
                     }
                     for m in self.metrics
                 }
@@ -122,17 +151,45 @@ class GroupTable:
             "groups": rows,
             "suppressed": [list(g) for g in self.suppressed],
             "difference": {
-                m: {"value": _json_float(v), "ci": [_json_float(x) for x in self.difference_ci[m]]}
-                for m, v in self.difference.items()
+                m: _gap_to_dict(v, self.difference_ci[m]) for m, v in self.difference.items()
             },
-            "ratio": {m: _json_float(v) for m, v in self.ratio.items()},
+            "ratio": {m: json_float(v) for m, v in self.ratio.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupTable:
+        features = tuple(data["features"])
+        metrics = tuple(m for m in _METRICS if m in data["difference"])  # JSON may sort keys
+        rows = data["groups"]
+
+        def column(m: str, pick: int | None) -> tuple[float, ...]:
+            cells = [r["metrics"][m] if "metrics" in r else None for r in rows]
+            return tuple(
+                math.nan if c is None else _nan(c["value"] if pick is None else c["ci"][pick])
+                for c in cells
+            )
+
+        gaps = {m: _gap_from_dict(data["difference"][m]) for m in metrics}
+        return cls(
+            features=features,
+            metrics=metrics,
+            groups=tuple(tuple(r["group"][f] for f in features) for r in rows),
+            counts=tuple(r["n"] for r in rows),
+            values=MappingProxyType({m: column(m, None) for m in metrics}),
+            ci_low=MappingProxyType({m: column(m, 0) for m in metrics}),
+            ci_high=MappingProxyType({m: column(m, 1) for m in metrics}),
+            difference=MappingProxyType({m: gaps[m][0] for m in metrics}),
+            difference_ci=MappingProxyType({m: gaps[m][1] for m in metrics}),
+            ratio=MappingProxyType({m: _nan(data["ratio"][m]) for m in metrics}),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
-class FairnessResult:
+class FairnessResult(ReviewResult):
     """What :func:`fairness` found. ``by_group`` is over the intersection of all the sensitive
     features (fairlearn's grouping); ``by_feature`` has one table per feature."""
+
+    kind: ClassVar[str] = "fairness"
 
     n_rows: int
     threshold: float | None
@@ -161,34 +218,66 @@ class FairnessResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (NaN becomes ``None``): settings, aggregates, labels, counts."""
         return {
-            "n_rows": self.n_rows,
-            "threshold": self.threshold,
-            "min_group_size": self.min_group_size,
-            "n_bootstrap": self.n_bootstrap,
-            "ci": self.ci,
-            "seed": self.seed,
-            "overall": {m: _json_float(v) for m, v in self.overall.items()},
+            "kind": self.kind,
+            **{name: getattr(self, name) for name in _SETTINGS},
+            "overall": {m: json_float(v) for m, v in self.overall.items()},
             "by_group": self.by_group.to_dict(),
             "by_feature": {f: t.to_dict() for f, t in self.by_feature.items()},
-            "equalized_odds_difference": {
-                "value": _json_float(self.equalized_odds_difference),
-                "ci": [_json_float(x) for x in self.equalized_odds_difference_ci],
-            },
-            "demographic_parity_difference": {
-                "value": _json_float(self.demographic_parity_difference),
-                "ci": [_json_float(x) for x in self.demographic_parity_difference_ci],
-            },
+            "equalized_odds_difference": _gap_to_dict(
+                self.equalized_odds_difference, self.equalized_odds_difference_ci
+            ),
+            "demographic_parity_difference": _gap_to_dict(
+                self.demographic_parity_difference, self.demographic_parity_difference_ci
+            ),
             "checks": {n: c.to_dict() for n, c in self.checks.items()},
             "passed": self.passed,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FairnessResult:
+        """Rebuild a result from :meth:`to_dict` (e.g. the JSON a review stage wrote)."""
+        if data.get("kind", cls.kind) != cls.kind:
+            raise ValueError(f"data holds a {data.get('kind')!r} result, not {cls.kind!r}")
+        by_group = GroupTable.from_dict(data["by_group"])
+        eod, eod_ci = _gap_from_dict(data["equalized_odds_difference"])
+        dpd, dpd_ci = _gap_from_dict(data["demographic_parity_difference"])
+        return cls(
+            **{name: data[name] for name in _SETTINGS},
+            overall=MappingProxyType({m: _nan(v) for m, v in data["overall"].items()}),
+            by_group=by_group,
+            by_feature=MappingProxyType(  # in the features' order, whatever JSON did to keys
+                {f: GroupTable.from_dict(data["by_feature"][f]) for f in by_group.features}
+            ),
+            equalized_odds_difference=eod,
+            equalized_odds_difference_ci=eod_ci,
+            demographic_parity_difference=dpd,
+            demographic_parity_difference_ci=dpd_ci,
+            checks=MappingProxyType({n: Check.from_dict(c) for n, c in data["checks"].items()}),
+        )
+
+    def headline(self) -> dict[str, float]:
+        """The two gaps, ``passed`` (1 or 0) and ``n_checks_failed``."""
+        return {
+            "equalized_odds_difference": self.equalized_odds_difference,
+            "demographic_parity_difference": self.demographic_parity_difference,
+            "passed": float(self.passed),
+            "n_checks_failed": float(sum(not c.passed for c in self.checks.values())),
+        }
+
     def to_html(self) -> str:
         """Static HTML (no script, no external resources, labels escaped) for notebooks and
-        nbconvert: per-group metrics with intervals, suppressed groups, gaps and checks."""
-        return _render_html(self)
+        nbconvert: TPR and FPR by group as a plot with intervals, per-group metrics, suppressed
+        groups, gaps and checks."""
+        from nbmlops.review.fairness_view import render_html
 
-    def _repr_html_(self) -> str:
-        return self.to_html()
+        return render_html(self)
+
+    def widget(self) -> Any:
+        """The checks and gaps, then grouping and metric pickers over an interval plot and its
+        table (see :func:`nbmlops.review.fairness_view.build_widget`)."""
+        from nbmlops.review.fairness_view import build_widget
+
+        return build_widget(self)
 
 
 def fairness(
@@ -206,6 +295,11 @@ def fairness(
 ) -> FairnessResult:
     """Compute group fairness metrics, bootstrap intervals and checks for a binary classifier.
 
+    Point estimates are fairlearn's ``MetricFrame`` (one per grouping: the intersection and each
+    feature alone); the equalized-odds and demographic-parity differences are fairlearn's
+    definitions (the largest between-group difference of TPR and FPR; of selection rate) over the
+    intersection's reported groups, taken from that same frame rather than computed again.
+
     Parameters
     ----------
     y_true : array-like of 0/1
@@ -217,7 +311,8 @@ def fairness(
         Cut-off applied to ``y_score`` when ``y_pred`` is not given.
     sensitive_features : DataFrame, Series or mapping of name to array-like
         Group membership; several columns are intersected, as fairlearn does, and each is also
-        reported alone. Missing values form their own group, ``"(missing)"``.
+        reported alone. Values are shown as text; missing values form their own group,
+        ``"(missing)"``.
     min_group_size : int
         Groups with fewer rows are suppressed (not shown, not compared).
     n_bootstrap : int
@@ -250,44 +345,31 @@ def fairness(
     import numpy as np
 
     truth, pred, scores = _arrays(y_true, y_pred, y_score, threshold)
-    frame = _feature_frame(sensitive_features, len(truth))
+    columns = _feature_columns(sensitive_features, len(truth))
     _settings(min_group_size, n_bootstrap, ci, seed)
     metrics = LABEL_METRICS + (("auroc",) if scores is not None else ())
     limits = _check_specs(checks, metrics)
 
-    tables = {"": list(frame.columns)} | {c: [c] for c in frame.columns}
-    codes = {k: _group_codes(frame, cols) for k, cols in tables.items()}
-    replicates = _bootstrap(
-        truth=truth,
-        pred=pred,
-        scores=scores,
-        codes=codes,
+    groupings = _groupings(columns, len(truth))  # "": the intersection, then each feature
+    reps = _bootstrap(
+        truth,
+        pred,
+        scores,
+        groupings,
         min_group_size=min_group_size,
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
-    built = {
-        key: _table(
-            frame=frame,
-            columns=cols,
-            truth=truth,
-            pred=pred,
-            scores=scores,
-            codes=codes[key],
-            replicates=replicates[key],
-            min_group_size=min_group_size,
-            ci=ci,
-        )
-        for key, cols in tables.items()
+    frames = {key: _metric_frame(truth, pred, scores, g[1]) for key, g in groupings.items()}
+    tables = {
+        key: _table(frames[key].by_group, g, reps[key], min_group_size, ci)
+        for key, g in groupings.items()
     }
-    intersection = built.pop("")
-
-    kept = np.isin(codes[""][0], [i for i, n in enumerate(intersection.counts) if n is not None])
-    eod, dpd = _fairlearn_gaps(truth[kept], pred[kept], frame[kept])
-    eod_reps = np.fmax(
-        replicates[""]["true_positive_rate"][1], replicates[""]["false_positive_rate"][1]
-    )
-    dpd_reps = replicates[""]["selection_rate"][1]
+    intersection = tables.pop("")
+    gap = intersection.difference
+    eod = float(np.fmax(gap["true_positive_rate"], gap["false_positive_rate"]))  # NaN-skipping
+    dpd = gap["selection_rate"]
+    boot = {m: reps[""][m][1] for m in LABEL_METRICS}  # each resample's gaps between groups
     values = {
         "equalized_odds_difference": eod,
         "demographic_parity_difference": dpd,
@@ -301,13 +383,15 @@ def fairness(
         n_bootstrap=n_bootstrap,
         ci=ci,
         seed=seed,
-        overall=MappingProxyType(_overall(truth, pred, scores, frame)),
+        overall=MappingProxyType({str(m): float(v) for m, v in frames[""].overall.items()}),
         by_group=intersection,
-        by_feature=MappingProxyType(built),
+        by_feature=MappingProxyType(tables),
         equalized_odds_difference=eod,
-        equalized_odds_difference_ci=_interval(eod_reps, ci),
+        equalized_odds_difference_ci=_interval(
+            np.fmax(boot["true_positive_rate"], boot["false_positive_rate"]), ci
+        ),
         demographic_parity_difference=dpd,
-        demographic_parity_difference_ci=_interval(dpd_reps, ci),
+        demographic_parity_difference_ci=_interval(boot["selection_rate"], ci),
         checks=MappingProxyType(
             {
                 name: Check(name=name, value=values[name], limit=limit, at_most=at_most)
@@ -355,30 +439,29 @@ def _binary(name: str, values: Any) -> FloatArray:
     return arr.astype(np.int64)
 
 
-def _feature_frame(features: Any, n: int) -> Any:
+def _feature_columns(features: Any, n: int) -> dict[str, Any]:
+    """The sensitive features as name -> 1-D values (not copied)."""
     import numpy as np
     import pandas as pd
 
     if isinstance(features, pd.DataFrame):
-        frame = features.copy()
+        columns = {str(c): features.iloc[:, i] for i, c in enumerate(features.columns)}
+        width = features.shape[1]
     elif isinstance(features, pd.Series):
-        name = "sensitive_feature" if features.name is None else features.name
-        frame = features.to_frame(name=name)
+        columns = {"sensitive_feature" if features.name is None else str(features.name): features}
+        width = 1
     elif isinstance(features, Mapping):
-        frame = pd.DataFrame({str(k): np.asarray(v).ravel() for k, v in features.items()})
+        columns = {str(k): np.asarray(v).ravel() for k, v in features.items()}
+        width = len(features)
     else:
         raise ValueError("sensitive_features must be a DataFrame, a Series or a mapping")
-    if frame.shape[1] == 0 or len(frame) != n:
+    lengths = sorted({len(v) for v in columns.values()})
+    if lengths != [n] or len(columns) != width or "" in columns:
         raise ValueError(
-            f"sensitive_features must have at least one column and {n} rows (like y_true), "
-            f"not {frame.shape[1]} columns and {len(frame)} rows"
+            "sensitive_features must have at least one column, distinct non-empty names and "
+            f"{n} rows (like y_true), not {width} columns of {lengths} rows"
         )
-    frame = frame.reset_index(drop=True)
-    frame.columns = [str(c) for c in frame.columns]
-    for c in frame.columns:  # plain string labels: JSON-able and the same in every table
-        col = frame[c].astype(object)
-        frame[c] = col.where(col.notna(), _MISSING).astype(str)
-    return frame
+    return columns
 
 
 def _settings(min_group_size: int, n_bootstrap: int, ci: float, seed: int) -> None:
@@ -408,16 +491,37 @@ def _check_specs(
     return specs
 
 
-def _group_codes(frame: Any, columns: list[str]) -> tuple[FloatArray, list[tuple[str, ...]]]:
-    """Each row's group number and the sorted group labels (the order fairlearn uses)."""
+def _groupings(columns: Mapping[str, Any], n: int) -> dict[str, Grouping]:
+    """The intersection of all columns (key ``""``) and each column alone, coded once.
+
+    Labels are the values as text (missing: ``"(missing)"``), and values that read alike are one
+    group; codes follow the sorted labels, so the intersection's are in tuple order.
+    """
     import numpy as np
+    import pandas as pd
 
-    grouped = frame.groupby(columns, sort=True)
-    labels = [k if isinstance(k, tuple) else (k,) for k in grouped.groups]
-    return np.asarray(grouped.ngroup(), dtype=np.int64), sorted(labels)
+    alone: dict[str, Grouping] = {}
+    for name, column in columns.items():
+        values = column
+        if pd.api.types.is_object_dtype(column):  # 2 and 2.0 are equal but read differently
+            values = pd.Series(column).map(str, na_action="ignore")
+        codes, uniques = pd.factorize(values)  # missing values are coded -1
+        texts = [str(u) for u in uniques] + ([_MISSING] if (codes < 0).any() else [])
+        ordered = sorted(set(texts))
+        position = {text: i for i, text in enumerate(ordered)}
+        remap = np.array([position[t] for t in texts], dtype=np.int64)
+        codes = remap[np.where(codes < 0, len(texts) - 1, codes)]
+        alone[name] = ((name,), codes, [(t,) for t in ordered])
+    combined = np.zeros(n, dtype=np.int64)
+    labels: list[tuple[str, ...]] = [()]
+    for _, codes, names in alone.values():
+        present, combined = np.unique(combined * len(names) + codes, return_inverse=True)
+        labels = [labels[p // len(names)] + names[p % len(names)] for p in present.tolist()]
+    return {"": (tuple(columns), combined.astype(np.int64), labels), **alone}
 
 
-def _auroc(y_true: Any, y_score: Any) -> float:
+def _auroc(y_true: Any, y_pred: Any, y_score: Any) -> float:
+    """AUROC of the scores (``y_pred`` is unused: scores come in as a fairlearn sample param)."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
@@ -426,80 +530,57 @@ def _auroc(y_true: Any, y_score: Any) -> float:
     return float(roc_auc_score(y_true, y_score))
 
 
-def _metric_frames(truth: Any, pred: Any, scores: Any, features: Any) -> list[Any]:
+def _metric_frame(truth: Any, pred: Any, scores: Any, group: Any) -> Any:
+    """fairlearn's MetricFrame of every metric, over rows labelled by group number."""
+    import pandas as pd
     from fairlearn.metrics import (  # type: ignore[import-untyped]
         MetricFrame,
-        count,
         false_positive_rate,
         selection_rate,
         true_positive_rate,
     )
     from sklearn.metrics import precision_score
 
-    label_metrics = {
-        "count": count,
+    metrics: dict[str, Any] = {
         "selection_rate": selection_rate,
         "true_positive_rate": true_positive_rate,
         "false_positive_rate": false_positive_rate,
         "precision": functools.partial(precision_score, zero_division=0),
     }
-    frames = [
-        MetricFrame(metrics=label_metrics, y_true=truth, y_pred=pred, sensitive_features=features)
-    ]
+    params = None
     if scores is not None:
-        frames.append(
-            MetricFrame(
-                metrics={"auroc": _auroc}, y_true=truth, y_pred=scores, sensitive_features=features
-            )
-        )
-    return frames
-
-
-def _overall(truth: Any, pred: Any, scores: Any, frame: Any) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for mf in _metric_frames(truth, pred, scores, frame):
-        out |= {str(k): float(v) for k, v in mf.overall.items()}
-    return out
+        metrics["auroc"], params = _auroc, {"auroc": {"y_score": scores}}
+    return MetricFrame(
+        metrics=metrics,
+        y_true=truth,
+        y_pred=pred,
+        sensitive_features=pd.Series(group, name="group"),
+        sample_params=params,
+    )
 
 
 def _table(
-    *,
-    frame: Any,
-    columns: list[str],
-    truth: Any,
-    pred: Any,
-    scores: Any,
-    codes: tuple[FloatArray, list[tuple[str, ...]]],
+    by_group: Any,
+    grouping: Grouping,
     replicates: Mapping[str, tuple[FloatArray, FloatArray]],
     min_group_size: int,
     ci: float,
 ) -> GroupTable:
-    """Point estimates from fairlearn's MetricFrame, masked where suppressed, with intervals."""
+    """Point estimates from fairlearn's ``by_group``, masked where suppressed, with intervals."""
     import numpy as np
 
-    labels = codes[1]
-    by_group = [mf.by_group for mf in _metric_frames(truth, pred, scores, frame[columns])]
-    merged = by_group[0].join(by_group[1]) if len(by_group) > 1 else by_group[0]
-    rows = [merged.loc[lab if len(columns) > 1 else lab[0]] for lab in labels]
-    shown = [int(r["count"]) >= min_group_size for r in rows]
-    counts = tuple(int(r["count"]) if keep else None for r, keep in zip(rows, shown, strict=True))
-    metrics = tuple(m for m in (*LABEL_METRICS, "auroc") if m in merged.columns)
+    features, group, labels = grouping
+    sizes = np.bincount(group, minlength=len(labels))
+    shown = sizes >= min_group_size
+    point_of = by_group.reindex(range(len(labels)))
+    metrics = tuple(m for m in _METRICS if m in point_of.columns)
     values, low, high, diff, diff_ci, ratio = {}, {}, {}, {}, {}, {}
     for m in metrics:
-        point = np.array(
-            [float(r[m]) if keep else math.nan for r, keep in zip(rows, shown, strict=True)]
-        )
+        point = np.where(shown, point_of[m].to_numpy(dtype=float), math.nan)
         per_group, gaps = replicates[m]
-        bounds = (
-            _intervals(per_group, ci) if per_group.size else np.full((2, len(labels)), math.nan)
-        )
-        values[m] = tuple(float(v) for v in point)
-        low[m] = tuple(
-            float(v) if keep else math.nan for v, keep in zip(bounds[0], shown, strict=True)
-        )
-        high[m] = tuple(
-            float(v) if keep else math.nan for v, keep in zip(bounds[1], shown, strict=True)
-        )
+        bounds = _intervals(per_group, ci) if per_group.size else np.full((2, len(labels)), np.nan)
+        bounds[:, ~shown] = math.nan
+        values[m], low[m], high[m] = (tuple(a.tolist()) for a in (point, *bounds))
         finite = point[~np.isnan(point)]
         diff[m] = float(finite.max() - finite.min()) if finite.size else math.nan
         ratio[m] = (
@@ -507,10 +588,10 @@ def _table(
         )
         diff_ci[m] = _interval(gaps, ci)
     return GroupTable(
-        features=tuple(columns),
+        features=features,
         metrics=metrics,
         groups=tuple(labels),
-        counts=counts,
+        counts=tuple(int(s) if keep else None for s, keep in zip(sizes, shown, strict=True)),
         values=MappingProxyType(values),
         ci_low=MappingProxyType(low),
         ci_high=MappingProxyType(high),
@@ -520,76 +601,84 @@ def _table(
     )
 
 
-def _fairlearn_gaps(truth: Any, pred: Any, features: Any) -> tuple[float, float]:
-    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
-
-    if len(truth) == 0:
-        return math.nan, math.nan
-    return (
-        float(equalized_odds_difference(truth, pred, sensitive_features=features)),
-        float(demographic_parity_difference(truth, pred, sensitive_features=features)),
-    )
-
-
 def _bootstrap(
-    *,
     truth: Any,
     pred: Any,
     scores: Any,
-    codes: Mapping[str, tuple[FloatArray, list[tuple[str, ...]]]],
+    groupings: Mapping[str, Grouping],
+    *,
     min_group_size: int,
     n_bootstrap: int,
     seed: int,
 ) -> dict[str, dict[str, tuple[FloatArray, FloatArray]]]:
-    """Per table and metric: (replicates x groups) values and the replicates' max - min gap.
+    """Per grouping and metric: (resamples x groups) values and each resample's max - min gap.
 
-    All tables share the same resamples. A resample is a row of weights (how often each row was
-    drawn), so confusion counts are weighted sums and AUROC a weighted Mann-Whitney statistic.
+    All groupings share the same resamples. A resample is a row of weights (how often each row
+    was drawn), so confusion counts are weighted sums and AUROC a weighted Mann-Whitney statistic;
+    what these need besides the weights is worked out once per grouping, by :func:`_plan`.
     """
     import numpy as np
 
-    n = len(truth)
-    chunk = max(1, _BOOTSTRAP_CELLS // n)
-    rng = np.random.default_rng(seed)
-    parts: dict[str, dict[str, list[FloatArray]]] = {k: {} for k in codes}
+    n, metrics = len(truth), LABEL_METRICS + (("auroc",) if scores is not None else ())
+    if n_bootstrap == 0:
+        return {key: {m: (np.empty((0, 0)), np.empty(0)) for m in metrics} for key in groupings}
+    plans = {key: _plan(truth, pred, scores, g, min_group_size) for key, g in groupings.items()}
+    parts: dict[str, list[dict[str, FloatArray]]] = {key: [] for key in plans}
+    chunk, rng = max(1, _BOOTSTRAP_CELLS // n), np.random.default_rng(seed)
     for start in range(0, n_bootstrap, chunk):
         size = min(chunk, n_bootstrap - start)
         draws = rng.integers(0, n, (size, n)) + (np.arange(size) * n)[:, None]
         weights = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(float)
-        for key, (group, labels) in codes.items():
-            sizes = np.bincount(group, minlength=len(labels))
-            stats = _replicate_metrics(
-                truth=truth,
-                pred=pred,
-                scores=scores,
-                group=group,
-                shown=sizes >= min_group_size,
-                weights=weights,
-            )
-            for m, v in stats.items():
-                parts[key].setdefault(m, []).append(v)
-    metrics = (*LABEL_METRICS, *(("auroc",) if scores is not None else ()))
+        del draws  # 8 bytes a cell, as much again as the weights
+        for key, plan in plans.items():
+            parts[key].append(_replicate_metrics(plan, weights))
     out: dict[str, dict[str, tuple[FloatArray, FloatArray]]] = {}
-    for key in codes:
-        out[key] = {}
+    for key, chunks in parts.items():
         for m in metrics:
-            reps = np.concatenate(parts[key][m]) if parts[key] else np.empty((0, 0))
-            out[key][m] = (reps, _spread(reps))
+            reps = np.concatenate([c[m] for c in chunks])
+            out.setdefault(key, {})[m] = (reps, _spread(reps))
     return out
 
 
-def _replicate_metrics(
-    *, truth: Any, pred: Any, scores: Any, group: Any, shown: Any, weights: Any
-) -> dict[str, FloatArray]:
+def _plan(
+    truth: Any, pred: Any, scores: Any, grouping: Grouping, min_group_size: int
+) -> dict[str, Any]:
+    """What every resample of one grouping reuses: each row's confusion cell and, for AUROC, the
+    rows in (group, score) order with each row's block of tied scores and its group's start."""
     import numpy as np
 
-    n_groups = len(shown)
-    cell = group * 4 + truth * 2 + pred  # cells per group: TN, FP, FN, TP
-    order = np.argsort(cell, kind="stable")
-    present, starts = np.unique(cell[order], return_index=True)
-    counts = np.zeros((weights.shape[0], n_groups * 4))
-    counts[:, present] = np.add.reduceat(weights[:, order], starts, axis=1)
-    tn, fp, fn, tp = np.moveaxis(counts.reshape(-1, n_groups, 4), 2, 0)
+    _, group, labels = grouping
+    n_groups = len(labels)
+    plan: dict[str, Any] = {
+        "cell": group * 4 + truth * 2 + pred,  # cells per group: TN, FP, FN, TP
+        "n_groups": n_groups,
+        "shown": np.bincount(group, minlength=n_groups) >= min_group_size,
+    }
+    if scores is None:
+        return plan
+    order = np.lexsort((scores, group))
+    g, s = group[order], scores[order]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_block = new_group | np.r_[True, s[1:] != s[:-1]]
+    block_starts, group_starts = np.flatnonzero(new_block), np.flatnonzero(new_group)
+    block = np.cumsum(new_block) - 1
+    return plan | {
+        "order": order,
+        "positive": truth[order] == 1,
+        "block_start": block_starts[block],
+        "block_end": np.r_[block_starts[1:], len(order)][block],
+        "group_start": group_starts[np.cumsum(new_group) - 1],
+        "group_starts": group_starts,
+        "groups": g[group_starts],
+    }
+
+
+def _replicate_metrics(plan: Mapping[str, Any], weights: Any) -> dict[str, FloatArray]:
+    import numpy as np
+
+    n_groups, size, cell = plan["n_groups"], len(weights), plan["cell"]
+    counts = np.stack([np.bincount(cell, weights=w, minlength=n_groups * 4) for w in weights])
+    tn, fp, fn, tp = np.moveaxis(counts.reshape(size, n_groups, 4), 2, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {
             "selection_rate": (fp + tp) / (tn + fp + fn + tp),
@@ -597,32 +686,32 @@ def _replicate_metrics(
             "false_positive_rate": fp / (fp + tn),
             "precision": np.where(tp + fp > 0, tp / (tp + fp), 0.0),
         }
-    if scores is not None:
-        auc = np.full((weights.shape[0], n_groups), math.nan)
-        for g in np.flatnonzero(shown):
-            rows = group == g
-            auc[:, g] = _weighted_auroc(scores[rows], truth[rows], weights[:, rows])
-        out["auroc"] = auc
+    if "order" in plan:
+        out["auroc"] = _weighted_auroc(plan, weights[:, plan["order"]])
     for v in out.values():
-        v[:, ~shown] = math.nan
+        v[:, ~plan["shown"]] = math.nan
     return out
 
 
-def _weighted_auroc(scores: Any, truth: Any, weights: Any) -> FloatArray:
-    """AUROC of each row of ``weights``: P(score of a positive > a negative's), ties count half."""
+def _weighted_auroc(plan: Mapping[str, Any], weights: Any) -> FloatArray:
+    """Each group's AUROC under each row of ``weights`` (columns in the plan's order):
+    P(score of a positive > a negative's), ties counting half."""
     import numpy as np
 
-    order = np.argsort(scores, kind="stable")
-    scores, truth, weights = scores[order], truth[order], weights[:, order]
-    _, first, size = np.unique(scores, return_index=True, return_counts=True)
-    block_start = np.repeat(first, size)
-    block_end = block_start + np.repeat(size, size)
-    neg, pos = weights * (truth == 0), weights * (truth == 1)
-    below = np.concatenate([np.zeros((len(weights), 1)), np.cumsum(neg, axis=1)], axis=1)
-    lower, tied = below[:, block_start], below[:, block_end] - below[:, block_start]
-    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    pos = weights * plan["positive"]
+    neg = weights - pos
+    below = np.zeros((len(weights), weights.shape[1] + 1))  # weight of negatives before a row
+    np.cumsum(neg, axis=1, out=below[:, 1:])
+    start = below[:, plan["block_start"]]
+    wins = pos * (start - below[:, plan["group_start"]])
+    wins += 0.5 * pos * (below[:, plan["block_end"]] - start)
+    starts = plan["group_starts"]
+    pairs = np.add.reduceat(pos, starts, axis=1) * np.add.reduceat(neg, starts, axis=1)
+    auc = np.full((len(weights), plan["n_groups"]), math.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pairs > 0, (pos * (lower + 0.5 * tied)).sum(axis=1) / pairs, math.nan)
+        ratio = np.add.reduceat(wins, starts, axis=1) / pairs
+    auc[:, plan["groups"]] = np.where(pairs > 0, ratio, math.nan)
+    return auc
 
 
 def _spread(reps: FloatArray) -> FloatArray:
@@ -650,83 +739,3 @@ def _interval(reps: FloatArray, ci: float) -> tuple[float, float]:
         return math.nan, math.nan
     low, high = _intervals(reps[:, None], ci)[:, 0]
     return float(low), float(high)
-
-
-def _json_float(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
-
-
-def _fmt(value: float) -> str:
-    return "&ndash;" if math.isnan(value) else f"{value:.3f}"
-
-
-def _render_table(table: GroupTable, min_group_size: int) -> list[str]:
-    e = html.escape
-    head = "".join(f"<th>{e(f)}</th>" for f in table.features) + "<th>n</th>"
-    head += "".join(f"<th>{e(m.replace('_', ' '))}</th>" for m in table.metrics)
-    out = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
-    for i, (label, n) in enumerate(zip(table.groups, table.counts, strict=True)):
-        cells = "".join(f"<td>{e(part)}</td>" for part in label)
-        if n is None:
-            span = len(table.metrics)
-            cells += f"<td>&lt;&nbsp;{min_group_size}</td><td colspan='{span}'>suppressed</td>"
-        else:
-            cells += f"<td>{n}</td>" + "".join(
-                f"<td>{_fmt(table.values[m][i])} <small>[{_fmt(table.ci_low[m][i])}, "
-                f"{_fmt(table.ci_high[m][i])}]</small></td>"
-                for m in table.metrics
-            )
-        out.append(f"<tr>{cells}</tr>")
-    gaps = "".join(
-        f"<tr><td>{e(m.replace('_', ' '))}</td><td>{_fmt(table.difference[m])} <small>["
-        f"{_fmt(table.difference_ci[m][0])}, {_fmt(table.difference_ci[m][1])}]</small></td>"
-        f"<td>{_fmt(table.ratio[m])}</td></tr>"
-        for m in table.metrics
-    )
-    out.append("</tbody></table>")
-    if table.suppressed:
-        listed = "; ".join(" &times; ".join(map(e, g)) for g in table.suppressed)
-        out.append(f"<p>Suppressed (fewer than {min_group_size} rows): {listed}</p>")
-    out.append(
-        "<table><thead><tr><th>metric</th><th>difference (max &minus; min)</th>"
-        f"<th>ratio (min / max)</th></tr></thead><tbody>{gaps}</tbody></table>"
-    )
-    return out
-
-
-def _render_html(result: FairnessResult) -> str:
-    e = html.escape
-    table = result.by_group
-    cut = "" if result.threshold is None else f", threshold {result.threshold:g}"
-    out = [
-        "<div class='nbmlops-fairness'>",
-        "<style>.nbmlops-fairness table{border-collapse:collapse;margin:4px 0 10px}"
-        ".nbmlops-fairness td,.nbmlops-fairness th{border:1px solid #ccc;padding:2px 6px}"
-        ".nbmlops-fairness .pass{color:#1a7f37}.nbmlops-fairness .fail{color:#cf222e}</style>",
-        f"<h4>Fairness by {' &times; '.join(map(e, table.features))}</h4>",
-        f"<p>{result.n_rows} rows{cut}; {round(result.ci * 100)}% percentile intervals from "
-        f"{result.n_bootstrap} bootstrap resamples (seed {result.seed}).</p>",
-        *_render_table(table, result.min_group_size),
-    ]
-    verdict = "all checks passed" if result.passed else "some checks failed"
-    out.append(f"<h4>Checks: {verdict}</h4>")
-    out.append("<table><thead><tr><th>check</th><th>value</th><th>limit</th><th>result</th>")
-    out.append("</tr></thead><tbody>")
-    for check in result.checks.values():
-        rule = "≤" if check.at_most else "≥"
-        mark = (
-            "<span class='pass'>✔ pass</span>"
-            if check.passed
-            else "<span class='fail'>✘ fail</span>"
-        )
-        out.append(
-            f"<tr><td>{e(check.name)}</td><td>{_fmt(check.value)}</td>"
-            f"<td>{rule} {check.limit:g}</td><td>{mark}</td></tr>"
-        )
-    out.append("</tbody></table>")
-    if len(result.by_feature) > 1:
-        for feature, by_feature in result.by_feature.items():
-            out.append(f"<h4>By {e(feature)} alone</h4>")
-            out.extend(_render_table(by_feature, result.min_group_size))
-    out.append("</div>")
-    return "".join(out)
