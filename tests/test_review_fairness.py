@@ -24,7 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_score, roc_auc_score
 
 from nbmlops.datasets import BIASED_GROUP, synthetic_patients
-from nbmlops.review.fairness import FairnessResult, _groupings, _plan, _replicate_metrics, fairness
+from nbmlops.review.fairness import FairnessResult, _groupings, fairness
+from nbmlops.review.fairness_bootstrap import _plan, _replicate_metrics
 
 FEATURES = ["prior_pdc", "refill_gap_days", "monthly_copay", "n_medications", "age"]
 
