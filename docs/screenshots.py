@@ -33,15 +33,19 @@ def main() -> None:
     ):
         browser = launch_chromium(pw)
         try:
-            page = LabPage(browser.new_page(viewport={"width": 1500, "height": 1100}), lab)
+            page = LabPage(browser.new_page(viewport={"width": 1300, "height": 1250}), lab)
             page.open(str(notebook.relative_to(REPO)))
             page.command("application:toggle-left-area")
             page.run_all()
             widget = page.page.locator(".jupyter-widgets.widget-tab").first
             for title, name in TABS.items():
                 page.tab(title).first.click()
+                widget.evaluate("e => e.scrollIntoView()")
                 page.page.wait_for_timeout(1500)  # images decode, layout settles
-                page.screenshot(widget, out / f"review-{name}.png")
+                box = widget.bounding_box()
+                height = min(box["height"], 1250 - box["y"] - 30)  # what the panel shows
+                clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": height}
+                page.page.screenshot(path=str(out / f"review-{name}.png"), clip=clip)
                 print(f"wrote {out / f'review-{name}.png'}")  # noqa: T201
         finally:
             browser.close()

@@ -111,8 +111,8 @@ class ReviewSession(ReviewResult):
             return w.HTML(f"<p>The review stage saved no <code>{name}</code> result.</p>")
 
         children = [
-            w.HTML(self._summary_html()),
-            w.HTML(self._performance_html()),
+            w.HTML(section("session", "Summary and provenance", self._summary_html())),
+            w.HTML(section("session", "Performance", self._performance_html())),
             tab("fairness"),
             tab("explain"),
             tab("drift"),
