@@ -58,6 +58,7 @@ test: setup system-deps lint typecheck
 
 bench: setup
 	$(BIN)/python bench/bench_run.py
+	$(BIN)/python bench/bench_review.py
 
 ui: setup
 	$(BIN)/nbmlops ui
