@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,14 +98,16 @@ def test_example_pipeline_runs_end_to_end_and_logs_no_identifiers(tmp_path: Path
     for title in ("Fairness", "selection rate", "SHAP", "drift"):
         assert title in page, title
     assert page.count("data:image/png;base64") >= 4
-    assert "<script src=" not in page  # nothing loaded from a CDN
+    sources = set(re.findall(r"<script[^>]*\bsrc=\"([^\"]*)\"", page))
+    assert sources <= {""}, sources  # nothing loaded from a CDN
 
     # no identifier from the extract anywhere it could leave the machine
     identifiers = _identifier_values()
     logged = [p for p in (root / ".nbmlops").rglob("*") if p.is_file() and p.suffix != ".db"]
     assert any(p.name == "evaluate.html" for p in logged)
     for path in logged:
-        text = path.read_text(errors="replace")
+        # embedded images (base64: letters, digits and '/') can spell a date by chance
+        text = re.sub(r"[A-Za-z0-9+/=]{200,}", "", path.read_text(errors="replace"))
         leaked = [v for v in identifiers if v in text]
         assert not leaked, f"{path} holds identifiers, e.g. {leaked[:3]}"
         findings = [f.kind for f in scan_text(text)] if path.suffix != ".png" else []

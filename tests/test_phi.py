@@ -419,3 +419,12 @@ def test_a_5_mb_notebook_is_scanned_in_well_under_a_second() -> None:
     assert scan_notebook(nb) == ()
     # ~0.25 s on a laptop core; the margin absorbs a loaded CI machine
     assert time.perf_counter() - started < 1.5
+
+
+def test_embedded_images_are_not_scanned_but_text_beside_them_is() -> None:
+    # base64 is letters, digits and '/': an image can spell a date by chance (seen in a review
+    # notebook's plots), which must not get the whole notebook refused
+    html = '<img src="data:image/png;base64,iVBORw0KGgo+12/01/2023+AAAA"/>'
+    assert scan_text(html) == ()
+    (finding,) = scan_text(html + " seen 12/01/2023")
+    assert finding.kind == "date" and finding.start == len(html) + 6
