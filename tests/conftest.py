@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,37 @@ def make_project(tmp_path: Path) -> Iterator[MakeProject]:
         return project
 
     yield make
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A one-cell notebook run in a real kernel: its last output's data, the executed notebook,
+    nbconvert's plain export (widget state saved, so widgets win) and the export a pipeline run
+    writes (``recording.export_html``: no saved widget state, so the static HTML shows)."""
+
+    data: dict[str, Any]
+    executed: Any
+    plain_html: str
+    pipeline_html: str
+
+
+def render_cell(folder: Path, code: str, name: str = "view") -> Rendered:
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    from nbmlops.recording import export_html
+
+    src, out = folder / f"{name}.ipynb", folder / f"{name}.out.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), src)
+    papermill.execute_notebook(
+        str(src), str(out), kernel_name="python3", cwd=str(folder), progress_bar=False
+    )
+    executed = nbformat.read(out, as_version=4)
+    plain, _ = HTMLExporter().from_notebook_node(executed)
+    return Rendered(
+        data=dict(executed.cells[-1].outputs[-1]["data"]),
+        executed=executed,
+        plain_html=plain,
+        pipeline_html=export_html(out).read_text(encoding="utf-8"),
+    )

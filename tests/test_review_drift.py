@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import render_cell
 
 from nbmlops.datasets import IDENTIFIER_COLUMNS, synthetic_patients
 from nbmlops.review.drift import DriftResult, drift
@@ -347,10 +348,6 @@ def test_importing_the_modules_loads_no_heavy_library() -> None:
 
 
 def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
-
     code = (
         "from nbmlops.datasets import synthetic_patients\n"
         "from nbmlops.review.drift import drift\n"
@@ -359,24 +356,19 @@ def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) 
         "current = synthetic_patients(3000, seed=2, drift=1.0)[features]\n"
         "drift(reference, current, sample=2500)"
     )
-    src, out = tmp_path / "drift.ipynb", tmp_path / "drift.out.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), src)
-    papermill.execute_notebook(
-        str(src), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False
-    )
-    executed = nbformat.read(out, as_version=4)
-    data = executed.cells[-1].outputs[-1]["data"]
+    shown = render_cell(tmp_path, code, "drift")
+    executed, data = shown.executed, shown.data
     assert "application/vnd.jupyter.widget-view+json" in data
     assert "<th>drifted</th>" in data["text/html"]
     assert "data:image/png;base64," in data["text/html"]
 
     raw = _raw_values(_frame(3000, 1, 0.0)) + _raw_values(_frame(3000, 2, 1.0))
-    exported, _ = HTMLExporter().from_notebook_node(executed)
+    exported = shown.plain_html
     assert not [v for v in raw if v in exported]
     # with the widget state saved, nbconvert shows the widget view; without it (a notebook saved
     # from a closed kernel) it shows the static HTML of the same output
-    del executed.metadata["widgets"]
-    static, _ = HTMLExporter().from_notebook_node(executed)
+    assert "widgets" in executed.metadata
+    static = shown.pipeline_html  # what a pipeline run exports: no saved widget state
     assert "<th>drifted</th>" in static and "seeded uniform sample of 2,500" in static
     assert "data:image/png;base64," in static
     assert not [v for v in raw if v in static]

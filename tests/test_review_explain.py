@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import render_cell
 from scipy.stats import percentileofscore
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import GradientBoostingClassifier
@@ -286,10 +287,6 @@ def test_widget_patient_picker_and_sort_redraw() -> None:
 
 
 def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
-
     code = (
         "from sklearn.ensemble import GradientBoostingClassifier\n"
         "from nbmlops.datasets import synthetic_patients\n"
@@ -300,27 +297,21 @@ def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) 
         "model.fit(X, frame['stopped_refilling'])\n"
         "explain(model, X, n_patients=300)"
     )
-    src, out = tmp_path / "explain.ipynb", tmp_path / "explain.out.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), src)
-    papermill.execute_notebook(
-        str(src), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False
-    )
-    executed = nbformat.read(out, as_version=4)
-    data = executed.cells[-1].outputs[-1]["data"]
+    shown = render_cell(tmp_path, code, "explain")
+    executed, data = shown.executed, shown.data
     assert "application/vnd.jupyter.widget-view+json" in data
     assert "<th>mean |SHAP|</th>" in data["text/html"]
     assert "data:image/png;base64," in data["text/html"]
 
     raw = synthetic_patients(300, seed=11)
-    exported, _ = HTMLExporter().from_notebook_node(executed)
+    exported = shown.plain_html
     assert not [v for v in _raw_values(raw) if v in exported]
     assert not [mrn for mrn in raw["mrn"] if mrn in exported]
     # nbclient stores widget state in the notebook, and nbconvert then prefers the widget view
     # (drawn by JavaScript) to the static HTML of the same output. Without the state, as a
     # notebook saved from a closed kernel, the export shows the static tables and plots.
     assert "widgets" in executed.metadata
-    del executed.metadata["widgets"]
-    static, _ = HTMLExporter().from_notebook_node(executed)
+    static = shown.pipeline_html  # what a pipeline run exports: no saved widget state
     assert "<th>mean |SHAP|</th>" in static
     assert static.count("data:image/png;base64,") >= 3
     assert not [v for v in _raw_values(raw) if v in static]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import render_cell
 from fairlearn.metrics import (
     MetricFrame,
     demographic_parity_difference,
@@ -416,10 +417,6 @@ def test_importing_the_modules_loads_no_heavy_library() -> None:
 
 
 def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
-
     code = (
         "from sklearn.linear_model import LogisticRegression\n"
         "from nbmlops.datasets import synthetic_patients\n"
@@ -437,13 +434,8 @@ def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) 
         "result.to_json('fairness.json')\n"
         "result"
     )
-    src, out = tmp_path / "fairness.ipynb", tmp_path / "fairness.out.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), src)
-    papermill.execute_notebook(
-        str(src), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False
-    )
-    executed = nbformat.read(out, as_version=4)
-    data = executed.cells[-1].outputs[-1]["data"]
+    shown = render_cell(tmp_path, code, "fairness")
+    executed, data = shown.executed, shown.data
     assert "application/vnd.jupyter.widget-view+json" in data
     table_rows = ["<td>F</td><td>medicaid</td>", "<td>M</td><td>commercial</td>"]
     assert all(row in data["text/html"] for row in table_rows)
@@ -462,13 +454,12 @@ def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) 
     saved = (tmp_path / "fairness.json").read_text()
     assert not [v for v in raw if v in saved]
 
-    exported, _ = HTMLExporter().from_notebook_node(executed)
+    exported = shown.plain_html
     assert not [v for v in raw if v in exported]
     # with the widget state saved, nbconvert shows the widget view; without it (a notebook saved
     # from a closed kernel) it shows the static HTML of the same output
     assert "widgets" in executed.metadata
-    del executed.metadata["widgets"]
-    static, _ = HTMLExporter().from_notebook_node(executed)
+    static = shown.pipeline_html  # what a pipeline run exports: no saved widget state
     assert all(row in static for row in table_rows)
     plots = re.findall(r"<img[^>]*src=.data:image/png;base64,", static)
     assert len(plots) == 3  # the intersection, sex alone, payer alone

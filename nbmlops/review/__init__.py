@@ -15,7 +15,9 @@ from __future__ import annotations
 
 # Imported eagerly on purpose: each verb shares its name with its submodule, and a lazy lookup
 # would hand out the module once anything had imported it (`from nbmlops.review import
-# fairness` must always be the function).
+# fairness` must always be the function). The price: `import nbmlops.review.fairness as m`
+# binds the function too; import names from the submodule (`from nbmlops.review.fairness import
+# FairnessResult`) instead.
 from nbmlops.review.drift import drift
 from nbmlops.review.explain import explain
 from nbmlops.review.fairness import fairness

@@ -24,6 +24,7 @@ import html
 import json
 import math
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -107,7 +108,7 @@ def img_tag(png: bytes, alt: str) -> str:
     return f"<img alt='{html.escape(alt, quote=True)}' src='data:image/png;base64,{data}'/>"
 
 
-class ReviewResult:
+class ReviewResult(ABC):
     """Base of review results: display in notebooks, JSON and MLflow logging for every kind.
 
     Subclasses are frozen dataclasses that set ``kind`` and implement :meth:`to_dict`,
@@ -116,19 +117,21 @@ class ReviewResult:
 
     kind: ClassVar[str] = ""
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Plain JSON data: settings and aggregates (NaN as ``None``), never rows."""
 
+    @abstractmethod
     def to_html(self) -> str:
-        raise NotImplementedError
+        """Static HTML: tables and embedded PNGs, no script, nothing loaded from the network."""
 
+    @abstractmethod
     def headline(self) -> dict[str, float]:
         """The few numbers that summarise the result; logged as MLflow metrics."""
-        raise NotImplementedError
 
+    @abstractmethod
     def widget(self) -> Any:
         """The interactive ipywidgets view (needs a live kernel to be interactive)."""
-        raise NotImplementedError
 
     # -- provided ---------------------------------------------------------------------------
 
