@@ -44,7 +44,9 @@ demo: setup
 	$(BIN)/nbmlops run demo
 	@echo
 	@echo "Look at: build/demo/<stage>/<stage>.html (executed notebooks), 'make ui' or"
-	@echo "'$(BIN)/nbmlops ui' (MLflow on 127.0.0.1:5000), '$(BIN)/nbmlops audit verify' (ledger)."
+	@echo "'$(BIN)/nbmlops ui' (MLflow on 127.0.0.1:5000), '$(BIN)/nbmlops audit verify' (ledger);"
+	@echo "review and sign the model: '$(BIN)/nbmlops signer add ID --name NAME', then"
+	@echo "'$(BIN)/nbmlops review latest' writes a review notebook for JupyterLab."
 
 lint: setup
 	$(BIN)/ruff check nbmlops tests bench notebooks docs

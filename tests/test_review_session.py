@@ -317,3 +317,20 @@ def test_review_widget_in_jupyterlab_signs_a_decision(
     assert [e.data["record"]["comment"] for e in signed] == ["Reviewed in the browser."]
     assert signed[0].data["record"]["decision"] == "request_changes"  # the form's default
     assert verify_decisions(root) == []
+
+
+def test_latest_is_the_newest_run_with_a_review(project: tuple[Path, str]) -> None:
+    from nbmlops.execute import run_pipeline
+    from nbmlops.pipeline import discover
+
+    root, run_id = project
+    spec = discover(root / "notebooks", name="demo")
+    partial = run_pipeline(spec, stages=["model"], force=True, tracking=False)
+    assert partial.status == "succeeded" and partial.run_id != run_id
+    with pytest.raises(ReviewError, match="has no stage 'review'"):
+        session(partial.run_id, root=root)
+    # "latest" skips the partial run, and finds that it rewrote the model the review rests on
+    # (skops files differ byte for byte between fits): that review cannot be signed any more
+    with pytest.raises(ReviewError, match=r"product model\.model changed") as stale:
+        session("latest", root=root)
+    assert stale.value.run_id == run_id

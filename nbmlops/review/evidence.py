@@ -38,6 +38,7 @@ EVIDENCE_STORE = Path(".nbmlops") / "evidence"
 RUNS = Path(".nbmlops") / "runs"
 DATA_SUFFIXES = frozenset({".parquet", ".feather", ".arrow", ".pq"})
 _CHUNK = 1 << 20
+_REVIEWABLE = ("succeeded", "skipped")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,8 +105,12 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_run_record(root: Path, run_id: str) -> dict[str, Any]:
-    """The run record a pipeline run left in ``.nbmlops/runs/`` (``latest``: the newest one).
+def load_run_record(root: Path, run_id: str, *, stage: str | None = None) -> dict[str, Any]:
+    """The run record a pipeline run left in ``.nbmlops/runs/``.
+
+    ``run_id="latest"`` is the newest run (run ids start with their UTC time) - with ``stage``,
+    the newest run in which that stage succeeded or was up to date (a run of a few other stages
+    is not one to review).
 
     Raises
     ------
@@ -114,10 +119,15 @@ def load_run_record(root: Path, run_id: str) -> dict[str, Any]:
     """
     folder = Path(root) / RUNS
     if run_id == "latest":
-        records = sorted(folder.glob("*.json")) if folder.is_dir() else []
-        if not records:
-            raise ReviewError(run_id=run_id, reason="no pipeline run recorded yet; run one first")
-        run_id = records[-1].stem
+        records = sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []
+        for path in records:
+            if stage is None or _has_result(path, stage):
+                run_id = path.stem
+                break
+        else:
+            what = f"with a result of stage '{stage}' " if stage else ""
+            reason = f"no pipeline run {what}recorded yet; run the pipeline first"
+            raise ReviewError(run_id=run_id, reason=reason)
     path = folder / f"{run_id}.json"
     if not path.is_file():
         raise ReviewError(
@@ -131,6 +141,14 @@ def load_run_record(root: Path, run_id: str) -> dict[str, Any]:
         reason = f"its record cannot be read ({exc})"
         raise ReviewError(run_id=run_id, reason=reason, path=path) from exc
     return record
+
+
+def _has_result(path: Path, stage: str) -> bool:
+    try:
+        stages = json.loads(path.read_text(encoding="utf-8")).get("stages", [])
+    except (OSError, ValueError):
+        return False
+    return any(s.get("stage") == stage and s.get("status") in _REVIEWABLE for s in stages)
 
 
 def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evidence:
@@ -155,14 +173,14 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
         The run has no such stage, the stage did not produce its products, or a product changed
         since the run (a later run overwrote it): review that later run instead.
     """
-    record = load_run_record(root, run_id)
+    record = load_run_record(root, run_id, stage=stage)
     run_id = str(record["run_id"])
     stages = {str(s["stage"]): s for s in record.get("stages", [])}
     if stage not in stages:
         names = ", ".join(stages) or "none"
         reason = f"the run has no stage '{stage}' (its stages: {names})"
         raise ReviewError(run_id=run_id, reason=reason)
-    if stages[stage]["status"] not in ("succeeded", "skipped"):
+    if stages[stage]["status"] not in _REVIEWABLE:
         status = stages[stage]["status"]
         reason = f"stage '{stage}' {status} in this run; there is nothing to review"
         raise ReviewError(run_id=run_id, reason=reason)
