@@ -25,9 +25,15 @@ help:
 
 setup: .venv/.synced
 
+# Ploomber's Jupyter extensions arrive enabled: one swaps in a contents manager that fails on
+# jupyter_server 2 (JupyterLab cannot open a notebook), the other uploads notebooks to a cloud
+# service. nbmlops uses neither; switched off in this environment.
 .venv/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --compile-bytecode
 	$(BIN)/python -m compileall -q nbmlops
+	$(BIN)/jupyter server extension disable --sys-prefix ploomber >/dev/null 2>&1
+	$(BIN)/jupyter server extension disable --sys-prefix ploomber_extension >/dev/null 2>&1
+	$(BIN)/jupyter labextension disable --level=sys_prefix ploomber-extension >/dev/null 2>&1
 	touch $@
 
 # strace proves in a test that a run opens no connection beyond 127.0.0.1; Debian's Chromium is

@@ -70,3 +70,15 @@ def test_full_tracked_run_opens_no_connection_beyond_loopback(make_project: Make
     assert any("connect(" in c for c in calls), "strace saw no connect() at all"
     outside = [c for c in calls if _INET.search(c) and not _LOOPBACK.search(c)]
     assert outside == [], "connections beyond 127.0.0.1:\n" + "\n".join(outside[:20])
+
+
+def test_ploomber_jupyter_extensions_are_off_in_the_environment() -> None:
+    """`make setup` switches them off: one breaks JupyterLab's contents API on jupyter_server 2,
+    the other offers to upload notebooks to a cloud service."""
+    jupyter = str(Path(sys.executable).parent / "jupyter")
+    listing = subprocess.run(
+        [jupyter, "server", "extension", "list"], capture_output=True, text=True, check=True
+    )
+    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    for name in ("ploomber", "ploomber_extension"):
+        assert re.search(rf"^\s*{name} disabled", text, re.M), text
