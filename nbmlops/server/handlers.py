@@ -1,0 +1,102 @@
+"""REST handlers of the Jupyter server extension (see :mod:`nbmlops.server`).
+
+``GET  /nbmlops/pipeline?folder=notebooks``  the folder's stages as a checked DAG, each with its
+                                             state (up to date / stale and why / never run)
+``POST /nbmlops/stage/validate``             ``{"path": ..., "metadata": {...}}``: the stage
+                                             metadata checked as the CLI checks it
+
+Paths are relative to the server's root directory and may not leave it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from nbmlops.errors import (
+    CycleError,
+    DuplicateProductError,
+    DuplicateStageError,
+    NbmlopsError,
+    PipelineNotFoundError,
+    UnknownStageError,
+)
+
+__all__ = ["routes"]
+
+_NOT_FOUND = (PipelineNotFoundError, UnknownStageError)
+_CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError)
+_FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "cell_index", "kernel")
+
+
+class NbmlopsHandler(APIHandler):
+    """Maps nbmlops errors to 400/404/409 with a JSON body; anything else stays a 500."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, NbmlopsError):
+            body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+            for name in _FIELDS:
+                value = getattr(exc, name, None)
+                if value is not None:
+                    body[name] = value if isinstance(value, str | int | list) else str(value)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(body))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, NbmlopsError) and not self._finished:
+            status = 404 if isinstance(e, _NOT_FOUND) else 409 if isinstance(e, _CONFLICT) else 400
+            self.send_error(status, exc_info=sys.exc_info())
+            return
+        super()._handle_request_exception(e)
+
+    def _inside_root(self, relative: str, what: str) -> Path:
+        root = Path(self.settings["server_root_dir"]).resolve()
+        path = (root / relative).resolve()
+        if not relative or not path.is_relative_to(root):
+            raise tornado.web.HTTPError(400, reason=f"{what} must be a path inside {root}")
+        return path
+
+    def _json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            raise tornado.web.HTTPError(400, reason=f"the body is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, reason="the body must be a JSON object")
+        return body
+
+
+class PipelineHandler(NbmlopsHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        from nbmlops.server.views import pipeline_view
+
+        folder = self._inside_root(self.get_query_argument("folder", "notebooks"), "folder")
+        self.finish(pipeline_view(folder))
+
+
+class StageValidateHandler(NbmlopsHandler):
+    @tornado.web.authenticated
+    def post(self) -> None:
+        from nbmlops.server.views import validate_view
+
+        body = self._json_body()
+        path = self._inside_root(str(body.get("path", "")), "path")
+        self.finish(validate_view(path, body.get("metadata")))
+
+
+def routes(base_url: str) -> list[tuple[str, type[NbmlopsHandler]]]:
+    """The extension's URL patterns under ``base_url``."""
+    return [
+        (url_path_join(base_url, "nbmlops", "pipeline"), PipelineHandler),
+        (url_path_join(base_url, "nbmlops", "stage", "validate"), StageValidateHandler),
+    ]

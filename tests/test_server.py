@@ -1,0 +1,133 @@
+"""The Jupyter server extension's handlers, in a real jupyter_server (pytest-jupyter)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, REPO
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+ROUTES = [("GET", "nbmlops/pipeline", None), ("POST", "nbmlops/stage/validate", "{}")]
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    return {"ServerApp": {"jpserver_extensions": {"nbmlops.server": True}}}
+
+
+@pytest.fixture
+def project(jp_root_dir: Path) -> Path:
+    (jp_root_dir / "notebooks").mkdir()
+    shutil.copy(REPO / "uv.lock", jp_root_dir / "uv.lock")
+    for name in ("load", "double"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", jp_root_dir / "notebooks" / f"{name}.ipynb")
+    return jp_root_dir
+
+
+async def _json(jp_fetch: Any, *path: str, **kw: Any) -> tuple[int, dict[str, Any]]:
+    try:
+        response = await jp_fetch(*path, **kw)
+    except HTTPClientError as exc:
+        assert exc.response is not None
+        return exc.code, json.loads(exc.response.body)
+    return response.code, json.loads(response.body)
+
+
+@pytest.mark.parametrize("request_line", ROUTES)
+async def test_every_route_refuses_a_request_without_a_token(
+    jp_fetch: Any, jp_base_url: str, jp_http_port: int, request_line: tuple[str, str, str | None]
+) -> None:
+    method, route, body = request_line
+    url = f"http://localhost:{jp_http_port}{jp_base_url}{route}"
+    with pytest.raises(HTTPClientError) as refused:
+        await AsyncHTTPClient().fetch(url, method=method, body=body)
+    assert refused.value.code == 403
+    # the same request with the token (jp_fetch adds it) is accepted by the auth layer
+    code, _ = await _json(jp_fetch, *route.split("/"), method=method, body=body)
+    assert code != 403
+
+
+async def test_pipeline_lists_stages_with_their_state(jp_fetch: Any, project: Path) -> None:
+    code, answer = await _json(jp_fetch, "nbmlops", "pipeline", params={"folder": "notebooks"})
+    assert code == 200
+    by = {s["stage"]: s for s in answer["stages"]}
+    assert set(by) == {"load", "double"}
+    assert by["double"]["upstream"] == ["load"]
+    assert answer["edges"] == [["load", "double"]]
+    assert {s["state"] for s in by.values()} == {"never_run"}
+    assert by["load"]["notebook"] == "notebooks/load.ipynb"
+
+
+@pytest.mark.parametrize(
+    ("folder", "status", "error"),
+    [("nowhere", 404, "PipelineNotFoundError"), ("../..", 400, None)],
+)
+async def test_pipeline_bad_folders(
+    jp_fetch: Any, project: Path, folder: str, status: int, error: str | None
+) -> None:
+    with pytest.raises(HTTPClientError) as failed:
+        await jp_fetch("nbmlops", "pipeline", params={"folder": folder})
+    assert failed.value.code == status
+    if error:
+        assert failed.value.response is not None
+        assert json.loads(failed.value.response.body)["error"] == error
+
+
+async def test_a_cycle_is_a_conflict_naming_the_stages(jp_fetch: Any, project: Path) -> None:
+    for name in ("cycle_a", "cycle_b"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", project / "notebooks" / f"{name}.ipynb")
+    code, answer = await _json(jp_fetch, "nbmlops", "pipeline", params={"folder": "notebooks"})
+    assert code == 409
+    assert answer["error"] == "CycleError" and "cycle" in answer
+
+
+@pytest.mark.parametrize(
+    ("metadata", "status", "field"),
+    [
+        ({"stage": "triple", "upstream": ["double"]}, 200, None),
+        ({"stage": "Bad Name"}, 400, "stage"),
+        ({"stage": "load"}, 400, "stage"),  # another notebook declares it
+        ({"stage": "triple", "params": {"n": {"a": [1, None]}}}, 200, None),
+        ({"stage": "triple", "upstream": ["nope"]}, 400, None),
+        ({"stage": "triple", "kernel": 3}, 400, "kernel"),
+    ],
+)
+async def test_stage_validation_uses_the_cli_checks(
+    jp_fetch: Any, project: Path, metadata: dict[str, Any], status: int, field: str | None
+) -> None:
+    body = json.dumps({"path": "notebooks/triple.ipynb", "metadata": metadata})
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", "validate", method="POST", body=body)
+    assert code == status, answer
+    if status == 200:
+        assert answer == {"ok": True, "stage": "triple"}
+    else:
+        assert answer["message"]
+        if field:
+            assert answer["field"] == field
+
+
+@pytest.mark.parametrize("body", ["not json", "[1]", json.dumps({"path": "../x.ipynb"})])
+async def test_stage_validation_bad_bodies(jp_fetch: Any, project: Path, body: str) -> None:
+    with pytest.raises(HTTPClientError) as failed:
+        await jp_fetch("nbmlops", "stage", "validate", method="POST", body=body)
+    assert failed.value.code == 400
+
+
+def test_the_installed_package_enables_the_server_extension() -> None:
+    import re
+    import subprocess
+    import sys
+
+    jupyter = str(Path(sys.executable).parent / "jupyter")
+    listing = subprocess.run(
+        [jupyter, "server", "extension", "list"], capture_output=True, text=True, check=True
+    )
+    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    assert re.search(r"^\s*nbmlops\.server enabled", text, re.M), text
+    assert re.search(r"^\s*nbmlops\.server\s+OK", text, re.M), text
