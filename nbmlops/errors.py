@@ -38,6 +38,9 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     ├── ReviewError                    a run cannot be reviewed or a decision    (run_id, reason,
     │                                  not signed (missing or changed evidence,   path)
     │                                  an empty meaning, an unknown decision)
+    ├── RunInProgressError             a run started from JupyterLab is still    (handle)
+    │                                  going in this project
+    ├── UnknownRunError                no such run was started from this server  (handle)
     └── LedgerError                    the ledger cannot be read or written      (path)
         └── LedgerTamperedError        verification found a bad entry            (line, reason)
 """
@@ -68,10 +71,12 @@ __all__ = [
     "PipelineError",
     "PipelineNotFoundError",
     "ReviewError",
+    "RunInProgressError",
     "SignatureError",
     "StageExecutionError",
     "StageMetadataError",
     "TrackingError",
+    "UnknownRunError",
     "UnknownStageError",
     "UnknownUpstreamError",
     "UpstreamProductsMissingError",
@@ -395,6 +400,18 @@ class ReviewError(NbmlopsError):
         self.run_id = run_id
         self.reason = reason
         self.path = path
+
+
+class RunInProgressError(NbmlopsError):
+    def __init__(self, *, handle: str) -> None:
+        super().__init__(f"run {handle} is still going; wait for it to finish, then start again")
+        self.handle = handle
+
+
+class UnknownRunError(NbmlopsError):
+    def __init__(self, *, handle: str) -> None:
+        super().__init__(f"no run {handle} was started from this server; start one first")
+        self.handle = handle
 
 
 class LedgerError(NbmlopsError):

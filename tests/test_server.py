@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +14,12 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-ROUTES = [("GET", "nbmlops/pipeline", None), ("POST", "nbmlops/stage/validate", "{}")]
+ROUTES = [
+    ("GET", "nbmlops/pipeline", None),
+    ("POST", "nbmlops/stage/validate", "[]"),
+    ("POST", "nbmlops/runs", "[]"),  # with the token: 400 (a bad body), never a started run
+    ("GET", "nbmlops/runs/20260101T000000Z-abcdef", None),
+]
 
 
 @pytest.fixture
@@ -131,3 +137,40 @@ def test_the_installed_package_enables_the_server_extension() -> None:
     text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
     assert re.search(r"^\s*nbmlops\.server enabled", text, re.M), text
     assert re.search(r"^\s*nbmlops\.server\s+OK", text, re.M), text
+
+
+async def test_a_run_started_from_the_server_runs_in_the_background(
+    jp_fetch: Any, project: Path
+) -> None:
+    body = json.dumps({"folder": "notebooks"})
+    code, started = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+    assert code == 202 and started["status"] == "running"
+    code, busy = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+    assert code == 409 and busy["error"] == "RunInProgressError"
+    for _ in range(240):  # the server answers while the run goes on
+        code, status = await _json(jp_fetch, "nbmlops", "runs", started["id"])
+        assert code == 200
+        if status["status"] != "running":
+            break
+        await asyncio.sleep(0.5)
+    assert status["status"] == "succeeded", status
+    finished = [e for e in status["events"] if e["kind"] == "stage_finished"]
+    assert [(e["stage"], e["status"]) for e in finished] == [
+        ("load", "succeeded"),
+        ("double", "succeeded"),
+    ]
+    last = status["events"][-1]
+    assert last["kind"] == "finished" and last["status"] == "succeeded"
+    record = json.loads((project / ".nbmlops" / "runs" / f"{last['run_id']}.json").read_text())
+    assert record["mlflow_run_id"] and all(s["mlflow_run_id"] for s in record["stages"])
+    code, answer = await _json(jp_fetch, "nbmlops", "pipeline", params={"folder": "notebooks"})
+    assert {s["state"] for s in answer["stages"]} == {"up_to_date"}
+
+
+async def test_run_requests_that_cannot_be_served(jp_fetch: Any, project: Path) -> None:
+    code, answer = await _json(jp_fetch, "nbmlops", "runs", "20260101T000000Z-abcdef")
+    assert code == 404 and answer["error"] == "UnknownRunError"
+    for body in ({"stages": "load"}, {"folder": "../.."}):
+        with pytest.raises(HTTPClientError) as failed:
+            await jp_fetch("nbmlops", "runs", method="POST", body=json.dumps(body))
+        assert failed.value.code == 400

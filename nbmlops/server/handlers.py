@@ -4,6 +4,9 @@
                                              state (up to date / stale and why / never run)
 ``POST /nbmlops/stage/validate``             ``{"path": ..., "metadata": {...}}``: the stage
                                              metadata checked as the CLI checks it
+``POST /nbmlops/runs``                       ``{"folder": ..., "stages": [...], "downstream": b,
+                                             "force": b}``: start a run in a background process
+``GET  /nbmlops/runs/<id>``                  its status, progress events and the log's tail
 
 Paths are relative to the server's root directory and may not leave it.
 """
@@ -25,14 +28,17 @@ from nbmlops.errors import (
     DuplicateStageError,
     NbmlopsError,
     PipelineNotFoundError,
+    RunInProgressError,
+    UnknownRunError,
     UnknownStageError,
 )
+from nbmlops.server.runs import BackgroundRuns
 
 __all__ = ["routes"]
 
-_NOT_FOUND = (PipelineNotFoundError, UnknownStageError)
-_CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError)
-_FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "cell_index", "kernel")
+_NOT_FOUND = (PipelineNotFoundError, UnknownStageError, UnknownRunError)
+_CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError, RunInProgressError)
+_FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle")
 
 
 class NbmlopsHandler(APIHandler):
@@ -94,9 +100,42 @@ class StageValidateHandler(NbmlopsHandler):
         self.finish(validate_view(path, body.get("metadata")))
 
 
+class RunsHandler(NbmlopsHandler):
+    @tornado.web.authenticated
+    def post(self) -> None:
+        body = self._json_body()
+        folder = self._inside_root(str(body.get("folder", "notebooks")), "folder")
+        stages = body.get("stages", [])
+        if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
+            raise tornado.web.HTTPError(400, reason="stages must be a list of stage names")
+        runs = _runs(self)
+        started = runs.start(
+            folder,
+            stages=stages,
+            downstream=bool(body.get("downstream")),
+            force=bool(body.get("force")),
+        )
+        self.set_status(202)
+        self.finish(started)
+
+
+class RunHandler(NbmlopsHandler):
+    @tornado.web.authenticated
+    def get(self, handle: str) -> None:
+        self.finish(_runs(self).status(handle))
+
+
+def _runs(handler: NbmlopsHandler) -> BackgroundRuns:
+    root = Path(handler.settings["server_root_dir"]).resolve()
+    runs: BackgroundRuns = handler.settings.setdefault("nbmlops_runs", BackgroundRuns(root))
+    return runs
+
+
 def routes(base_url: str) -> list[tuple[str, type[NbmlopsHandler]]]:
     """The extension's URL patterns under ``base_url``."""
     return [
         (url_path_join(base_url, "nbmlops", "pipeline"), PipelineHandler),
         (url_path_join(base_url, "nbmlops", "stage", "validate"), StageValidateHandler),
+        (url_path_join(base_url, "nbmlops", "runs"), RunsHandler),
+        (url_path_join(base_url, "nbmlops", "runs", r"([0-9TZ]+-[0-9a-f]+)"), RunHandler),
     ]

@@ -1,0 +1,66 @@
+"""A pipeline run in its own process, for the server extension: progress as JSON lines.
+
+``python -m nbmlops.server.runner FOLDER --events FILE [--stage S ...] [--downstream] [--force]``
+runs the pipeline of FOLDER exactly as ``nbmlops run`` does and appends one JSON object per
+progress event to FILE (``run_started``, ``stage_started``, ``stage_finished`` with status and
+duration, ``note``, then ``finished`` with the run's id and status, or ``error``). The server
+reads FILE; it never runs a pipeline in its own process, so it stays responsive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _writer(path: Path) -> Any:
+    def write(event: dict[str, Any]) -> None:
+        with path.open("a", encoding="utf-8") as fh:  # one line per event, flushed at once
+            fh.write(json.dumps(event, sort_keys=True) + "\n")
+
+    return write
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    parser = argparse.ArgumentParser(prog="python -m nbmlops.server.runner")
+    parser.add_argument("folder")
+    parser.add_argument("--events", required=True)
+    parser.add_argument("--stage", action="append", default=[])
+    parser.add_argument("--downstream", action="store_true")
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    write = _writer(Path(args.events))
+
+    from nbmlops.errors import NbmlopsError
+    from nbmlops.execute import ProgressEvent, run_pipeline
+    from nbmlops.pipeline import load_pipeline
+
+    def progress(event: ProgressEvent) -> None:
+        line: dict[str, Any] = {"kind": event.kind, "stage": event.stage, "message": event.message}
+        if event.result is not None:
+            r = event.result
+            line |= {"status": r.status, "duration_s": r.duration_s, "reason": r.reason}
+            line |= {"mlflow_run_id": r.mlflow_run_id, "error": r.error}
+        write(line)
+
+    try:
+        spec, _ = load_pipeline(args.folder)
+        record = run_pipeline(
+            spec, stages=args.stage, downstream=args.downstream, force=args.force,
+            progress=progress,
+        )  # fmt: skip
+    except NbmlopsError as exc:
+        write({"kind": "error", "error": type(exc).__name__, "message": str(exc)})
+        return 2
+    write({"kind": "finished", "run_id": record.run_id, "status": record.status})
+    return 0 if record.status != "failed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
