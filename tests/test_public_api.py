@@ -26,3 +26,18 @@ def test_import_is_light() -> None:
     code += "'pandas', 'numpy', 'nbformat', 'jsonschema') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_review_and_server_modules_import_light() -> None:
+    """Each review verb and view imports its heavy library only when it runs."""
+    modules = [
+        "nbmlops.review", "nbmlops.review.fairness_view", "nbmlops.review.explain_view",
+        "nbmlops.review.drift_view", "nbmlops.review.drift_profile", "nbmlops.review.session",
+        "nbmlops.server.views", "nbmlops.server.runs",
+    ]  # fmt: skip
+    heavy = ("pandas", "numpy", "fairlearn", "shap", "evidently", "sklearn", "matplotlib",
+             "ipywidgets", "mlflow")  # fmt: skip
+    code = f"import sys, {', '.join(modules)}; "
+    code += f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
