@@ -126,13 +126,18 @@ class Authenticator(ABC):
             raise
 
     def sign(self, signer_id: str, password: str, digest: str) -> tuple[Signer, Signature]:
-        """Verify the signer (as :meth:`verify`) and sign ``digest``, the hex SHA-256 of a record.
+        """Verify the signer (as :meth:`verify`), then sign ``digest`` (a record's hex SHA-256)."""
+        signer = self.verify(signer_id, password)
+        return signer, self.sign_as(signer, password, digest)
+
+    def sign_as(self, signer: Signer, password: str, digest: str) -> Signature:
+        """Sign ``digest`` for a signer :meth:`verify` has just accepted with ``password``.
 
         The base implementation binds the record to the signer through the digest alone, which
         the hash-chained ledger then protects (``algorithm="sha256"``); providers that hold a
         key per signer override it to add a cryptographic signature (the local registry does).
         """
-        return self.verify(signer_id, password), Signature(algorithm="sha256", key_id="", value="")
+        return Signature(algorithm="sha256", key_id="", value="")
 
 
 _FACTORIES: dict[str, Callable[[Path], Authenticator]] = {}
@@ -263,20 +268,18 @@ class LocalSignerRegistry(Authenticator):
             raise SignatureError(signer=signer_id, reason="the signer is deactivated")
         return _signer(record)
 
-    def sign(self, signer_id: str, password: str, digest: str) -> tuple[Signer, Signature]:
-        """Verify the password, then sign ``digest`` with the signer's Ed25519 key.
+    def sign_as(self, signer: Signer, password: str, digest: str) -> Signature:
+        """Sign ``digest`` with the signer's Ed25519 key, which only their password decrypts.
 
         The private key is stored encrypted with the signer's password, so nobody else - not an
         administrator who can edit the registry or the ledger - can produce their signature.
         """
-        signer = self.verify(signer_id, password)
-        record = self._load()[signer_id]
+        record = self._load()[signer.id]
         if "private_key" not in record:
             reason = "this signer has no signing key (added by an older nbmlops); add them again"
-            raise SignatureError(signer=signer_id, reason=reason)
+            raise SignatureError(signer=signer.id, reason=reason)
         value = _ed25519_sign(record["private_key"], password, digest)
-        key_id = _key_id(record["public_key"])
-        return signer, Signature(algorithm="ed25519", key_id=key_id, value=value)
+        return Signature(algorithm="ed25519", key_id=_key_id(record["public_key"]), value=value)
 
     def _locked(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)

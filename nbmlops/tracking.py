@@ -488,23 +488,21 @@ def open_client(uri: str) -> Any:
 
 
 def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
-    scheme = urlsplit(uri).scheme
-    with _few_engine_retries(scheme):
-        client = open_client(uri)
-        found = client.get_experiment_by_name(experiment)
-        if found is None:
-            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment)
-            location = f"{artifact_location.rstrip('/')}/{slug}" if artifact_location else None
-            try:
-                # MLflow 3's UI opens experiments of unknown kind as GenAI (traces, prompts);
-                # these are model-development runs.
-                tags = {"mlflow.experimentKind": "custom_model_development"}
-                return client, str(client.create_experiment(experiment, location, tags))
-            except _mlflow().errors[0]:  # another process made it meanwhile
-                found = client.get_experiment_by_name(experiment)
-                if found is None:
-                    raise
-        return client, str(found.experiment_id)
+    client = open_client(uri)  # the store is open (and migrated) from here on
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment)
+        location = f"{artifact_location.rstrip('/')}/{slug}" if artifact_location else None
+        try:
+            # MLflow 3's UI opens experiments of unknown kind as GenAI (traces, prompts);
+            # these are model-development runs.
+            tags = {"mlflow.experimentKind": "custom_model_development"}
+            return client, str(client.create_experiment(experiment, location, tags))
+        except _mlflow().errors[0]:  # another process made it meanwhile
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise
+    return client, str(found.experiment_id)
 
 
 def _check_sqlite(uri: str) -> None:

@@ -77,3 +77,15 @@ def render_cell(folder: Path, code: str, name: str = "view") -> Rendered:
         plain_html=plain,
         pipeline_html=export_html(out).read_text(encoding="utf-8"),
     )
+
+
+def server_extensions() -> str:
+    """``jupyter server extension list`` of this environment, without colour codes."""
+    import re
+    import subprocess
+
+    jupyter = str(Path(sys.executable).parent / "jupyter")
+    listing = subprocess.run(
+        [jupyter, "server", "extension", "list"], capture_output=True, text=True, check=True
+    )
+    return re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import MakeProject
+from conftest import MakeProject, server_extensions
 
 from nbmlops.privacy import TELEMETRY_SWITCHES
 
@@ -75,10 +75,6 @@ def test_full_tracked_run_opens_no_connection_beyond_loopback(make_project: Make
 def test_ploomber_jupyter_extensions_are_off_in_the_environment() -> None:
     """`make setup` switches them off: one breaks JupyterLab's contents API on jupyter_server 2,
     the other offers to upload notebooks to a cloud service."""
-    jupyter = str(Path(sys.executable).parent / "jupyter")
-    listing = subprocess.run(
-        [jupyter, "server", "extension", "list"], capture_output=True, text=True, check=True
-    )
-    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    text = server_extensions()
     for name in ("ploomber", "ploomber_extension"):
         assert re.search(rf"^\s*{name} disabled", text, re.M), text

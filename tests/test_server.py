@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, server_extensions
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -127,14 +127,8 @@ async def test_stage_validation_bad_bodies(jp_fetch: Any, project: Path, body: s
 
 def test_the_installed_package_enables_the_server_extension() -> None:
     import re
-    import subprocess
-    import sys
 
-    jupyter = str(Path(sys.executable).parent / "jupyter")
-    listing = subprocess.run(
-        [jupyter, "server", "extension", "list"], capture_output=True, text=True, check=True
-    )
-    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    text = server_extensions()
     assert re.search(r"^\s*nbmlops\.server enabled", text, re.M), text
     assert re.search(r"^\s*nbmlops\.server\s+OK", text, re.M), text
 

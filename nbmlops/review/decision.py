@@ -185,7 +185,7 @@ def sign_decision(
         "authenticator": auth.name,
     }
     digest = record_digest(record)
-    _, signature = auth.sign(signer_id, password, digest)
+    signature = auth.sign_as(signer, password, digest)  # verified above: one password check
     entry = ledger.append(
         root,
         EVENT,
@@ -207,7 +207,10 @@ def sign_decision(
     from nbmlops.review.registry import record_in_mlflow
 
     return record_in_mlflow(
-        root, signed, model_product=model_product, model_name=model_name or evidence.pipeline
+        evidence.record,
+        signed,
+        model_product=model_product,
+        model_name=model_name or evidence.pipeline,
     )
 
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ __all__ = [
     "archive_evidence",
     "check_evidence",
     "collect_evidence",
-    "load_run_record",
 ]
 
 EVIDENCE_STORE = Path(".nbmlops") / "evidence"
@@ -63,6 +62,8 @@ class Evidence:
     stage: str
     mlflow_run_id: str | None
     items: tuple[EvidenceItem, ...]
+    record: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The run record, parsed from the very bytes the ``run_record`` item's digest covers."""
 
     @property
     def digest(self) -> str:
@@ -105,29 +106,19 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_run_record(root: Path, run_id: str, *, stage: str | None = None) -> dict[str, Any]:
-    """The run record a pipeline run left in ``.nbmlops/runs/``.
-
-    ``run_id="latest"`` is the newest run (run ids start with their UTC time) - with ``stage``,
-    the newest run in which that stage succeeded or was up to date (a run of a few other stages
-    is not one to review).
-
-    Raises
-    ------
-    ReviewError
-        No such run, or its record cannot be read.
-    """
+def _record_path(root: Path, run_id: str, stage: str | None) -> Path:
+    """Where run ``run_id``'s record is; ``latest`` is the newest run (run ids start with their
+    UTC time) in which ``stage`` succeeded or was up to date (a run of a few other stages is not
+    one to review)."""
     folder = Path(root) / RUNS
     if run_id == "latest":
         records = sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []
         for path in records:
             if stage is None or _has_result(path, stage):
-                run_id = path.stem
-                break
-        else:
-            what = f"with a result of stage '{stage}' " if stage else ""
-            reason = f"no pipeline run {what}recorded yet; run the pipeline first"
-            raise ReviewError(run_id=run_id, reason=reason)
+                return path
+        what = f"with a result of stage '{stage}' " if stage else ""
+        reason = f"no pipeline run {what}recorded yet; run the pipeline first"
+        raise ReviewError(run_id=run_id, reason=reason)
     path = folder / f"{run_id}.json"
     if not path.is_file():
         raise ReviewError(
@@ -135,12 +126,18 @@ def load_run_record(root: Path, run_id: str, *, stage: str | None = None) -> dic
             reason="no such run (`nbmlops status` and the run table name the run ids)",
             path=path,
         )
+    return path
+
+
+def _read_record(path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The record's bytes (what its evidence digest covers) and its content, read once."""
     try:
-        record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        record: dict[str, Any] = json.loads(raw)
     except (OSError, ValueError) as exc:
         reason = f"its record cannot be read ({exc})"
-        raise ReviewError(run_id=run_id, reason=reason, path=path) from exc
-    return record
+        raise ReviewError(run_id=path.stem, reason=reason, path=path) from exc
+    return raw, record
 
 
 def _has_result(path: Path, stage: str) -> bool:
@@ -173,7 +170,8 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
         The run has no such stage, the stage did not produce its products, or a product changed
         since the run (a later run overwrote it): review that later run instead.
     """
-    record = load_run_record(root, run_id, stage=stage)
+    record_path = _record_path(root, run_id, stage)
+    raw, record = _read_record(record_path)
     run_id = str(record["run_id"])
     stages = {str(s["stage"]): s for s in record.get("stages", [])}
     if stage not in stages:
@@ -184,8 +182,7 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
         status = stages[stage]["status"]
         reason = f"stage '{stage}' {status} in this run; there is nothing to review"
         raise ReviewError(run_id=run_id, reason=reason)
-    record_path = Path(root) / RUNS / f"{run_id}.json"
-    digest = file_digest(record_path)
+    digest = hashlib.sha256(raw).hexdigest()
     items = [EvidenceItem(name="run_record", path=str(record_path), digest=digest)]
     for name in _reviewed_stages(stages, stage):
         items.extend(_stage_items(run_id, stages[name]))
@@ -195,6 +192,7 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
         stage=stage,
         mlflow_run_id=record.get("mlflow_run_id"),
         items=tuple(items),
+        record=record,
     )
 
 

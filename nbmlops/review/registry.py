@@ -11,21 +11,20 @@ is listed in ``not_recorded``, never raised.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from nbmlops.review.decision import APPROVED_ALIAS, ReviewDecision
-from nbmlops.review.evidence import load_run_record
 
 __all__ = ["record_in_mlflow"]
 
 
 def record_in_mlflow(
-    root: Path, signed: ReviewDecision, *, model_product: str, model_name: str
+    record: Mapping[str, Any], signed: ReviewDecision, *, model_product: str, model_name: str
 ) -> ReviewDecision:
-    """Mirror ``signed`` into the MLflow store its run was logged to; see the module doc."""
-    record = load_run_record(root, str(signed.record["run_id"]))
+    """Mirror ``signed`` into the MLflow store its run (``record``) was logged to; see the
+    module doc."""
     uri = record.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
     parent = record.get("mlflow_run_id")
     if not uri or not parent:
@@ -69,7 +68,7 @@ def _tags(signed: ReviewDecision) -> dict[str, str]:
     }
 
 
-def _model_of(record: dict[str, Any], product: str) -> tuple[str | None, str | None]:
+def _model_of(record: Mapping[str, Any], product: str) -> tuple[str | None, str | None]:
     """The model file and the MLflow child run of the stage that produced it."""
     for stage in record.get("stages", []):
         # a stage skipped as up to date points at the run that made its products

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from nbmlops import ledger
 from nbmlops.review.decision import DECISIONS, ReviewDecision, sign_decision
-from nbmlops.review.evidence import Evidence, collect_evidence, load_run_record
+from nbmlops.review.evidence import Evidence, collect_evidence
 from nbmlops.review.rendering import ReviewResult, fmt, html_table, img_tag, section
 
 __all__ = ["ReviewSession", "session", "write_review_notebook"]
@@ -294,7 +294,7 @@ def session(
     return ReviewSession(
         root=project,
         evidence=evidence,
-        record=load_run_record(project, evidence.run_id),
+        record=evidence.record,
         results=results,
         authenticator=authenticator,
     )
