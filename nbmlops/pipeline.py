@@ -35,6 +35,7 @@ __all__ = [
     "discover",
     "find_project_root",
     "load_pipeline",
+    "notebooks_in",
     "render_ploomber_yaml",
 ]
 
@@ -176,7 +177,9 @@ def find_project_root(start: Path) -> Path:
     return Path.cwd().absolute()
 
 
-def _notebooks(folder: Path) -> Iterator[Path]:
+def notebooks_in(folder: Path) -> Iterator[Path]:
+    """Every ``.ipynb`` below ``folder`` in a stable order, skipping build output, checkpoints,
+    environments and hidden folders."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         for filename in sorted(filenames):
@@ -206,7 +209,7 @@ def discover(folder: Path, *, name: str | None = None, root: Path | None = None)
     folder = Path(folder).absolute()
     if not folder.is_dir():
         raise PipelineNotFoundError(f"{folder}: no such folder of notebooks.", path=folder)
-    stages = [spec for nb in _notebooks(folder) if (spec := read_stage(nb)) is not None]
+    stages = [spec for nb in notebooks_in(folder) if (spec := read_stage(nb)) is not None]
     if not stages:
         raise PipelineNotFoundError(
             f"{folder}: no notebook there is tagged as a stage. Tag one with "

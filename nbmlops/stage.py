@@ -33,10 +33,13 @@ __all__ = [
     "METADATA_KEY",
     "RESERVED_PARAMS",
     "StageSpec",
+    "assigned_names",
     "load_stage",
+    "parameters_in_source",
     "read_notebook",
     "read_stage",
     "set_stage",
+    "sync_parameters_source",
     "validate_stage_metadata",
     "write_notebook",
 ]
@@ -289,12 +292,22 @@ def _parameters_cell(nb: Mapping[str, JSONValue], path: Path) -> tuple[int, dict
             path=path,
         )
     text = _cell_text(nb["cells"][index])
+    return index, assigned_names(text, path=path, cell=f"the 'parameters' cell (cell {index})")
+
+
+def assigned_names(text: str, *, path: Path, cell: str = "the 'parameters' cell") -> dict[str, str]:
+    """Names a parameters cell's source assigns at top level, each with its value's source text.
+
+    Raises
+    ------
+    ParametersCellError
+        The source is not valid Python (the message names ``path``, ``cell`` and the line).
+    """
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
         raise ParametersCellError(
-            f"{path}: the 'parameters' cell (cell {index}) is not valid Python: "
-            f"{exc.msg} on line {exc.lineno}.",
+            f"{path}: {cell} is not valid Python: {exc.msg} on line {exc.lineno}.",
             path=path,
         ) from None
     assigned: dict[str, str] = {}
@@ -309,7 +322,85 @@ def _parameters_cell(nb: Mapping[str, JSONValue], path: Path) -> tuple[int, dict
         for target in targets:
             if isinstance(target, ast.Name):
                 assigned[target.id] = ast.get_source_segment(text, value) or ""
-    return index, assigned
+    return assigned
+
+
+def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue]:
+    """The parameters a ``parameters`` cell's source defines, as JSON values where it can tell.
+
+    The runner's reserved names (``upstream``, ``product``) are left out; a value that is not a
+    JSON-compatible literal (an expression, a tuple, ``None``) is ``None``. ``text=None`` (no
+    such cell) gives ``{}``.
+
+    Raises
+    ------
+    ParametersCellError
+    """
+    if text is None:
+        return {}
+    found: dict[str, JSONValue] = {}
+    for name, source in assigned_names(text, path=path).items():
+        if name in RESERVED_PARAMS:
+            continue
+        try:
+            value = ast.literal_eval(source)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            value = None
+        found[name] = value if _is_json(value) else None
+    return found
+
+
+def _is_json(value: JSONValue) -> bool:
+    """Whether a literal is JSON as it stands (a tuple or set would change type on the way)."""
+    if isinstance(value, bool | int | float | str):
+        return json_problem(value) is None
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
+
+
+def sync_parameters_source(
+    text: str | None,
+    params: Mapping[str, JSONValue],
+    *,
+    upstream: bool,
+    path: Path,
+) -> str:
+    """A ``parameters`` cell's source with every declared parameter assigned.
+
+    Also declares ``product = None`` and, for a stage with upstream stages, ``upstream = None``
+    (and drops ``upstream`` from a stage without). Lines already assigning the same value are
+    kept as they are; ``text=None`` (no such cell yet) starts from an empty cell. This is what
+    :func:`set_stage` writes and what the JupyterLab form writes into the open notebook.
+
+    Raises
+    ------
+    ParametersCellError
+        ``text`` is not valid Python.
+    """
+    current = text or ""
+    assigned = assigned_names(current, path=path)
+    lines = current.splitlines()
+    reserved: dict[str, JSONValue] = {"product": None}
+    if upstream:
+        reserved = {"upstream": None, **reserved}
+    else:
+        lines = [line for line in lines if not _assigns(line, "upstream")]
+    for name, value in {**reserved, **params}.items():
+        if name in RESERVED_PARAMS and name in assigned and name in reserved:
+            continue
+        if name in assigned and _same_value(assigned[name], value):
+            continue
+        new = f"{name} = {_python_literal(value)}"
+        for i, line in enumerate(lines):
+            if _assigns(line, name):
+                lines[i] = new
+                break
+        else:
+            lines.append(new)
+    return "\n".join(lines)
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -404,26 +495,9 @@ def _sync_parameters_cell(
         index = _find_parameters_cell(nb)
         assert index is not None  # noqa: S101 - just inserted
     cell = nb["cells"][index]
-    _, assigned = _parameters_cell(nb, path)
-    lines = _cell_text(cell).splitlines()
-    reserved: dict[str, JSONValue] = {"product": None}
-    if upstream:
-        reserved = {"upstream": None, **reserved}
-    else:
-        lines = [line for line in lines if not _assigns(line, "upstream")]
-    for name, value in {**reserved, **params}.items():
-        if name in RESERVED_PARAMS and name in assigned and name in reserved:
-            continue
-        literal = _python_literal(value)
-        if name in assigned and _same_value(assigned[name], value):
-            continue
-        new = f"{name} = {literal}"
-        for i, line in enumerate(lines):
-            if _assigns(line, name):
-                lines[i] = new
-                break
-        else:
-            lines.append(new)
+    _parameters_cell(nb, path)  # a syntax error is reported with the cell's number
+    text = sync_parameters_source(_cell_text(cell), params, upstream=upstream, path=path)
+    lines = text.splitlines()
     cell["source"] = [line + "\n" for line in lines[:-1]] + lines[-1:] if lines else []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, REPO, server_extensions
+from conftest import FIXTURES, REPO
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -17,7 +17,9 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 ROUTES = [
     ("GET", "nbmlops/pipeline", None),
     ("POST", "nbmlops/stage/validate", "[]"),
+    ("POST", "nbmlops/stage/context", "[]"),
     ("POST", "nbmlops/runs", "[]"),  # with the token: 400 (a bad body), never a started run
+    ("GET", "nbmlops/runs", None),
     ("GET", "nbmlops/runs/20260101T000000Z-abcdef", None),
 ]
 
@@ -111,7 +113,8 @@ async def test_stage_validation_uses_the_cli_checks(
     code, answer = await _json(jp_fetch, "nbmlops", "stage", "validate", method="POST", body=body)
     assert code == status, answer
     if status == 200:
-        assert answer == {"ok": True, "stage": "triple"}
+        assert answer["ok"] is True and answer["stage"] == "triple"
+        assert answer["metadata"] == metadata
     else:
         assert answer["message"]
         if field:
@@ -125,20 +128,82 @@ async def test_stage_validation_bad_bodies(jp_fetch: Any, project: Path, body: s
     assert failed.value.code == 400
 
 
-def test_the_installed_package_enables_the_server_extension() -> None:
-    import re
+def _parameters_source(notebook: Path) -> str:
+    nb = json.loads(notebook.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    return "".join(cell["source"])
 
-    text = server_extensions()
-    assert re.search(r"^\s*nbmlops\.server enabled", text, re.M), text
-    assert re.search(r"^\s*nbmlops\.server\s+OK", text, re.M), text
+
+@pytest.mark.parametrize("upstream", [["load"], []])
+async def test_validation_answers_the_parameters_cell_set_stage_would_write(
+    jp_fetch: Any, project: Path, tmp_path: Path, upstream: list[str]
+) -> None:
+    from nbmlops.stage import set_stage
+
+    metadata = {
+        "stage": "double",
+        "upstream": upstream,
+        "params": {"scale": 3, "note": "x", "weights": [0.5, 1]},
+    }
+    source = _parameters_source(project / "notebooks" / "double.ipynb")
+    body = json.dumps(
+        {"path": "notebooks/double.ipynb", "metadata": metadata, "parameters_source": source}
+    )
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", "validate", method="POST", body=body)
+    assert code == 200, answer
+    copy = tmp_path / "double.ipynb"
+    shutil.copy(project / "notebooks" / "double.ipynb", copy)
+    set_stage(copy, replace=True, **metadata)  # type: ignore[arg-type]
+    assert answer["parameters_source"] == _parameters_source(copy)
+    assert ("upstream = None" in answer["parameters_source"]) is bool(upstream)
+
+
+async def test_stage_context_lists_neighbours_and_the_cells_parameters(
+    jp_fetch: Any, project: Path
+) -> None:
+    shutil.copy(FIXTURES / "bad_metadata.ipynb", project / "notebooks" / "bad_metadata.ipynb")
+    source = 'n = 5\nlabel: str = "x"\nupstream = None\nproduct = None\nf = compute()\nt = (1, 2)'
+    body = json.dumps({"path": "notebooks/new.ipynb", "parameters_source": source})
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", "context", method="POST", body=body)
+    assert code == 200, answer
+    assert answer["stages"] == [
+        {"name": "double", "notebook": "notebooks/double.ipynb", "upstream": ["load"]},
+        {"name": "load", "notebook": "notebooks/load.ipynb", "upstream": []},
+    ]
+    assert [p["notebook"] for p in answer["problems"]] == ["notebooks/bad_metadata.ipynb"]
+    assert "Train!" in answer["problems"][0]["message"]
+    assert answer["cell_params"] == {"n": 5, "label": "x", "f": None, "t": None}
+    # the notebook's own stage is not an upstream choice
+    body = json.dumps({"path": "notebooks/double.ipynb", "parameters_source": None})
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", "context", method="POST", body=body)
+    assert [s["name"] for s in answer["stages"]] == ["load"] and answer["cell_params"] == {}
+
+
+@pytest.mark.parametrize("route", ["context", "validate"])
+async def test_a_parameters_cell_that_is_not_python_is_a_400_naming_the_line(
+    jp_fetch: Any, project: Path, route: str
+) -> None:
+    body = json.dumps(
+        {
+            "path": "notebooks/new.ipynb",
+            "metadata": {"stage": "new"},
+            "parameters_source": "n = 1\nm = (",
+        }
+    )
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", route, method="POST", body=body)
+    assert code == 400, answer
+    assert answer["error"] == "ParametersCellError" and "line 2" in answer["message"]
 
 
 async def test_a_run_started_from_the_server_runs_in_the_background(
-    jp_fetch: Any, project: Path
+    jp_fetch: Any, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = json.dumps({"folder": "notebooks"})
     code, started = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
     assert code == 202 and started["status"] == "running"
+    code, runs = await _json(jp_fetch, "nbmlops", "runs")
+    assert runs["runs"] == [started["id"]]
+    assert runs["active"]["id"] == started["id"] and runs["active"]["folder"] == "notebooks"
     code, busy = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
     assert code == 409 and busy["error"] == "RunInProgressError"
     for _ in range(240):  # the server answers while the run goes on
@@ -157,8 +222,29 @@ async def test_a_run_started_from_the_server_runs_in_the_background(
     assert last["kind"] == "finished" and last["status"] == "succeeded"
     record = json.loads((project / ".nbmlops" / "runs" / f"{last['run_id']}.json").read_text())
     assert record["mlflow_run_id"] and all(s["mlflow_run_id"] for s in record["stages"])
+    code, runs = await _json(jp_fetch, "nbmlops", "runs")
+    assert runs["active"] is None and runs["runs"] == [started["id"]]
     code, answer = await _json(jp_fetch, "nbmlops", "pipeline", params={"folder": "notebooks"})
-    assert {s["state"] for s in answer["stages"]} == {"up_to_date"}
+    assert {s["state"] for s in answer["stages"]} == {"up_to_date"} and answer["active_run"] is None
+    # each stage: its executed notebook, its MLflow run (in the project's store) and the run
+    from mlflow.tracking import MlflowClient
+
+    from nbmlops.tracking import tracking_uri
+
+    client = MlflowClient(tracking_uri(project))
+    for stage in answer["stages"]:
+        assert (project / stage["executed_notebook"]).is_file()
+        assert stage["last_run_id"] == last["run_id"] and stage["finished_at"]
+        run = client.get_run(stage["mlflow_run_id"])
+        assert run.data.tags["nbmlops.stage"] == stage["stage"]
+        assert stage["mlflow_url"] is None  # no MLflow UI known: no link, no MLflow import
+    monkeypatch.setenv("NBMLOPS_MLFLOW_UI", "http://127.0.0.1:5000/")
+    code, answer = await _json(jp_fetch, "nbmlops", "pipeline", params={"folder": "notebooks"})
+    for stage in answer["stages"]:
+        experiment = client.get_run(stage["mlflow_run_id"]).info.experiment_id
+        assert stage["mlflow_url"] == (
+            f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{stage['mlflow_run_id']}"
+        )
 
 
 async def test_run_requests_that_cannot_be_served(jp_fetch: Any, project: Path) -> None:
@@ -168,3 +254,36 @@ async def test_run_requests_that_cannot_be_served(jp_fetch: Any, project: Path) 
         with pytest.raises(HTTPClientError) as failed:
             await jp_fetch("nbmlops", "runs", method="POST", body=json.dumps(body))
         assert failed.value.code == 400
+
+
+async def _wait(jp_fetch: Any, handle: str) -> dict[str, Any]:
+    for _ in range(240):
+        code, status = await _json(jp_fetch, "nbmlops", "runs", handle)
+        assert code == 200
+        if status["status"] != "running":
+            return status
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"run {handle} still running: {status}")
+
+
+async def test_a_failing_stage_and_a_broken_pipeline_end_the_run_with_the_reason(
+    jp_fetch: Any, project: Path
+) -> None:
+    shutil.copy(FIXTURES / "failing_cell.ipynb", project / "notebooks" / "failing_cell.ipynb")
+    body = json.dumps({"folder": "notebooks", "stages": ["load"], "downstream": True})
+    code, started = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+    assert code == 202 and started["stages"] == ["load"] and started["downstream"] is True
+    status = await _wait(jp_fetch, started["id"])
+    assert status["status"] == "failed" and status["returncode"] == 1, status
+    finished = {e["stage"]: e for e in status["events"] if e["kind"] == "stage_finished"}
+    assert finished["failing"]["status"] == "failed"
+    assert "bad value in column age" in json.dumps(finished["failing"]["error"])
+    assert finished["double"]["status"] == "succeeded"  # the other branch still ran
+    # a cycle found when the run starts: one error event naming it, nothing run
+    for name in ("cycle_a", "cycle_b"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", project / "notebooks" / f"{name}.ipynb")
+    code, started = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+    status = await _wait(jp_fetch, started["id"])
+    assert status["status"] == "failed"
+    assert [e["kind"] for e in status["events"]] == ["error"]
+    assert status["events"][0]["error"] == "CycleError"

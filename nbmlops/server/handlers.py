@@ -1,11 +1,18 @@
 """REST handlers of the Jupyter server extension (see :mod:`nbmlops.server`).
 
 ``GET  /nbmlops/pipeline?folder=notebooks``  the folder's stages as a checked DAG, each with its
-                                             state (up to date / stale and why / never run)
-``POST /nbmlops/stage/validate``             ``{"path": ..., "metadata": {...}}``: the stage
-                                             metadata checked as the CLI checks it
+                                             state (up to date / stale and why / never run), its
+                                             executed notebook and MLflow run
+``POST /nbmlops/stage/context``              ``{"path": ..., "parameters_source": ...}``: the
+                                             other stages beside a notebook, the names its
+                                             parameters cell assigns
+``POST /nbmlops/stage/validate``             ``{"path": ..., "metadata": {...},
+                                             "parameters_source": ...}``: the stage metadata
+                                             checked as the CLI checks it, and the parameters
+                                             cell with the metadata's params synced in
 ``POST /nbmlops/runs``                       ``{"folder": ..., "stages": [...], "downstream": b,
                                              "force": b}``: start a run in a background process
+``GET  /nbmlops/runs``                       the run in progress (or null), the runs started here
 ``GET  /nbmlops/runs/<id>``                  its status, progress events and the log's tail
 
 Paths are relative to the server's root directory and may not leave it.
@@ -64,8 +71,17 @@ class NbmlopsHandler(APIHandler):
             return
         super()._handle_request_exception(e)
 
+    def _root(self) -> Path:
+        return Path(self.settings["server_root_dir"]).resolve()
+
+    def _optional_str(self, body: dict[str, Any], key: str) -> str | None:
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise tornado.web.HTTPError(400, reason=f"{key} must be a string or null")
+        return value
+
     def _inside_root(self, relative: str, what: str) -> Path:
-        root = Path(self.settings["server_root_dir"]).resolve()
+        root = self._root()
         path = (root / relative).resolve()
         if not relative or not path.is_relative_to(root):
             raise tornado.web.HTTPError(400, reason=f"{what} must be a path inside {root}")
@@ -87,7 +103,7 @@ class PipelineHandler(NbmlopsHandler):
         from nbmlops.server.views import pipeline_view
 
         folder = self._inside_root(self.get_query_argument("folder", "notebooks"), "folder")
-        self.finish(pipeline_view(folder))
+        self.finish(pipeline_view(folder, root=self._root(), active_run=_runs(self).active()))
 
 
 class StageValidateHandler(NbmlopsHandler):
@@ -97,7 +113,19 @@ class StageValidateHandler(NbmlopsHandler):
 
         body = self._json_body()
         path = self._inside_root(str(body.get("path", "")), "path")
-        self.finish(validate_view(path, body.get("metadata")))
+        source = self._optional_str(body, "parameters_source")
+        self.finish(validate_view(path, body.get("metadata"), source, root=self._root()))
+
+
+class StageContextHandler(NbmlopsHandler):
+    @tornado.web.authenticated
+    def post(self) -> None:
+        from nbmlops.server.views import context_view
+
+        body = self._json_body()
+        path = self._inside_root(str(body.get("path", "")), "path")
+        source = self._optional_str(body, "parameters_source")
+        self.finish(context_view(path, source, root=self._root()))
 
 
 class RunsHandler(NbmlopsHandler):
@@ -118,6 +146,12 @@ class RunsHandler(NbmlopsHandler):
         self.set_status(202)
         self.finish(started)
 
+    @tornado.web.authenticated
+    def get(self) -> None:
+        runs = _runs(self)
+        active = runs.active()
+        self.finish({"active": runs.status(active) if active else None, "runs": runs.handles()})
+
 
 class RunHandler(NbmlopsHandler):
     @tornado.web.authenticated
@@ -126,8 +160,9 @@ class RunHandler(NbmlopsHandler):
 
 
 def _runs(handler: NbmlopsHandler) -> BackgroundRuns:
-    root = Path(handler.settings["server_root_dir"]).resolve()
-    runs: BackgroundRuns = handler.settings.setdefault("nbmlops_runs", BackgroundRuns(root))
+    runs: BackgroundRuns = handler.settings.setdefault(
+        "nbmlops_runs", BackgroundRuns(handler._root())
+    )
     return runs
 
 
@@ -136,6 +171,7 @@ def routes(base_url: str) -> list[tuple[str, type[NbmlopsHandler]]]:
     return [
         (url_path_join(base_url, "nbmlops", "pipeline"), PipelineHandler),
         (url_path_join(base_url, "nbmlops", "stage", "validate"), StageValidateHandler),
+        (url_path_join(base_url, "nbmlops", "stage", "context"), StageContextHandler),
         (url_path_join(base_url, "nbmlops", "runs"), RunsHandler),
         (url_path_join(base_url, "nbmlops", "runs", r"([0-9TZ]+-[0-9a-f]+)"), RunHandler),
     ]

@@ -1,9 +1,10 @@
 """Pipeline runs started from JupyterLab: one background process each, read back from files.
 
-Each run gets ``.nbmlops/server-runs/<handle>/`` with ``events.jsonl`` (written by
-:mod:`nbmlops.server.runner`) and ``log.txt`` (its output). One run per project at a time: a
-second start while one runs is a conflict. A run outlives a server restart (its process is in
-its own session), as a pipeline run should; its events and log stay on disk.
+Each run gets ``.nbmlops/server-runs/<handle>/`` with ``request.json`` (what was asked),
+``events.jsonl`` (written by :mod:`nbmlops.server.runner`) and ``log.txt`` (its output). One
+run per project at a time: a second start while one runs is a conflict. A run outlives a server
+restart (its process is in its own session), as a pipeline run should; its events and log stay
+on disk.
 """
 
 from __future__ import annotations
@@ -31,15 +32,26 @@ class BackgroundRuns:
         self.root = root
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
+    def active(self) -> str | None:
+        """The run still running, if any (one per project)."""
+        return next((h for h, proc in self._procs.items() if proc.poll() is None), None)
+
+    def handles(self) -> list[str]:
+        """The runs this server started, newest first."""
+        return sorted(self._procs, reverse=True)
+
     def start(
         self, folder: Path, *, stages: list[str], downstream: bool, force: bool
     ) -> dict[str, Any]:
-        for handle, proc in self._procs.items():
-            if proc.poll() is None:
-                raise RunInProgressError(handle=handle)
+        running = self.active()
+        if running is not None:
+            raise RunInProgressError(handle=running)
         handle = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
         where = self.root / FOLDER / handle
         where.mkdir(parents=True)
+        request: dict[str, Any] = {"folder": _rel(folder, self.root), "stages": stages}
+        request |= {"downstream": downstream, "force": force}
+        (where / "request.json").write_text(json.dumps(request, indent=1), "utf-8")
         cmd = [sys.executable, "-m", "nbmlops.server.runner", str(folder)]
         cmd += ["--events", str(where / "events.jsonl")]
         cmd += [a for s in stages for a in ("--stage", s)]
@@ -48,7 +60,7 @@ class BackgroundRuns:
             self._procs[handle] = subprocess.Popen(
                 cmd, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        return {"id": handle, "status": "running"}
+        return {"id": handle, "status": "running", **request}
 
     def status(self, handle: str) -> dict[str, Any]:
         where = self.root / FOLDER / handle
@@ -71,10 +83,19 @@ class BackgroundRuns:
         else:
             status = "failed"
         log = (where / "log.txt").read_text("utf-8", errors="replace").splitlines()
+        request = json.loads((where / "request.json").read_text("utf-8"))
         return {
             "id": handle,
             "status": status,
             "returncode": code,
+            **request,
             "events": events,
             "log_tail": log[-_LOG_TAIL:],
         }
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -2,62 +2,156 @@
 
 Kept apart from the handlers so the answers are testable without a server and the handlers stay
 three lines: parse, call, serialise.
+
+MLflow links: a stage's ``mlflow_url`` is a browser link to its MLflow run when a UI is known —
+``NBMLOPS_MLFLOW_UI`` (e.g. ``http://127.0.0.1:5000``; ``make lab`` starts ``mlflow ui`` and sets
+it) or an ``http(s)`` tracking URI (an ``mlflow server`` serves its UI too). Otherwise it is
+``null`` and MLflow is not imported at all, so the pipeline view stays fast.
 """
 
 from __future__ import annotations
 
+import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["pipeline_view", "validate_view"]
+__all__ = ["context_view", "mlflow_ui_base", "pipeline_view", "validate_view"]
+
+UI_ENV = "NBMLOPS_MLFLOW_UI"
 
 
-def pipeline_view(folder: Path) -> dict[str, Any]:
-    """The stages of ``folder`` as a checked DAG, each with its state and the reasons.
+def pipeline_view(folder: Path, *, root: Path, active_run: str | None = None) -> dict[str, Any]:
+    """The stages of ``folder`` as a checked DAG, each with its state, the reasons, its executed
+    notebook and its MLflow run. Paths are relative to ``root`` (the server's root).
 
     Raises what :func:`nbmlops.pipeline.discover` raises (cycle, unknown upstream, ...).
     """
     from nbmlops.pipeline import discover
     from nbmlops.plan import plan_pipeline
+    from nbmlops.tracking import tracking_uri
 
     spec = discover(folder)
     plans = {plan.stage: plan for plan in plan_pipeline(spec)}
+    base = mlflow_ui_base(tracking_uri(spec.root))
     stages = []
     for stage in spec.stages:
         plan = plans[stage.name]
         state = "up_to_date" if plan.up_to_date else "never_run" if plan.state is None else "stale"
+        executed = spec.stage_dir(stage.name) / f"{stage.name}.ipynb"
+        last = plan.state
+        run = last.mlflow_run_id if last else None
         stages.append(
             {
                 **stage.metadata(),
-                "notebook": str(stage.path.relative_to(spec.root)),
+                "notebook": _rel(stage.path, root),
                 "state": state,
                 "reasons": list(plan.reasons),
+                "executed_notebook": _rel(executed, root) if executed.is_file() else None,
+                "mlflow_run_id": run,
+                "mlflow_url": _run_url(base, tracking_uri(spec.root), run)
+                if base and run
+                else None,
+                "last_run_id": last.run_id if last else None,
+                "finished_at": last.finished_at if last else None,
             }
         )
     return {
         "name": spec.name,
         "root": str(spec.root),
+        "folder": _rel(folder, root),
+        "active_run": active_run,
         "stages": stages,
         "edges": [[up, s.name] for s in spec.stages for up in s.upstream],
     }
 
 
-def validate_view(path: Path, metadata: Any) -> dict[str, Any]:
-    """Check stage ``metadata`` for the notebook at ``path`` as ``nbmlops stage set`` would:
-    the schema, and that every upstream stage exists beside it.
+def mlflow_ui_base(uri: str) -> str | None:
+    """The MLflow UI's base URL for links, or ``None`` when no UI is known (see the module doc)."""
+    configured = os.environ.get(UI_ENV, "").strip()
+    if configured:
+        return configured.rstrip("/")
+    if uri.startswith(("http://", "https://")):
+        return uri.rstrip("/")
+    return None
+
+
+def _run_url(base: str, uri: str, run_id: str) -> str | None:
+    experiment = _experiment_of(uri, run_id)
+    return f"{base}/#/experiments/{experiment}/runs/{run_id}" if experiment else None
+
+
+@cache
+def _experiment_of(uri: str, run_id: str) -> str | None:
+    """The experiment a run belongs to (a run never moves, so one lookup per run)."""
+    from nbmlops.tracking import open_client
+
+    try:
+        return str(open_client(uri).get_run(run_id).info.experiment_id)
+    except Exception:  # a missing link must not break the pipeline view
+        return None
+
+
+def context_view(path: Path, parameters_source: str | None, *, root: Path) -> dict[str, Any]:
+    """What the stage form of the notebook at ``path`` offers: the other stages in its folder
+    (upstream choices; a broken neighbour is listed under ``problems``, never fatal) and the
+    parameters its ``parameters`` cell source assigns.
 
     Raises
     ------
-    StageMetadataError, UnknownUpstreamError
+    ParametersCellError
+        ``parameters_source`` is not valid Python.
+    """
+    from nbmlops.stage import parameters_in_source
+
+    cell_params = parameters_in_source(parameters_source, path=path)
+    others, problems = _neighbours(path, root)
+    stages = [
+        {"name": s.name, "notebook": _rel(s.path, root), "upstream": list(s.upstream)}
+        for s in sorted(others, key=lambda s: s.name)
+    ]
+    return {"stages": stages, "problems": problems, "cell_params": cell_params}
+
+
+def _neighbours(path: Path, root: Path) -> tuple[list[Any], list[dict[str, str]]]:
+    """The other stages in ``path``'s folder, each read on its own: a broken notebook is a
+    problem to show, not a reason to refuse the form (the DAG is checked when it runs)."""
+    from nbmlops.errors import NbmlopsError
+    from nbmlops.pipeline import notebooks_in
+    from nbmlops.stage import read_stage
+
+    stages, problems = [], []
+    for notebook in notebooks_in(path.parent):
+        if notebook.resolve() == path.resolve():
+            continue
+        try:
+            stage = read_stage(notebook)
+        except NbmlopsError as exc:
+            problems.append({"notebook": _rel(notebook, root), "message": str(exc)})
+            continue
+        if stage is not None:
+            stages.append(stage)
+    return stages, problems
+
+
+def validate_view(
+    path: Path, metadata: Any, parameters_source: str | None = None, *, root: Path
+) -> dict[str, Any]:
+    """Check stage ``metadata`` for the notebook at ``path`` as ``nbmlops stage set`` would:
+    the schema, a unique name and that every upstream stage exists beside it. The answer carries
+    the ``parameters`` cell source with the metadata's params synced in, as ``set_stage`` writes.
+
+    Raises
+    ------
+    StageMetadataError, UnknownUpstreamError, ParametersCellError
     """
     from nbmlops.errors import StageMetadataError, UnknownUpstreamError
-    from nbmlops.pipeline import discover
-    from nbmlops.stage import validate_stage_metadata
+    from nbmlops.stage import sync_parameters_source, validate_stage_metadata
 
     validate_stage_metadata(metadata, path=path)  # an object with a valid "stage" from here on
     meta: dict[str, Any] = dict(metadata)
     name = str(meta["stage"])
-    others = [s for s in discover(path.parent).stages if s.path != path]
+    others, _ = _neighbours(path, root)
     for other in others:
         if other.name == name:
             detail = f"{other.path.name} already declares stage '{name}'; choose another name"
@@ -66,4 +160,14 @@ def validate_view(path: Path, metadata: Any) -> dict[str, Any]:
     for upstream in meta.get("upstream", []):
         if upstream not in known:
             raise UnknownUpstreamError(stage=name, upstream=str(upstream), known=known, path=path)
-    return {"ok": True, "stage": name}
+    synced = sync_parameters_source(
+        parameters_source, meta.get("params", {}), upstream=bool(meta.get("upstream")), path=path
+    )
+    return {"ok": True, "stage": name, "metadata": meta, "parameters_source": synced}
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
