@@ -10,11 +10,12 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON := $(shell command -v python3.11 2>/dev/null || command -v $(PYTHON))
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: help setup demo test lint typecheck bench ui clean system-deps screenshots
+.PHONY: help setup demo test lint typecheck ext-test bench ui lab clean system-deps screenshots
 
 help:
 	@echo "make demo   set up the pinned environment and run the example pipeline"
 	@echo "make test   set up everything and run lint, types and the whole test suite"
+	@echo "make lab    JupyterLab on the example project, with the Pipeline panel and MLflow UI"
 	@echo "make bench  benchmarks (bench/), figures next to a baseline measured in the same run"
 
 # uv itself, pinned, when the machine has none: in a private venv, or (Debian's python3 without
@@ -25,15 +26,28 @@ help:
 
 setup: .venv/.synced
 
-# Ploomber's Jupyter extensions arrive enabled: one swaps in a contents manager that fails on
-# jupyter_server 2 (JupyterLab cannot open a notebook), the other uploads notebooks to a cloud
-# service. nbmlops uses neither; switched off in this environment.
-.venv/.synced: uv.lock pyproject.toml | $(UV)
+# 1. the locked dependencies; 2. the JupyterLab extension (extension/, TypeScript) built with the
+# environment's jlpm from the committed yarn.lock; 3. nbmlops itself, whose wheel ships the built
+# extension and the Jupyter config (server extension on, Ploomber's Jupyter extensions off).
+.venv/.deps: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --compile-bytecode --no-install-project
+	touch $@
+
+JLPM := PATH=$(CURDIR)/$(BIN):$$PATH jlpm
+EXT_SOURCES := $(shell find extension/src extension/style -type f 2>/dev/null) \
+  extension/package.json extension/tsconfig.json extension/.yarnrc.yml
+
+extension/node_modules/.yarn-state.yml: extension/package.json extension/yarn.lock | .venv/.deps
+	cd extension && $(JLPM) install --immutable
+	touch $@
+
+nbmlops/labextension/package.json: $(EXT_SOURCES) extension/node_modules/.yarn-state.yml
+	cd extension && $(JLPM) build:prod
+
+.venv/.synced: .venv/.deps nbmlops/labextension/package.json extension/install.json \
+		$(wildcard nbmlops/server/config/*.json)
 	$(UV) sync --frozen --compile-bytecode
 	$(BIN)/python -m compileall -q nbmlops
-	$(BIN)/jupyter server extension disable --sys-prefix ploomber >/dev/null 2>&1
-	$(BIN)/jupyter server extension disable --sys-prefix ploomber_extension >/dev/null 2>&1
-	$(BIN)/jupyter labextension disable --level=sys_prefix ploomber-extension >/dev/null 2>&1
 	touch $@
 
 # strace proves in a test that a run opens no connection beyond 127.0.0.1; Debian's Chromium is
@@ -61,7 +75,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup system-deps lint typecheck
+# the extension's TypeScript: strict types and the vitest unit tests
+ext-test: setup
+	cd extension && $(JLPM) typecheck && $(JLPM) test
+
+test: setup system-deps lint typecheck ext-test
 	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: setup
@@ -71,9 +89,20 @@ bench: setup
 ui: setup
 	$(BIN)/nbmlops ui
 
+# JupyterLab on the example project (Pipeline panel on the left, Stage button in each notebook),
+# with the MLflow UI beside it so the panel's run links open; both on 127.0.0.1, both stopped by ^C.
+LAB_PORT ?= 8888
+MLFLOW_PORT ?= 5000
+lab: setup
+	@mkdir -p .nbmlops; $(BIN)/nbmlops ui --port $(MLFLOW_PORT) >.nbmlops/ui.log 2>&1 & ui=$$!; \
+	trap "kill $$ui 2>/dev/null" EXIT INT TERM; \
+	NBMLOPS_MLFLOW_UI=http://127.0.0.1:$(MLFLOW_PORT) $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 \
+	  --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=$(CURDIR) --no-browser \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/train.ipynb
+
 # README screenshots from the real review widget in JupyterLab (headless Chromium)
 screenshots: demo system-deps
 	$(BIN)/python docs/screenshots.py
 
 clean:
-	rm -rf build .nbmlops .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .nbmlops .pytest_cache .mypy_cache .ruff_cache extension/lib nbmlops/labextension

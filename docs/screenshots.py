@@ -1,9 +1,12 @@
-"""Screenshots for the README, taken from the real thing: the demo project's review notebook run in
-JupyterLab in headless Chromium (the browser-test harness of tests/lab.py).
+"""Screenshots for the README, taken from the real thing in JupyterLab in headless Chromium (the
+browser-test harness of tests/lab.py): the demo project's Pipeline panel and Stage form, and its
+review notebook.
 
     make demo && .venv/bin/python docs/screenshots.py
 
-Writes docs/img/review-<tab>.png. The demo must have run (its latest run is the one reviewed).
+Writes docs/img/pipeline-*.png, docs/img/stage-form.png and docs/img/review-<tab>.png. The demo
+must have run (its latest run is the one reviewed). A forced rerun of the review stage is started
+from the panel for the progress picture, so the demo's latest run changes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from lab import JupyterLab, LabPage, launch_chromium  # noqa: E402
+from lab_pipeline import PipelinePanel, StageForm  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from nbmlops.review.session import write_review_notebook  # noqa: E402
@@ -23,9 +27,56 @@ from nbmlops.review.session import write_review_notebook  # noqa: E402
 TABS = {"Summary": "summary", "Fairness": "fairness", "Explanations": "explain", "Drift": "drift"}
 
 
-def main() -> None:
+OUT = REPO / "docs" / "img"
+
+
+def _shot(page: LabPage, name: str, clip: dict[str, float] | None = None) -> None:
+    page.page.wait_for_timeout(800)  # layout and fonts settle
+    page.page.screenshot(path=str(OUT / name), clip=clip)
+    print(f"wrote {OUT / name}")  # noqa: T201
+
+
+def pipeline() -> None:
+    """The Pipeline panel beside the train notebook, the Stage form, and a run in progress."""
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        JupyterLab(REPO, Path(scratch)) as lab,
+        sync_playwright() as pw,
+    ):
+        browser = launch_chromium(pw)
+        try:
+            page = LabPage(browser.new_page(viewport={"width": 1500, "height": 950}), lab)
+            page.open("notebooks/train.ipynb")
+            panel = PipelinePanel(page).show("notebooks")
+            _shot(page, "pipeline-panel.png")
+            form = StageForm.open_from_toolbar(page)
+            box = form.root.bounding_box()
+            margin = 12
+            _shot(
+                page,
+                "stage-form.png",
+                {
+                    "x": box["x"] - margin,
+                    "y": box["y"] - margin,
+                    "width": box["width"] + 2 * margin,
+                    "height": box["height"] + 2 * margin,
+                },
+            )
+            form.root.locator('button[data-action="cancel"]').click()
+            # one stage and its downstream, forced: the panel's progress and log while it runs
+            panel.root.locator('input[name="force"]').check()
+            panel.row("review").locator('button[data-action="run-stage"]').click()
+            panel.wait_for_states({"review": "running"}, timeout=60_000)
+            page.page.wait_for_timeout(6000)  # some log lines arrive
+            _shot(page, "pipeline-running.png")
+            panel.wait_for_states({"review": "up_to_date"}, timeout=300_000)
+        finally:
+            browser.close()
+
+
+def review() -> None:
     notebook = write_review_notebook(REPO, "latest")
-    out = REPO / "docs" / "img"
+    out = OUT
     with (
         tempfile.TemporaryDirectory() as scratch,
         JupyterLab(REPO, Path(scratch)) as lab,
@@ -49,6 +100,11 @@ def main() -> None:
                 print(f"wrote {out / f'review-{name}.png'}")  # noqa: T201
         finally:
             browser.close()
+
+
+def main() -> None:
+    pipeline()
+    review()
 
 
 if __name__ == "__main__":

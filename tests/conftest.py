@@ -81,11 +81,18 @@ def render_cell(folder: Path, code: str, name: str = "view") -> Rendered:
 
 def server_extensions() -> str:
     """``jupyter server extension list`` of this environment, without colour codes."""
+    return _jupyter_listing("server", "extension", "list")
+
+
+def lab_extensions() -> str:
+    """``jupyter labextension list`` of this environment, without colour codes."""
+    return _jupyter_listing("labextension", "list")
+
+
+def _jupyter_listing(*args: str) -> str:
     import re
     import subprocess
 
     jupyter = str(Path(sys.executable).parent / "jupyter")
-    listing = subprocess.run(
-        [jupyter, "server", "extension", "list"], capture_output=True, text=True, check=True
-    )
+    listing = subprocess.run([jupyter, *args], capture_output=True, text=True, check=True)
     return re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)

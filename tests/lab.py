@@ -1,8 +1,9 @@
 """Real JupyterLab in Debian's headless Chromium, for browser tests and README screenshots.
 
 :class:`JupyterLab` starts ``jupyter lab`` on 127.0.0.1 (a free port, a random token, throw-away
-config, runtime and settings folders; news and update checks off; Ploomber's server extensions
-off) and stops it. :class:`LabPage` is the page object: every selector lives here.
+config, runtime and settings folders; news and update checks off; the installed package's
+Jupyter config applies, as for a user) and stops it. :class:`LabPage` is the page object for
+JupyterLab itself; the nbmlops extension's page objects are in ``lab_pipeline.py``.
 Playwright drives ``/usr/bin/chromium``; it never downloads a browser.
 """
 
@@ -54,12 +55,7 @@ class JupyterLab:
         )
         notify.parent.mkdir(parents=True, exist_ok=True)
         notify.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        config.mkdir(parents=True, exist_ok=True)
-        # Ploomber's server extensions: one swaps in a contents manager that fails on
-        # jupyter_server 2 (every notebook GET is a 500), the other uploads to a cloud service.
-        off = {"ploomber": False, "ploomber_extension": False}
-        server = {"ServerApp": {"jpserver_extensions": off}}
-        (config / "jupyter_server_config.json").write_text(json.dumps(server))
+        config.mkdir(parents=True, exist_ok=True)  # the user's config: empty; the package's applies
         env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(config),

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import MakeProject, server_extensions
+from conftest import MakeProject, lab_extensions, server_extensions
 
 from nbmlops.privacy import TELEMETRY_SWITCHES
 
@@ -73,8 +73,10 @@ def test_full_tracked_run_opens_no_connection_beyond_loopback(make_project: Make
 
 
 def test_ploomber_jupyter_extensions_are_off_in_the_environment() -> None:
-    """`make setup` switches them off: one breaks JupyterLab's contents API on jupyter_server 2,
-    the other offers to upload notebooks to a cloud service."""
+    """The wheel's own config switches them off (no setup step): one breaks JupyterLab's contents
+    API on jupyter_server 2, the others offer to upload notebooks to a cloud service."""
     text = server_extensions()
     for name in ("ploomber", "ploomber_extension"):
         assert re.search(rf"^\s*{name} disabled", text, re.M), text
+    labs = lab_extensions()
+    assert re.search(r"^\s*ploomber-extension v\S+ disabled", labs, re.M), labs

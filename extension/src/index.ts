@@ -1,0 +1,56 @@
+/**
+ * nbmlops for JupyterLab: a **Stage** button on every notebook's toolbar (the stage form), the
+ * **Pipeline** panel in the left sidebar, and commands for both. All decisions are the server
+ * extension's (nbmlops/server); this code edits notebook metadata and calls its REST API.
+ */
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import { DocumentRegistry } from '@jupyterlab/docregistry';
+import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+
+import { registerCommands } from './commands';
+import { PipelineController } from './controller';
+import { pipelineIcon } from './icons';
+import { createPipelinePanel } from './panel';
+import { openStageForm } from './stageForm';
+
+class StageButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
+  constructor(
+    private readonly app: JupyterFrontEnd,
+    private readonly controller: PipelineController
+  ) {}
+
+  createNew(panel: NotebookPanel): IDisposable {
+    const button = new ToolbarButton({
+      label: 'Stage',
+      icon: pipelineIcon,
+      tooltip: 'Tag this notebook as a pipeline stage (nbmlops)',
+      onClick: () => void openStageForm(this.app, panel, () => void this.controller.refresh())
+    });
+    if (!panel.toolbar.insertAfter('cellType', 'nbmlops-stage', button)) {
+      panel.toolbar.addItem('nbmlops-stage', button);
+    }
+    return new DisposableDelegate(() => button.dispose());
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'nbmlops:plugin',
+  description: 'Tag notebooks as pipeline stages, see the pipeline, run it.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null) => {
+    const controller = new PipelineController(window.localStorage);
+    registerCommands(app, tracker, controller, palette);
+    app.docRegistry.addWidgetExtension('Notebook', new StageButton(app, controller));
+    app.shell.add(createPipelinePanel(app, controller), 'left', { rank: 150 });
+    void app.restored.then(async () => {
+      await controller.refresh();
+      await controller.attach();
+    });
+  }
+};
+
+export default plugin;

@@ -1,0 +1,234 @@
+/**
+ * The Stage form's state and the `nbmlops` notebook metadata it edits (the contract in
+ * nbmlops/schema/stage.v1.json). Pure functions: the server validates what they produce; this
+ * module only turns form text into JSON values and back, and says when text is not a value.
+ */
+
+export type JSONPrimitive = string | number | boolean | null;
+export type JSONValue = JSONPrimitive | JSONValue[] | { [key: string]: JSONValue };
+export type JSONObject = { [key: string]: JSONValue };
+
+export const PARAM_TYPES = ['int', 'float', 'str', 'bool', 'list', 'dict'] as const;
+export type ParamType = (typeof PARAM_TYPES)[number];
+
+export interface ParamRow {
+  name: string;
+  type: ParamType;
+  text: string;
+}
+
+export interface ProductRow {
+  key: string;
+  path: string;
+}
+
+export interface FormState {
+  stage: string;
+  upstream: string[];
+  products: ProductRow[];
+  params: ParamRow[];
+  kernel: string;
+  environment: string;
+}
+
+export interface StageMetadata {
+  stage: string;
+  upstream: string[];
+  products: { [key: string]: string };
+  params: JSONObject;
+  kernel?: string;
+  environment?: string;
+}
+
+/** Errors keyed by field: "stage", "upstream", "products", "params.<name>", "kernel", "" (general). */
+export type FieldErrors = { [field: string]: string };
+
+function isObject(value: JSONValue | undefined): value is JSONObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The form type a JSON value reads as (integral numbers read as int: JSON cannot tell 1.0). */
+export function typeOf(value: JSONValue): ParamType {
+  if (typeof value === 'boolean') {
+    return 'bool';
+  }
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? 'int' : 'float';
+  }
+  if (Array.isArray(value)) {
+    return 'list';
+  }
+  if (isObject(value)) {
+    return 'dict';
+  }
+  return 'str';
+}
+
+/** A value as the text its input shows. */
+export function formatValue(value: JSONValue): string {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (value === null) {
+    return '';
+  }
+  if (typeof value === 'object') {
+    return JSON.stringify(value);
+  }
+  return String(value);
+}
+
+export type Parsed = { ok: true; value: JSONValue } | { ok: false; error: string };
+
+const INT = /^[+-]?\d+$/;
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** The JSON value of a parameter's text for its type, or why the text is not one. */
+export function parseParam(name: string, type: ParamType, text: string): Parsed {
+  const shown = name || 'this parameter';
+  const trimmed = text.trim();
+  switch (type) {
+    case 'str':
+      return { ok: true, value: text };
+    case 'int':
+      if (!INT.test(trimmed) || !Number.isSafeInteger(Number(trimmed))) {
+        return { ok: false, error: `${shown}: "${text}" is not a whole number` };
+      }
+      return { ok: true, value: Number(trimmed) };
+    case 'float':
+      if (!FLOAT.test(trimmed) || !Number.isFinite(Number(trimmed))) {
+        return { ok: false, error: `${shown}: "${text}" is not a number` };
+      }
+      return { ok: true, value: Number(trimmed) };
+    case 'bool':
+      if (trimmed !== 'true' && trimmed !== 'false') {
+        return { ok: false, error: `${shown}: write true or false` };
+      }
+      return { ok: true, value: trimmed === 'true' };
+    case 'list':
+    case 'dict': {
+      let value: JSONValue;
+      try {
+        value = JSON.parse(trimmed) as JSONValue;
+      } catch {
+        return { ok: false, error: `${shown}: not JSON (e.g. ${type === 'list' ? '[1, 2]' : '{"a": 1}'})` };
+      }
+      const shape = Array.isArray(value) ? 'list' : isObject(value) ? 'dict' : 'other';
+      if (shape !== type) {
+        return { ok: false, error: `${shown}: a JSON ${type === 'list' ? 'array' : 'object'} is expected` };
+      }
+      return { ok: true, value };
+    }
+  }
+}
+
+function asStringList(value: JSONValue | undefined): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/**
+ * The form for a notebook: its current metadata (if tagged) and the names its parameters cell
+ * assigns (`cellParams`, from the server). Metadata params come first in their order, then the
+ * names only the cell has; a null cell value (not a literal) starts as an empty str.
+ */
+export function toFormState(
+  metadata: JSONValue | undefined,
+  cellParams: { [name: string]: JSONValue },
+  defaultKernel: string
+): FormState {
+  const meta: JSONObject = isObject(metadata) ? metadata : {};
+  const params: ParamRow[] = [];
+  const declared = isObject(meta.params) ? meta.params : {};
+  for (const [name, value] of Object.entries(declared)) {
+    params.push({ name, type: typeOf(value), text: formatValue(value) });
+  }
+  for (const [name, value] of Object.entries(cellParams)) {
+    if (!(name in declared)) {
+      params.push({ name, type: value === null ? 'str' : typeOf(value), text: formatValue(value) });
+    }
+  }
+  const products = isObject(meta.products)
+    ? Object.entries(meta.products).map(([key, path]) => ({ key, path: formatValue(path) }))
+    : [];
+  return {
+    stage: typeof meta.stage === 'string' ? meta.stage : '',
+    upstream: asStringList(meta.upstream),
+    products,
+    params,
+    kernel: typeof meta.kernel === 'string' ? meta.kernel : defaultKernel,
+    environment: typeof meta.environment === 'string' ? meta.environment : ''
+  };
+}
+
+export type Converted = { ok: true; metadata: StageMetadata } | { ok: false; errors: FieldErrors };
+
+/**
+ * The metadata the form describes, or the errors that keep it from being one (a value that does
+ * not parse, a duplicate or empty name). Names and patterns are the server's to judge.
+ */
+export function toMetadata(form: FormState): Converted {
+  const errors: FieldErrors = {};
+  const params: JSONObject = {};
+  for (const row of form.params) {
+    const field = `params.${row.name}`;
+    if (!row.name.trim()) {
+      errors['params'] = 'a parameter needs a name';
+      continue;
+    }
+    if (row.name in params) {
+      errors[field] = `${row.name}: named twice`;
+      continue;
+    }
+    const parsed = parseParam(row.name, row.type, row.text);
+    if (parsed.ok) {
+      params[row.name] = parsed.value;
+    } else {
+      errors[field] = parsed.error;
+    }
+  }
+  const products: { [key: string]: string } = {};
+  for (const row of form.products) {
+    if (!row.key.trim() && !row.path.trim()) {
+      continue; // an empty row the user has not filled in yet
+    }
+    if (!row.key.trim() || !row.path.trim()) {
+      errors['products'] = 'a product needs a name and a path';
+    } else if (row.key in products) {
+      errors['products'] = `${row.key}: named twice`;
+    } else {
+      products[row.key.trim()] = row.path.trim();
+    }
+  }
+  if (Object.keys(errors).length) {
+    return { ok: false, errors };
+  }
+  const metadata: StageMetadata = {
+    stage: form.stage.trim(),
+    upstream: [...form.upstream],
+    products,
+    params
+  };
+  if (form.kernel) {
+    metadata.kernel = form.kernel;
+  }
+  if (form.environment.trim()) {
+    metadata.environment = form.environment.trim();
+  }
+  return { ok: true, metadata };
+}
+
+/** Where a server error belongs in the form, from the error's `field`/`upstream`/`param`. */
+export function errorField(error: { field?: string; upstream?: string; param?: string }): string {
+  if (error.upstream !== undefined) {
+    return 'upstream';
+  }
+  if (error.param) {
+    return `params.${error.param}`;
+  }
+  const field = error.field ?? '';
+  const [head, rest] = [field.split('.')[0], field.split('.').slice(1).join('.')];
+  if (head === 'params' && rest) {
+    return `params.${rest}`;
+  }
+  return ['stage', 'upstream', 'products', 'params', 'kernel', 'environment'].includes(head) ? head : '';
+}

@@ -1,0 +1,110 @@
+"""The JupyterLab extension end to end: real JupyterLab, Debian's headless Chromium, real runs.
+
+A scientist opens an untagged notebook, tags it through the **Stage** form (the server checks the
+form as the CLI would), sees the stage in the **Pipeline** panel, runs the pipeline from there and
+watches both stages turn up to date; the metadata on disk and the MLflow run are then checked
+outside the browser. Errors (a cycle) show in the panel.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, MakeProject
+
+EXPECTED = {
+    "stage": "double",
+    "upstream": ["load"],
+    "products": {"out": "out.json"},
+    "params": {"scale": 3, "note": "x"},
+    "kernel": "python3",
+}
+
+
+def _untagged_double(root: Path) -> dict[str, Any]:
+    """The `double` fixture before tagging: its code and parameters cell, no stage metadata."""
+    nb: dict[str, Any] = json.loads((FIXTURES / "double.ipynb").read_text())
+    del nb["metadata"]["nbmlops"]
+    (root / "notebooks" / "double.ipynb").write_text(json.dumps(nb, indent=1))
+    return nb
+
+
+@pytest.mark.slow
+def test_tag_in_the_form_then_run_from_the_pipeline_panel(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    from lab import JupyterLab, LabPage, launch_chromium
+    from lab_pipeline import PipelinePanel, StageForm
+    from playwright.sync_api import expect, sync_playwright
+
+    root = make_project("load")
+    before = _untagged_double(root)
+    (root / "cyclic").mkdir()
+    for name in ("cycle_a", "cycle_b"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", root / "cyclic" / f"{name}.ipynb")
+
+    with JupyterLab(root, tmp_path / "lab") as lab, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = LabPage(browser.new_page(viewport={"width": 1400, "height": 1000}), lab)
+            page.open("notebooks/double.ipynb")
+            form = StageForm.open_from_toolbar(page)
+            assert form.upstream_choices() == ["load"]
+            # the names the parameters cell assigns prefill the form, typed from their literals
+            assert form.params() == {"scale": ("int", "2"), "note": ("str", "x")}
+
+            form.set_stage("Double!")  # not a stage name: the server's schema says so, inline
+            assert form.wait_settled() == "invalid"
+            expect(form.error("stage")).to_contain_text("stage")
+            expect(form.save_button()).to_be_disabled()
+
+            form.set_stage("double")
+            form.check_upstream("load")
+            form.add_product("out", "out.json")
+            form.set_param("scale", "3")
+            assert form.wait_settled() == "valid"
+            form.save()
+
+            panel = PipelinePanel(page).show("notebooks")
+            assert panel.states() == {"load": "never_run", "double": "never_run"}
+            panel.run_pipeline()
+            expect(panel.progress()).to_be_visible(timeout=30_000)
+            panel.wait_for_states({"load": "up_to_date", "double": "up_to_date"})
+            expect(panel.progress()).to_have_attribute("data-status", "succeeded")
+            expect(panel.row("double")).to_have_attribute("data-state", "up_to_date")
+            run_id = panel.mlflow_run_id("double")
+            page.screenshot(panel.root, tmp_path / "pipeline-panel.png")
+
+            panel.show("cyclic")  # a broken pipeline: the panel says what is wrong
+            expect(panel.error()).to_contain_text("cycle")
+        finally:
+            browser.close()
+
+    # on disk: the form's metadata, the parameters cell in step with it, nothing else changed
+    saved = json.loads((root / "notebooks" / "double.ipynb").read_text())
+    assert saved["metadata"]["nbmlops"] == EXPECTED
+    params_cell = next(c for c in saved["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert "scale = 3" in "".join(params_cell["source"]).splitlines()
+    sources = [
+        ("".join(c["source"]), c["cell_type"]) for c in saved["cells"] if c is not params_cell
+    ]
+    assert sources == [
+        ("".join(c["source"]), c["cell_type"])
+        for c in before["cells"]
+        if "parameters" not in c["metadata"].get("tags", [])
+    ]
+    # the MLflow run the panel links to: the stage's child run, with the form's parameter
+    from mlflow.tracking import MlflowClient
+
+    from nbmlops.tracking import tracking_uri
+
+    assert run_id
+    run = MlflowClient(tracking_uri(root)).get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["nbmlops.stage"] == "double"
+    assert run.data.params["scale"] == "3"
+    assert run.data.metrics["total"] == sum(range(5)) * 3
