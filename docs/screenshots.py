@@ -5,8 +5,8 @@ review notebook.
     make demo && .venv/bin/python docs/screenshots.py
 
 Writes docs/img/pipeline-*.png, docs/img/stage-form.png and docs/img/review-<tab>.png. The demo
-must have run (its latest run is the one reviewed). A forced rerun of the review stage is started
-from the panel for the progress picture, so the demo's latest run changes.
+must have run. The panel reruns the whole pipeline (forced) for the progress picture; that run is
+the one the review pictures show.
 """
 
 from __future__ import annotations
@@ -63,11 +63,12 @@ def pipeline() -> None:
                 },
             )
             form.root.locator('button[data-action="cancel"]').click()
-            # one stage and its downstream, forced: the panel's progress and log while it runs
+            # a forced run of the whole pipeline (so the run record stays complete for the
+            # review below): the panel's progress and log while it runs
             panel.root.locator('input[name="force"]').check()
-            panel.row("review").locator('button[data-action="run-stage"]').click()
-            panel.wait_for_states({"review": "running"}, timeout=60_000)
-            page.page.wait_for_timeout(6000)  # some log lines arrive
+            panel.run_pipeline()
+            panel.wait_for_states({"train": "running"}, timeout=120_000)
+            page.page.wait_for_timeout(3000)  # some log lines arrive
             _shot(page, "pipeline-running.png")
             panel.wait_for_states({"review": "up_to_date"}, timeout=300_000)
         finally:

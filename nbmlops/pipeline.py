@@ -318,11 +318,16 @@ def _read_header(path: Path) -> dict[str, str]:
     return found
 
 
-def load_pipeline(target: str | Path, *, root: Path | None = None) -> tuple[PipelineSpec, bool]:
+def load_pipeline(
+    target: str | Path, *, root: Path | None = None, prefer_compiled: bool = False
+) -> tuple[PipelineSpec, bool]:
     """Resolve what the user named: a folder of notebooks, a compiled YAML, or a pipeline name.
 
     A name ``demo`` means ``<root>/pipelines/demo/pipeline.yaml``. A compiled pipeline is re-read
-    from its notebooks; when the YAML no longer matches them it is regenerated.
+    from its notebooks; when the YAML no longer matches them it is regenerated. With
+    ``prefer_compiled``, a folder of notebooks that exactly one compiled pipeline is built from
+    means that pipeline (its name, its ``build/<name>/``): what JupyterLab's Pipeline panel shows
+    for ``notebooks`` is then what ``nbmlops run demo`` ran.
 
     Returns
     -------
@@ -334,7 +339,10 @@ def load_pipeline(target: str | Path, *, root: Path | None = None) -> tuple[Pipe
     if not candidate.is_absolute():
         candidate = root / candidate
     if candidate.is_dir() and not (candidate / "pipeline.yaml").is_file():
-        return discover(candidate, root=find_project_root(candidate)), False
+        compiled = _compiled_from(candidate) if prefer_compiled else None
+        if compiled is None:
+            return discover(candidate, root=find_project_root(candidate)), False
+        candidate = compiled
     if candidate.is_dir():
         candidate = candidate / "pipeline.yaml"
     if not candidate.is_file():
@@ -363,3 +371,13 @@ def load_pipeline(target: str | Path, *, root: Path | None = None) -> tuple[Pipe
     if stale:
         write_text_atomic(candidate, render_ploomber_yaml(spec))
     return spec, stale
+
+
+def _compiled_from(folder: Path) -> Path | None:
+    """The one compiled ``pipelines/*/pipeline.yaml`` whose source is ``folder``, if exactly one."""
+    found = []
+    for compiled in sorted((find_project_root(folder) / "pipelines").glob("*/pipeline.yaml")):
+        source = _read_header(compiled).get("source")
+        if source and (compiled.parent / source).resolve() == folder.resolve():
+            found.append(compiled)
+    return found[0] if len(found) == 1 else None

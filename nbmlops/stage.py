@@ -35,6 +35,7 @@ __all__ = [
     "StageSpec",
     "assigned_names",
     "load_stage",
+    "parameter_types",
     "parameters_in_source",
     "read_notebook",
     "read_stage",
@@ -175,6 +176,11 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
             param=name,
         )
     _check_reserved(path, assigned, has_upstream=bool(meta.get("upstream")))
+    for name, value in params.items():
+        if type(value) is int and _literal_type(assigned[name]) is float:
+            # JupyterLab writes notebook JSON from JavaScript numbers: a default of 1.0 saved
+            # there reads back as 1. The parameters cell's literal keeps the type.
+            params[name] = float(value)
     return StageSpec(
         name=meta["stage"],
         path=path,
@@ -534,9 +540,28 @@ def _python_literal(value: JSONValue) -> str:
 
 
 def _same_value(source: str, value: JSONValue) -> bool:
-    """Whether the cell's source text for a parameter already evaluates to ``value``."""
+    """Whether the cell's source text for a parameter already evaluates to ``value`` (an integral
+    float literal such as ``1.0`` matches ``1``: JSON written by JupyterLab cannot tell them)."""
     try:
         current = ast.literal_eval(source)
     except (ValueError, SyntaxError):
         return False
-    return type(current) is type(value) and bool(current == value)
+    same_type = type(current) is type(value) or (type(current) is float and type(value) is int)
+    return same_type and bool(current == value)
+
+
+def _literal_type(source: str) -> type | None:
+    try:
+        return type(ast.literal_eval(source))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
+
+
+def parameter_types(text: str | None, *, path: Path) -> dict[str, str]:
+    """The type of each literal a ``parameters`` cell assigns (``int``, ``float``, ``str``,
+    ``bool``, ``list``, ``dict``): what a form shows, since JSON cannot tell ``1.0`` from ``1``."""
+    values = parameters_in_source(text, path=path)
+    return {name: _TYPE_NAMES[type(v)] for name, v in values.items() if type(v) in _TYPE_NAMES}

@@ -173,6 +173,7 @@ async def test_stage_context_lists_neighbours_and_the_cells_parameters(
     assert [p["notebook"] for p in answer["problems"]] == ["notebooks/bad_metadata.ipynb"]
     assert "Train!" in answer["problems"][0]["message"]
     assert answer["cell_params"] == {"n": 5, "label": "x", "f": None, "t": None}
+    assert answer["cell_types"] == {"n": "int", "label": "str"}
     # the notebook's own stage is not an upstream choice
     body = json.dumps({"path": "notebooks/double.ipynb", "parameters_source": None})
     code, answer = await _json(jp_fetch, "nbmlops", "stage", "context", method="POST", body=body)
@@ -287,3 +288,23 @@ async def test_a_failing_stage_and_a_broken_pipeline_end_the_run_with_the_reason
     assert status["status"] == "failed"
     assert [e["kind"] for e in status["events"]] == ["error"]
     assert status["events"][0]["error"] == "CycleError"
+
+
+async def test_a_folder_compiled_as_a_named_pipeline_shows_that_pipeline(
+    jp_fetch: Any, project: Path
+) -> None:
+    """What `nbmlops run tiny` ran is what the panel shows for the notebooks folder."""
+    from nbmlops.pipeline import compile_pipeline
+
+    compile_pipeline(project / "notebooks", name="tiny", root=project)
+    for target in ("notebooks", "tiny"):
+        code, answer = await _json(jp_fetch, "nbmlops", "pipeline", params={"folder": target})
+        assert code == 200, answer
+        assert answer["name"] == "tiny" and answer["folder"] == target
+        assert answer["source"] == "notebooks"
+    body = json.dumps({"folder": "notebooks", "stages": ["load"]})
+    code, started = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+    status = await _wait(jp_fetch, started["id"])
+    assert status["status"] == "succeeded", status
+    assert (project / "build" / "tiny" / "load" / "load.ipynb").is_file()
+    assert not (project / "build" / "notebooks").exists()

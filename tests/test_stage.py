@@ -146,3 +146,35 @@ def test_set_stage_leaves_a_formatted_cell_alone(tmp_path: Path) -> None:
     digest = load_stage(path).source_digest
     set_stage(path, params={"model": "forest"})
     assert load_stage(path).source_digest == digest
+
+
+def test_a_float_default_saved_by_jupyterlab_keeps_its_type(tmp_path: Path) -> None:
+    """JupyterLab writes notebook JSON from JavaScript numbers: `"C": 1.0` comes back as `1`.
+    The parameters cell's literal keeps the type, so runs still accept `C=0.5`."""
+    path = _copy(tmp_path, "load")
+    set_stage(path, params={"C": 1.0})
+    nb = json.loads(path.read_text())
+    nb["metadata"]["nbmlops"]["params"]["C"] = 1  # what a save in JupyterLab leaves
+    path.write_text(json.dumps(nb))
+    spec = load_stage(path)
+    assert spec.params["C"] == 1.0 and type(spec.params["C"]) is float
+    assert spec.cell_params["C"] == "1.0"
+    assert type(spec.params["n"]) is int  # ints stay ints
+    set_stage(path, params={"C": 1})  # the form sends 1 for 1.0: the cell's line is kept
+    assert load_stage(path).cell_params["C"] == "1.0"
+    set_stage(path, params={"C": 2})  # a real change is written
+    assert load_stage(path).cell_params["C"] == "2"
+
+
+def test_parameter_types_read_the_cells_literals(tmp_path: Path) -> None:
+    from nbmlops.stage import parameter_types
+
+    source = 'a = 1\nb = 1.0\nc = "x"\nd = True\ne = [1]\nf = {"k": 1}\ng = f(1)\nproduct = None'
+    assert parameter_types(source, path=tmp_path / "x.ipynb") == {
+        "a": "int",
+        "b": "float",
+        "c": "str",
+        "d": "bool",
+        "e": "list",
+        "f": "dict",
+    }

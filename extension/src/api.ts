@@ -38,6 +38,8 @@ export interface StageContext {
   stages: { name: string; notebook: string; upstream: string[] }[];
   problems: { notebook: string; message: string }[];
   cell_params: { [name: string]: JSONValue };
+  /** The Python type of each literal in the cell: JSON cannot tell 1.0 from 1. */
+  cell_types: { [name: string]: string };
 }
 
 export interface Validated {

@@ -64,10 +64,13 @@ export function typeOf(value: JSONValue): ParamType {
   return 'str';
 }
 
-/** A value as the text its input shows. */
-export function formatValue(value: JSONValue): string {
+/** A value as the text its input shows (a float keeps its decimal point: 1 shows as 1.0). */
+export function formatValue(value: JSONValue, type?: ParamType): string {
   if (typeof value === 'string') {
     return value;
+  }
+  if (type === 'float' && typeof value === 'number' && Number.isInteger(value)) {
+    return value.toFixed(1);
   }
   if (value === null) {
     return '';
@@ -128,23 +131,33 @@ function asStringList(value: JSONValue | undefined): string[] {
 
 /**
  * The form for a notebook: its current metadata (if tagged) and the names its parameters cell
- * assigns (`cellParams`, from the server). Metadata params come first in their order, then the
- * names only the cell has; a null cell value (not a literal) starts as an empty str.
+ * assigns (`cellParams`, from the server, with `cellTypes`: the literals' Python types, since
+ * JSON cannot tell 1.0 from 1). Metadata params come first in their order, then the names only
+ * the cell has; a null cell value (not a literal) starts as an empty str.
  */
 export function toFormState(
   metadata: JSONValue | undefined,
   cellParams: { [name: string]: JSONValue },
-  defaultKernel: string
+  defaultKernel: string,
+  cellTypes: { [name: string]: string } = {}
 ): FormState {
   const meta: JSONObject = isObject(metadata) ? metadata : {};
   const params: ParamRow[] = [];
   const declared = isObject(meta.params) ? meta.params : {};
+  const typed = (name: string, value: JSONValue): ParamType => {
+    const fromCell = cellTypes[name];
+    const known = PARAM_TYPES.find(t => t === fromCell);
+    // the cell's float wins over an integral JSON number; otherwise the value says
+    return known === 'float' && typeof value === 'number' ? 'float' : value === null ? known ?? 'str' : typeOf(value);
+  };
   for (const [name, value] of Object.entries(declared)) {
-    params.push({ name, type: typeOf(value), text: formatValue(value) });
+    const type = typed(name, value);
+    params.push({ name, type, text: formatValue(value, type) });
   }
   for (const [name, value] of Object.entries(cellParams)) {
     if (!(name in declared)) {
-      params.push({ name, type: value === null ? 'str' : typeOf(value), text: formatValue(value) });
+      const type = typed(name, value);
+      params.push({ name, type, text: formatValue(value, type) });
     }
   }
   const products = isObject(meta.products)

@@ -58,7 +58,8 @@ export async function openStageForm(
   const initial = toFormState(
     model.getMetadata('nbmlops') as JSONValue | undefined,
     context.cell_params,
-    currentKernel(panel)
+    currentKernel(panel),
+    context.cell_types
   );
   let main: MainAreaWidget | null = null;
   const close = (): void => main?.dispose();

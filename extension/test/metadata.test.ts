@@ -76,6 +76,23 @@ describe('form state and metadata', () => {
   });
 });
 
+describe('float defaults JSON cannot tell from integers', () => {
+  it("takes the parameters cell's type and shows the decimal point", () => {
+    // metadata saved by JupyterLab holds C: 1 for the cell's `C = 1.0`
+    const form = toFormState({ stage: 's', params: { C: 1, n: 3 } }, { C: 1, n: 3, lr: 2 }, 'python3', {
+      C: 'float',
+      n: 'int',
+      lr: 'float'
+    });
+    expect(form.params).toEqual([
+      { name: 'C', type: 'float', text: '1.0' },
+      { name: 'n', type: 'int', text: '3' },
+      { name: 'lr', type: 'float', text: '2.0' }
+    ]);
+    expect(parseParam('C', 'float', '1.0')).toEqual({ ok: true, value: 1 });
+  });
+});
+
 describe('parameter values by type', () => {
   it('int takes whole numbers only', () => {
     expect(parseParam('n', 'int', ' 42 ')).toEqual({ ok: true, value: 42 });

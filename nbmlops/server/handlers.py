@@ -87,6 +87,10 @@ class NbmlopsHandler(APIHandler):
             raise tornado.web.HTTPError(400, reason=f"{what} must be a path inside {root}")
         return path
 
+    def _target(self, relative: str) -> str:
+        """A pipeline target (folder or compiled name) inside the root, relative to it."""
+        return self._inside_root(relative, "folder").relative_to(self._root()).as_posix()
+
     def _json_body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"{}")
@@ -102,8 +106,8 @@ class PipelineHandler(NbmlopsHandler):
     def get(self) -> None:
         from nbmlops.server.views import pipeline_view
 
-        folder = self._inside_root(self.get_query_argument("folder", "notebooks"), "folder")
-        self.finish(pipeline_view(folder, root=self._root(), active_run=_runs(self).active()))
+        target = self._target(self.get_query_argument("folder", "notebooks"))
+        self.finish(pipeline_view(target, root=self._root(), active_run=_runs(self).active()))
 
 
 class StageValidateHandler(NbmlopsHandler):
@@ -132,7 +136,7 @@ class RunsHandler(NbmlopsHandler):
     @tornado.web.authenticated
     def post(self) -> None:
         body = self._json_body()
-        folder = self._inside_root(str(body.get("folder", "notebooks")), "folder")
+        folder = self._target(str(body.get("folder", "notebooks")))
         stages = body.get("stages", [])
         if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
             raise tornado.web.HTTPError(400, reason="stages must be a list of stage names")

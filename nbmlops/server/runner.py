@@ -1,9 +1,11 @@
 """A pipeline run in its own process, for the server extension: progress as JSON lines.
 
 ``python -m nbmlops.server.runner FOLDER --events FILE [--stage S ...] [--downstream] [--force]``
-runs the pipeline of FOLDER exactly as ``nbmlops run`` does and appends one JSON object per
-progress event to FILE (``run_started``, ``stage_started``, ``stage_finished`` with status and
-duration, ``note``, then ``finished`` with the run's id and status, or ``error``). The server
+runs the pipeline of FOLDER (relative to the working directory, the project root; or a compiled
+pipeline's name; a folder one compiled pipeline is built from means that pipeline) as
+``nbmlops run`` does and appends one JSON object per progress event to FILE (``run_started``,
+``stage_started``, ``stage_finished`` with status and duration, ``note``, then ``finished`` with
+the run's id and status, or ``error``). The server
 reads FILE; it never runs a pipeline in its own process, so it stays responsive.
 """
 
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         write(line)
 
     try:
-        spec, _ = load_pipeline(args.folder)
+        spec, _ = load_pipeline(args.folder, prefer_compiled=True)  # as the panel shows it
         record = run_pipeline(
             spec, stages=args.stage, downstream=args.downstream, force=args.force,
             progress=progress,

@@ -41,7 +41,7 @@ class BackgroundRuns:
         return sorted(self._procs, reverse=True)
 
     def start(
-        self, folder: Path, *, stages: list[str], downstream: bool, force: bool
+        self, folder: str, *, stages: list[str], downstream: bool, force: bool
     ) -> dict[str, Any]:
         running = self.active()
         if running is not None:
@@ -49,10 +49,10 @@ class BackgroundRuns:
         handle = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
         where = self.root / FOLDER / handle
         where.mkdir(parents=True)
-        request: dict[str, Any] = {"folder": _rel(folder, self.root), "stages": stages}
+        request: dict[str, Any] = {"folder": folder, "stages": stages}
         request |= {"downstream": downstream, "force": force}
         (where / "request.json").write_text(json.dumps(request, indent=1), "utf-8")
-        cmd = [sys.executable, "-m", "nbmlops.server.runner", str(folder)]
+        cmd = [sys.executable, "-m", "nbmlops.server.runner", folder]
         cmd += ["--events", str(where / "events.jsonl")]
         cmd += [a for s in stages for a in ("--stage", s)]
         cmd += ["--downstream"] * downstream + ["--force"] * force
@@ -92,10 +92,3 @@ class BackgroundRuns:
             "events": events,
             "log_tail": log[-_LOG_TAIL:],
         }
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)

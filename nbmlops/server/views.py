@@ -21,17 +21,20 @@ __all__ = ["context_view", "mlflow_ui_base", "pipeline_view", "validate_view"]
 UI_ENV = "NBMLOPS_MLFLOW_UI"
 
 
-def pipeline_view(folder: Path, *, root: Path, active_run: str | None = None) -> dict[str, Any]:
-    """The stages of ``folder`` as a checked DAG, each with its state, the reasons, its executed
-    notebook and its MLflow run. Paths are relative to ``root`` (the server's root).
+def pipeline_view(target: str, *, root: Path, active_run: str | None = None) -> dict[str, Any]:
+    """The stages of ``target`` as a checked DAG, each with its state, the reasons, its executed
+    notebook and its MLflow run. ``target`` is what ``nbmlops run`` takes (a folder of notebooks
+    relative to ``root``, the server's root, or a compiled pipeline's name); a folder that one
+    compiled pipeline is built from shows that pipeline. Paths in the answer are relative to
+    ``root``.
 
-    Raises what :func:`nbmlops.pipeline.discover` raises (cycle, unknown upstream, ...).
+    Raises what :func:`nbmlops.pipeline.load_pipeline` raises (cycle, unknown upstream, ...).
     """
-    from nbmlops.pipeline import discover
+    from nbmlops.pipeline import load_pipeline
     from nbmlops.plan import plan_pipeline
     from nbmlops.tracking import tracking_uri
 
-    spec = discover(folder)
+    spec, _ = load_pipeline(target, root=root, prefer_compiled=True)
     plans = {plan.stage: plan for plan in plan_pipeline(spec)}
     base = mlflow_ui_base(tracking_uri(spec.root))
     stages = []
@@ -59,7 +62,8 @@ def pipeline_view(folder: Path, *, root: Path, active_run: str | None = None) ->
     return {
         "name": spec.name,
         "root": str(spec.root),
-        "folder": _rel(folder, root),
+        "folder": target,
+        "source": _rel(spec.source_dir, root),
         "active_run": active_run,
         "stages": stages,
         "edges": [[up, s.name] for s in spec.stages for up in s.upstream],
@@ -95,22 +99,25 @@ def _experiment_of(uri: str, run_id: str) -> str | None:
 def context_view(path: Path, parameters_source: str | None, *, root: Path) -> dict[str, Any]:
     """What the stage form of the notebook at ``path`` offers: the other stages in its folder
     (upstream choices; a broken neighbour is listed under ``problems``, never fatal) and the
-    parameters its ``parameters`` cell source assigns.
+    parameters its ``parameters`` cell source assigns, with their literal types (``cell_types``:
+    JSON cannot tell ``1.0`` from ``1``, the form can).
 
     Raises
     ------
     ParametersCellError
         ``parameters_source`` is not valid Python.
     """
-    from nbmlops.stage import parameters_in_source
+    from nbmlops.stage import parameter_types, parameters_in_source
 
     cell_params = parameters_in_source(parameters_source, path=path)
+    cell_types = parameter_types(parameters_source, path=path)
     others, problems = _neighbours(path, root)
     stages = [
         {"name": s.name, "notebook": _rel(s.path, root), "upstream": list(s.upstream)}
         for s in sorted(others, key=lambda s: s.name)
     ]
-    return {"stages": stages, "problems": problems, "cell_params": cell_params}
+    answer = {"stages": stages, "problems": problems, "cell_params": cell_params}
+    return answer | {"cell_types": cell_types}
 
 
 def _neighbours(path: Path, root: Path) -> tuple[list[Any], list[dict[str, str]]]:
