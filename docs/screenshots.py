@@ -49,6 +49,7 @@ def pipeline() -> None:
             page.open("notebooks/train.ipynb")
             panel = PipelinePanel(page).show("notebooks")
             _shot(page, "pipeline-panel.png")
+            page.page.set_viewport_size({"width": 1500, "height": 1200})  # the whole form
             form = StageForm.open_from_toolbar(page)
             box = form.root.bounding_box()
             margin = 12
@@ -63,6 +64,7 @@ def pipeline() -> None:
                 },
             )
             form.root.locator('button[data-action="cancel"]').click()
+            page.page.set_viewport_size({"width": 1500, "height": 950})
             # a forced run of the whole pipeline (so the run record stays complete for the
             # review below): the panel's progress and log while it runs
             panel.root.locator('input[name="force"]').check()
@@ -70,7 +72,8 @@ def pipeline() -> None:
             panel.wait_for_states({"train": "running"}, timeout=120_000)
             page.page.wait_for_timeout(3000)  # some log lines arrive
             _shot(page, "pipeline-running.png")
-            panel.wait_for_states({"review": "up_to_date"}, timeout=300_000)
+            if panel.wait_run_finished() != "succeeded":
+                raise RuntimeError(f"the demo run failed: {panel.error().all_inner_texts()}")
         finally:
             browser.close()
 

@@ -148,6 +148,15 @@ class PipelinePanel:
         )
         self.page.wait_for_function(f"() => {condition}", timeout=timeout)
 
+    def wait_run_finished(self, timeout: float = 300_000) -> str:
+        """Wait until the run the panel follows is over; its status (succeeded / failed)."""
+        self.page.wait_for_function(
+            "() => { const p = document.querySelector('#nbmlops-pipeline .nbmlops-Progress');"
+            " return p && p.dataset.status !== 'running'; }",
+            timeout=timeout,
+        )
+        return str(self.progress().get_attribute("data-status"))
+
     def progress(self) -> Any:
         return self.root.locator(".nbmlops-Progress")
 

@@ -73,8 +73,8 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
             assert panel.states() == {"load": "never_run", "double": "never_run"}
             panel.run_pipeline()
             expect(panel.progress()).to_be_visible(timeout=30_000)
+            assert panel.wait_run_finished() == "succeeded"
             panel.wait_for_states({"load": "up_to_date", "double": "up_to_date"})
-            expect(panel.progress()).to_have_attribute("data-status", "succeeded")
             expect(panel.row("double")).to_have_attribute("data-state", "up_to_date")
             run_id = panel.mlflow_run_id("double")
             page.screenshot(panel.root, tmp_path / "pipeline-panel.png")
