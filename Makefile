@@ -7,7 +7,10 @@ BIN := .venv/bin
 # install time, because these machines set PYTHONDONTWRITEBYTECODE=1 and imports would recompile.
 export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
-export UV_PYTHON := $(shell command -v python3.11 2>/dev/null || command -v $(PYTHON))
+# The interpreter itself, not a launcher (a pyenv shim is a script): uv compares the path with the
+# environment's, and a mismatch makes every `uv sync` delete and recreate .venv.
+export UV_PYTHON := $(shell $$(command -v python3.11 2>/dev/null || command -v $(PYTHON)) \
+  -c 'import sys; print(sys.executable)')
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
 .PHONY: help setup demo test lint typecheck ext-test bench ui lab clean system-deps screenshots
