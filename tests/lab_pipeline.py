@@ -138,7 +138,23 @@ class PipelinePanel:
         return self.root.locator(f'.nbmlops-StageRow[data-stage="{stage}"]')
 
     def run_pipeline(self) -> None:
-        self.root.locator('button[data-action="run-pipeline"]').click()
+        """Click *Run pipeline* and wait until the panel follows the new run."""
+        self._start(self.root.locator('button[data-action="run-pipeline"]'))
+
+    def run_stage(self, stage: str) -> None:
+        """Click *Run* on a stage (it and its downstream) and wait for the panel to follow it."""
+        self._start(self.row(stage).locator('button[data-action="run-stage"]'))
+
+    def _start(self, button: Any) -> None:
+        shown = self.progress()
+        before = shown.get_attribute("data-run") if shown.count() else None
+        button.click()
+        self.page.wait_for_function(
+            "old => { const p = document.querySelector('#nbmlops-pipeline .nbmlops-Progress');"
+            " return p && p.dataset.run !== old; }",
+            arg=before,
+            timeout=30_000,
+        )
 
     def wait_for_states(self, wanted: dict[str, str], timeout: float = 240_000) -> None:
         condition = " && ".join(

@@ -3,7 +3,7 @@
 A scientist opens an untagged notebook, tags it through the **Stage** form (the server checks the
 form as the CLI would), sees the stage in the **Pipeline** panel, runs the pipeline from there and
 watches both stages turn up to date; the metadata on disk and the MLflow run are then checked
-outside the browser. Errors (a cycle) show in the panel.
+outside the browser. Errors (a cycle, an unknown upstream, a kernel that dies) show in the panel.
 """
 
 from __future__ import annotations
@@ -43,9 +43,15 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
 
     root = make_project("load")
     before = _untagged_double(root)
-    (root / "cyclic").mkdir()
-    for name in ("cycle_a", "cycle_b"):
-        shutil.copy(FIXTURES / f"{name}.ipynb", root / "cyclic" / f"{name}.ipynb")
+    broken = {
+        "cyclic": ["cycle_a", "cycle_b"],
+        "orphan": ["unknown_upstream"],
+        "dies": ["kill_kernel"],
+    }
+    for folder, names in broken.items():
+        (root / folder).mkdir()
+        for name in names:
+            shutil.copy(FIXTURES / f"{name}.ipynb", root / folder / f"{name}.ipynb")
 
     with JupyterLab(root, tmp_path / "lab") as lab, sync_playwright() as pw:
         browser = launch_chromium(pw)
@@ -79,8 +85,17 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
             run_id = panel.mlflow_run_id("double")
             page.screenshot(panel.root, tmp_path / "pipeline-panel.png")
 
-            panel.show("cyclic")  # a broken pipeline: the panel says what is wrong
+            # what goes wrong shows in the panel, with the server's message
+            panel.show("cyclic")
             expect(panel.error()).to_contain_text("cycle")
+            panel.show("orphan")
+            expect(panel.error()).to_contain_text("nowhere")
+            panel.show("dies")  # a kernel that dies while the stage runs
+            panel.run_pipeline()
+            assert panel.wait_run_finished() == "failed"
+            panel.wait_for_states({"killed": "failed"})
+            expect(panel.error()).to_contain_text("killed failed")
+            expect(panel.row("killed")).to_contain_text("kernel")
         finally:
             browser.close()
 

@@ -33,7 +33,7 @@ export function RunProgressView({ run, progress, total, startedAt }: Props): JSX
       ? `Running: ${done} of ${planned} stages finished${progress.current ? `, now ${progress.current}` : ''}`
       : `Run ${run.status}: ${done} stage${done === 1 ? '' : 's'} finished`;
   return (
-    <div className="nbmlops-Progress" data-status={run.status} aria-live="polite">
+    <div className="nbmlops-Progress" data-status={run.status} data-run={run.id} aria-live="polite">
       <div className="nbmlops-Progress-line">
         <span>{line}</span>
         {run.status === 'running' && <span className="nbmlops-Progress-elapsed">{elapsed(startedAt)}</span>}
