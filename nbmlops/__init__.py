@@ -75,3 +75,9 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built JupyterLab extension is (``jupyter labextension develop`` reads this; an
+    installed wheel ships it in ``share/jupyter/labextensions/nbmlops``)."""
+    return [{"src": "labextension", "dest": "nbmlops"}]

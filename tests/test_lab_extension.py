@@ -16,6 +16,15 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, MakeProject
 
+COMMANDS = [
+    "nbmlops:edit-stage",
+    "nbmlops:open-pipeline",
+    "nbmlops:refresh-pipeline",
+    "nbmlops:run-pipeline",
+    "nbmlops:run-stage",
+    "nbmlops:open-executed",
+    "nbmlops:open-mlflow-run",
+]
 EXPECTED = {
     "stage": "double",
     "upstream": ["load"],
@@ -58,6 +67,21 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
         try:
             page = LabPage(browser.new_page(viewport={"width": 1400, "height": 1000}), lab)
             page.open("notebooks/double.ipynb")
+            # every action is a command, in the palette under "nbmlops"
+            registered = page.page.evaluate(
+                "ids => ids.filter(i => window.jupyterapp.commands.hasCommand(i))", COMMANDS
+            )
+            assert registered == COMMANDS
+            page.command("apputils:activate-command-palette")
+            palette = page.page.locator(".lm-CommandPalette-item[data-command^='nbmlops:']")
+            palette.first.wait_for(state="attached")
+            in_palette = page.page.evaluate(
+                "ids => ids.filter(i => document.querySelector("
+                "`.lm-CommandPalette-item[data-command='${i}']`))",
+                COMMANDS,
+            )
+            assert in_palette == COMMANDS
+            page.page.keyboard.press("Escape")  # the palette's search box has the focus
             form = StageForm.open_from_toolbar(page)
             assert form.upstream_choices() == ["load"]
             # the names the parameters cell assigns prefill the form, typed from their literals
