@@ -11,6 +11,7 @@ the one the review pictures show.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +39,7 @@ def _shot(page: LabPage, name: str, clip: dict[str, float] | None = None) -> Non
 
 def pipeline() -> None:
     """The Pipeline panel beside the train notebook, the Stage form, and a run in progress."""
+    os.environ.setdefault("NBMLOPS_MLFLOW_UI", "http://127.0.0.1:5000")  # links, as `make lab`
     with (
         tempfile.TemporaryDirectory() as scratch,
         JupyterLab(REPO, Path(scratch)) as lab,

@@ -221,6 +221,9 @@ async def test_a_run_started_from_the_server_runs_in_the_background(
     ]
     last = status["events"][-1]
     assert last["kind"] == "finished" and last["status"] == "succeeded"
+    said = "\n".join(status["log_tail"])  # the panel's log: one readable line per event
+    assert "stage load started" in said and "stage double succeeded in" in said
+    assert f"run {last['run_id']} succeeded" in said
     record = json.loads((project / ".nbmlops" / "runs" / f"{last['run_id']}.json").read_text())
     assert record["mlflow_run_id"] and all(s["mlflow_run_id"] for s in record["stages"])
     code, runs = await _json(jp_fetch, "nbmlops", "runs")

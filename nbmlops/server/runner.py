@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,29 @@ def _writer(path: Path) -> Any:
     return write
 
 
+def _say(event: dict[str, Any]) -> None:
+    """The event as a line of the run's log (what JupyterLab's panel shows as the log's tail)."""
+    now = datetime.now().strftime("%H:%M:%S")  # the reader's wall clock
+    stage = f"stage {event['stage']}" if event.get("stage") else "run"
+    if event["kind"] == "stage_finished":
+        text = f"{stage} {event['status']} in {event['duration_s']:.1f} s"
+        if event.get("reason"):
+            text += f" ({event['reason']})"
+        if event.get("error"):
+            error = event["error"]
+            text += f": {error.get('message', error) if isinstance(error, dict) else error}"
+    elif event["kind"] == "stage_started":
+        text = f"{stage} started"
+    elif event["kind"] == "finished":
+        text = f"run {event['run_id']} {event['status']}"
+    elif event["kind"] == "error":
+        text = f"run stopped: {event['error']}: {event['message']}"
+    else:
+        text = f"{event['kind'].replace('_', ' ')} {event.get('message') or ''}".rstrip()
+    sys.stdout.write(f"{now} {text}\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     parser = argparse.ArgumentParser(prog="python -m nbmlops.server.runner")
@@ -39,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     write = _writer(Path(args.events))
 
+    def emit(event: dict[str, Any]) -> None:
+        write(event)
+        _say(event)
+
     from nbmlops.errors import NbmlopsError
     from nbmlops.execute import ProgressEvent, run_pipeline
     from nbmlops.pipeline import load_pipeline
@@ -49,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             r = event.result
             line |= {"status": r.status, "duration_s": r.duration_s, "reason": r.reason}
             line |= {"mlflow_run_id": r.mlflow_run_id, "error": r.error}
-        write(line)
+        emit(line)
 
     try:
         spec, _ = load_pipeline(args.folder, prefer_compiled=True)  # as the panel shows it
@@ -58,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             progress=progress,
         )  # fmt: skip
     except NbmlopsError as exc:
-        write({"kind": "error", "error": type(exc).__name__, "message": str(exc)})
+        emit({"kind": "error", "error": type(exc).__name__, "message": str(exc)})
         return 2
-    write({"kind": "finished", "run_id": record.run_id, "status": record.status})
+    emit({"kind": "finished", "run_id": record.run_id, "status": record.status})
     return 0 if record.status != "failed" else 1
 
 
