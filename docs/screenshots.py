@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,9 +39,9 @@ def _shot(page: LabPage, name: str, clip: dict[str, float] | None = None) -> Non
     print(f"wrote {OUT / name}")  # noqa: T201
 
 
-def pipeline() -> None:
-    """The Pipeline panel beside the train notebook, the Stage form, and a run in progress."""
-    os.environ.setdefault("NBMLOPS_MLFLOW_UI", "http://127.0.0.1:5000")  # links, as `make lab`
+@contextmanager
+def _lab_page(width: int, height: int) -> Iterator[LabPage]:
+    """JupyterLab on the repository, in Chromium at ``width`` x ``height``."""
     with (
         tempfile.TemporaryDirectory() as scratch,
         JupyterLab(REPO, Path(scratch)) as lab,
@@ -47,65 +49,60 @@ def pipeline() -> None:
     ):
         browser = launch_chromium(pw)
         try:
-            page = LabPage(browser.new_page(viewport={"width": 1500, "height": 950}), lab)
-            page.open("notebooks/train.ipynb")
-            panel = PipelinePanel(page).show("notebooks")
-            _shot(page, "pipeline-panel.png")
-            page.page.set_viewport_size({"width": 1500, "height": 1200})  # the whole form
-            form = StageForm.open_from_toolbar(page)
-            box = form.root.bounding_box()
-            margin = 12
-            _shot(
-                page,
-                "stage-form.png",
-                {
-                    "x": box["x"] - margin,
-                    "y": box["y"] - margin,
-                    "width": box["width"] + 2 * margin,
-                    "height": box["height"] + 2 * margin,
-                },
-            )
-            form.root.locator('button[data-action="cancel"]').click()
-            page.page.set_viewport_size({"width": 1500, "height": 950})
-            # a forced run of the whole pipeline (so the run record stays complete for the
-            # review below): the panel's progress and log while it runs
-            panel.root.locator('input[name="force"]').check()
-            panel.run_pipeline()
-            panel.wait_for_states({"train": "running"}, timeout=120_000)
-            page.page.wait_for_timeout(3000)  # some log lines arrive
-            _shot(page, "pipeline-running.png")
-            if panel.wait_run_finished() != "succeeded":
-                raise RuntimeError(f"the demo run failed: {panel.error().all_inner_texts()}")
+            yield LabPage(browser.new_page(viewport={"width": width, "height": height}), lab)
         finally:
             browser.close()
+
+
+def pipeline() -> None:
+    """The Pipeline panel beside the train notebook, the Stage form, and a run in progress."""
+    os.environ.setdefault("NBMLOPS_MLFLOW_UI", "http://127.0.0.1:5000")  # links, as `make lab`
+    with _lab_page(1500, 950) as page:
+        page.open("notebooks/train.ipynb")
+        panel = PipelinePanel(page).show("notebooks")
+        _shot(page, "pipeline-panel.png")
+        page.page.set_viewport_size({"width": 1500, "height": 1200})  # the whole form
+        form = StageForm.open_from_toolbar(page)
+        box = form.root.bounding_box()
+        margin = 12
+        _shot(
+            page,
+            "stage-form.png",
+            {
+                "x": box["x"] - margin,
+                "y": box["y"] - margin,
+                "width": box["width"] + 2 * margin,
+                "height": box["height"] + 2 * margin,
+            },
+        )
+        form.root.locator('button[data-action="cancel"]').click()
+        page.page.set_viewport_size({"width": 1500, "height": 950})
+        # a forced run of the whole pipeline (so the run record stays complete for the
+        # review below): the panel's progress and log while it runs
+        panel.root.locator('input[name="force"]').check()
+        panel.run_pipeline()
+        panel.wait_for_states({"train": "running"}, timeout=120_000)
+        page.page.wait_for_timeout(3000)  # some log lines arrive
+        _shot(page, "pipeline-running.png")
+        if panel.wait_run_finished() != "succeeded":
+            raise RuntimeError(f"the demo run failed: {panel.error().all_inner_texts()}")
 
 
 def review() -> None:
     notebook = write_review_notebook(REPO, "latest")
-    out = OUT
-    with (
-        tempfile.TemporaryDirectory() as scratch,
-        JupyterLab(REPO, Path(scratch)) as lab,
-        sync_playwright() as pw,
-    ):
-        browser = launch_chromium(pw)
-        try:
-            page = LabPage(browser.new_page(viewport={"width": 1300, "height": 1250}), lab)
-            page.open(str(notebook.relative_to(REPO)))
-            page.command("application:toggle-left-area")
-            page.run_all()
-            widget = page.page.locator(".jupyter-widgets.widget-tab").first
-            for title, name in TABS.items():
-                page.tab(title).first.click()
-                widget.evaluate("e => e.scrollIntoView()")
-                page.page.wait_for_timeout(1500)  # images decode, layout settles
-                box = widget.bounding_box()
-                height = min(box["height"], 1250 - box["y"] - 30)  # what the panel shows
-                clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": height}
-                page.page.screenshot(path=str(out / f"review-{name}.png"), clip=clip)
-                print(f"wrote {out / f'review-{name}.png'}")  # noqa: T201
-        finally:
-            browser.close()
+    with _lab_page(1300, 1250) as page:
+        page.open(str(notebook.relative_to(REPO)))
+        page.command("application:toggle-left-area")
+        page.run_all()
+        widget = page.page.locator(".jupyter-widgets.widget-tab").first
+        for title, name in TABS.items():
+            page.tab(title).first.click()
+            widget.evaluate("e => e.scrollIntoView()")
+            page.page.wait_for_timeout(1500)  # images decode, layout settles
+            box = widget.bounding_box()
+            height = min(box["height"], 1250 - box["y"] - 30)  # what the panel shows
+            clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": height}
+            _shot(page, f"review-{name}.png", clip)
 
 
 def main() -> None:

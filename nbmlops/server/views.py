@@ -36,7 +36,8 @@ def pipeline_view(target: str, *, root: Path, active_run: str | None = None) -> 
 
     spec, _ = load_pipeline(target, root=root, prefer_compiled=True)
     plans = {plan.stage: plan for plan in plan_pipeline(spec)}
-    base = mlflow_ui_base(tracking_uri(spec.root))
+    uri = tracking_uri(spec.root)
+    base = mlflow_ui_base(uri)
     stages = []
     for stage in spec.stages:
         plan = plans[stage.name]
