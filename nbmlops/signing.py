@@ -19,14 +19,14 @@ added or deactivated, and every refused verification, is appended to the project
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import json
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +36,27 @@ from nbmlops import ledger
 from nbmlops.atomic import write_bytes_atomic
 from nbmlops.errors import SignatureError
 from nbmlops.records import utc_now
+from nbmlops.signer_ledger import (
+    SignerBook,
+    SignerRecord,
+    add_statement,
+    grant_statement,
+    rekey_statement,
+    statement_digest,
+    unlock_statement,
+)
+from nbmlops.signing_attempts import attempt_lock, lockout_policy, loggable_id
+from nbmlops.signing_keys import (
+    check_signature_value,
+    decrypt_private_key,
+    encrypt_private_key,
+    key_id,
+    needs_upgrade,
+    new_keypair,
+    public_key_of,
+    scrypt,
+    sign_digest,
+)
 
 __all__ = [
     "Authenticator",
@@ -50,7 +71,8 @@ __all__ = [
 SIGNERS_PATH = Path(".nbmlops") / "signers.json"
 MIN_PASSWORD_LENGTH = 12
 SIGNER_ID = re.compile(r"[a-z][a-z0-9._-]{1,31}")
-# scrypt cost recommended for interactive logins (RFC 7914 section 2); ~50 ms per hash.
+# scrypt cost recommended for interactive logins (RFC 7914 section 2); ~50 ms per hash. The
+# private key's KDF (nbmlops.signing_keys) never costs less.
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2**14, 8, 1, 32
 _BAD_CREDENTIALS = "unknown signer or wrong password"
 
@@ -81,7 +103,8 @@ class Authenticator(ABC):
     """Base of the ways a signer proves who they are; one subclass per identity provider.
 
     Subclasses set ``name`` and implement :meth:`authenticate`. Callers use :meth:`verify`, which
-    records every refusal in the project's ledger (11.300(d)) so no provider can skip it.
+    applies the lockout and records every refusal in the project's ledger (11.300(d)) so no
+    provider can skip either.
     """
 
     name: ClassVar[str] = ""
@@ -95,6 +118,10 @@ class Authenticator(ABC):
 
     def verify(self, signer_id: str, password: str) -> Signer:
         """Verify a signer's id and password at the moment of signing.
+
+        A signer locked after too many refused attempts is refused without checking the
+        password (see :mod:`nbmlops.signing_attempts`); an id the ledger does not know is
+        recorded only as a keyed digest, in case it was a password typed in the wrong field.
 
         Parameters
         ----------
@@ -111,19 +138,55 @@ class Authenticator(ABC):
         Raises
         ------
         SignatureError
-            The credentials were refused; a ``signature_refused`` ledger entry records it.
+            The credentials were refused, or the signer is locked; a ``signature_refused`` ledger
+            entry records it (and ``signer_locked`` when this refusal locks the signer).
 
         Examples
         --------
         >>> get_authenticator("local", root).verify("jdoe", "correct horse battery")
         Signer(id='jdoe', printed_name='Jane Doe', title='QA')
         """
-        try:
-            return self.authenticate(signer_id, password)
-        except SignatureError as refused:
-            data = {"signer": _loggable_id(signer_id), "reason": refused.reason}
-            ledger.append(self.root, "signature_refused", data={**data, "via": self.name})
-            raise
+        policy = lockout_policy(self.root)
+        with attempt_lock(self.root):
+            book = SignerBook.read(self.root)
+            logged = loggable_id(self.root, signer_id, known=signer_id in book.signers)
+            failures = self._lift_expired_lock(book, logged)
+            try:
+                signer = self.authenticate(signer_id, password)
+                _check_against_ledger(signer, book)
+            except SignatureError as refused:
+                self._refused(logged, refused.reason)
+                reason = refused.reason
+                if failures + 1 >= policy.max_failed_attempts:
+                    until = _after_minutes(policy.lockout_minutes)
+                    data = {"signer": logged, "failures": failures + 1, "until": until}
+                    ledger.append(self.root, "signer_locked", data=data)
+                    reason += f"; after {failures + 1} refused attempts it is locked until {until}"
+                raise SignatureError(signer=logged, reason=reason) from None
+            if failures:
+                data = {"signer": logged, "failures": failures}
+                ledger.append(self.root, "signer_attempts_reset", data=data)
+            return signer
+
+    def _lift_expired_lock(self, book: SignerBook, logged: str) -> int:
+        """The failures counted so far; refuses (unchecked) while a lock lasts, records its end."""
+        lock = book.locked_until(logged)
+        if lock is None:
+            return book.failures.get(logged, 0)
+        if utc_now() < lock[1]:
+            reason = (
+                f"locked until {lock[1]} after too many refused attempts (ledger seq {lock[0]}); "
+                "wait, or ask an administrator to run `nbmlops signer unlock`"
+            )
+            data = {"signer": logged, "reason": reason, "via": self.name, "while_locked": True}
+            ledger.append(self.root, "signature_refused", data=data)
+            raise SignatureError(signer=logged, reason=reason)
+        ledger.append(self.root, "signer_unlocked", data={"signer": logged, "by": "expiry"})
+        return 0
+
+    def _refused(self, logged: str, reason: str) -> None:
+        data = {"signer": logged, "reason": reason, "via": self.name}
+        ledger.append(self.root, "signature_refused", data=data)
 
     def sign(self, signer_id: str, password: str, digest: str) -> tuple[Signer, Signature]:
         """Verify the signer (as :meth:`verify`), then sign ``digest`` (a record's hex SHA-256)."""
@@ -136,7 +199,13 @@ class Authenticator(ABC):
         The base implementation binds the record to the signer through the digest alone, which
         the hash-chained ledger then protects (``algorithm="sha256"``); providers that hold a
         key per signer override it to add a cryptographic signature (the local registry does).
+        A signer the ledger binds to a key never signs this way.
         """
+        bound = SignerBook.read(self.root).signers.get(signer.id)
+        if bound is not None:
+            reason = f"the ledger binds this signer to an {bound.algorithm} key; sign with it"
+            self._refused(signer.id, reason)
+            raise SignatureError(signer=signer.id, reason=reason)
         return Signature(algorithm="sha256", key_id="", value="")
 
 
@@ -176,11 +245,19 @@ def get_authenticator(name: str, project_root: Path) -> Authenticator:
 class LocalSignerRegistry(Authenticator):
     """Signers kept in ``<project>/.nbmlops/signers.json`` (mode 0600), passwords as scrypt hashes.
 
+    The ledger is the authority on every signer's printed name, title and key (see
+    :mod:`nbmlops.signer_ledger`); the file only holds the secrets. The project's first signer is
+    its first administrator; adding another signer, granting the administrator role, re-keying
+    someone else and lifting a lock are each signed by an administrator.
+
     Examples
     --------
     >>> signers = LocalSignerRegistry(root)
     >>> signers.add("jdoe", "Jane Doe", "correct horse battery", title="QA reviewer")
     Signer(id='jdoe', printed_name='Jane Doe', title='QA reviewer')
+    >>> signers.add("asmith", "Al Smith", "another long one", by="jdoe",
+    ...             by_password="correct horse battery")
+    Signer(id='asmith', printed_name='Al Smith', title='')
     >>> signers.verify("jdoe", "correct horse battery").printed_name
     'Jane Doe'
     """
@@ -191,25 +268,55 @@ class LocalSignerRegistry(Authenticator):
         super().__init__(project_root)
         self.path = self.root / SIGNERS_PATH
 
-    def add(self, signer_id: str, printed_name: str, password: str, *, title: str = "") -> Signer:
-        """Register a new, active signer.
+    def add(
+        self,
+        signer_id: str,
+        printed_name: str,
+        password: str,
+        *,
+        title: str = "",
+        by: str | None = None,
+        by_password: str | None = None,
+    ) -> Signer:
+        """Register a new, active signer; the project's first signer becomes its administrator.
+
+        Parameters
+        ----------
+        signer_id, printed_name, password, title : str
+            The new signer; name and title are what their signed records show.
+        by, by_password : str, optional
+            An administrator's id and password; required for every signer but the first.
 
         Raises
         ------
         SignatureError
-            The id is malformed or taken, the printed name is empty, or the password is shorter
-            than ``MIN_PASSWORD_LENGTH``; nothing is written.
+            The id is malformed or taken, the printed name is empty, the password is shorter
+            than ``MIN_PASSWORD_LENGTH``, or no administrator authorised it; nothing is written.
         """
         if not SIGNER_ID.fullmatch(signer_id):
             reason = "ids are 2-32 characters: a lowercase letter, then a-z, 0-9, '.', '_', '-'"
-            raise SignatureError(signer=_loggable_id(signer_id), reason=reason)
+            raise SignatureError(
+                signer=loggable_id(self.root, signer_id, known=False), reason=reason
+            )
         if not printed_name.strip():
             raise SignatureError(signer=signer_id, reason="the printed name is empty")
         if len(password) < MIN_PASSWORD_LENGTH:
             reason = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
             raise SignatureError(signer=signer_id, reason=reason)
         signer = Signer(id=signer_id, printed_name=printed_name.strip(), title=title.strip())
-        public_key, private_pem = _new_keypair(password)
+        book = SignerBook.read(self.root)
+        if signer_id in book.signers or signer_id in self._load():
+            raise SignatureError(signer=signer_id, reason="a signer with this id exists")
+        public_key, private = new_keypair()
+        data: dict[str, Any] = {
+            "signer": signer.id, "printed_name": signer.printed_name, "title": signer.title,
+            "algorithm": "ed25519", "public_key": public_key, "key_id": key_id(public_key),
+        }  # fmt: skip
+        if book.signers:
+            statement = add_statement(signer.id, signer.printed_name, signer.title, public_key)
+            data["authorisation"] = self._authorise(by, by_password, "signer_added", statement)
+        else:
+            data["administrator"] = True  # the first signer; see nbmlops.signer_ledger
         with self._locked():
             signers = self._load()
             if signer_id in signers:
@@ -217,17 +324,93 @@ class LocalSignerRegistry(Authenticator):
             signers[signer_id] = {
                 "id": signer.id, "printed_name": signer.printed_name, "title": signer.title,
                 "created": utc_now(), "active": True, "password_hash": _hash_password(password),
-                "public_key": public_key, "private_key": private_pem,
+                "public_key": public_key,
+                "private_key": encrypt_private_key(
+                    private, password, signer_id=signer.id, public_key=public_key
+                ),
             }  # fmt: skip
             self._save(signers)
         # The public key goes into the ledger: signatures are checked against what the chain
-        # holds, not against a registry file that an administrator can rewrite.
-        data = {
-            "signer": signer.id, "printed_name": signer.printed_name, "title": signer.title,
-            "public_key": public_key, "key_id": _key_id(public_key),
-        }  # fmt: skip
+        # holds, not against a registry file that anyone with write access can rewrite.
         ledger.append(self.root, "signer_added", data=data)
         return signer
+
+    def rekey(self, signer_id: str, password: str, *, by: str, by_password: str) -> Signer:
+        """Give a signer a new key pair and password, as a signed ``signer_rekeyed`` entry.
+
+        Parameters
+        ----------
+        signer_id : str
+            Whose key changes.
+        password : str
+            Their new password (it encrypts the new private key).
+        by, by_password : str
+            The signer themself with their current password (the old key signs the new one), or
+            an administrator (e.g. when the old password is lost).
+
+        Raises
+        ------
+        SignatureError
+            Unknown or inactive signer, a short password, or the authorisation was refused.
+        """
+        if len(password) < MIN_PASSWORD_LENGTH:
+            reason = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+            raise SignatureError(signer=signer_id, reason=reason)
+        current = self._bound(signer_id)
+        public_key, private = new_keypair()
+        statement = rekey_statement(signer_id, public_key, current.key_id)
+        admin = by != signer_id
+        authorisation = self._authorise(by, by_password, "signer_rekeyed", statement, admin=admin)
+        with self._locked():
+            signers = self._load()
+            signers[signer_id].update(
+                password_hash=_hash_password(password),
+                public_key=public_key,
+                private_key=encrypt_private_key(
+                    private, password, signer_id=signer_id, public_key=public_key
+                ),
+                rekeyed=utc_now(),
+            )
+            self._save(signers)
+        data = {
+            "signer": signer_id, "algorithm": "ed25519", "public_key": public_key,
+            "key_id": key_id(public_key), "previous_key_id": current.key_id,
+            "authorisation": authorisation,
+        }  # fmt: skip
+        ledger.append(self.root, "signer_rekeyed", data=data)
+        return Signer(id=signer_id, printed_name=current.printed_name, title=current.title)
+
+    def grant_admin(self, signer_id: str, *, by: str, by_password: str) -> None:
+        """Make a signer an administrator, signed by an existing administrator.
+
+        Raises
+        ------
+        SignatureError
+            Unknown signer, already an administrator, or the authorisation was refused.
+        """
+        current = self._bound(signer_id)
+        if current.admin:
+            raise SignatureError(signer=signer_id, reason="the signer is an administrator already")
+        statement = grant_statement(signer_id, current.key_id)
+        authorisation = self._authorise(by, by_password, "signer_admin_granted", statement)
+        data = {"signer": signer_id, "authorisation": authorisation}
+        ledger.append(self.root, "signer_admin_granted", data=data)
+
+    def unlock(self, signer_id: str, *, by: str, by_password: str) -> None:
+        """Lift a signer's lockout before it expires, signed by an administrator.
+
+        Raises
+        ------
+        SignatureError
+            The signer is not locked, or the authorisation was refused.
+        """
+        lock = SignerBook.read(self.root).locked_until(signer_id)
+        if lock is None or utc_now() >= lock[1]:
+            raise SignatureError(signer=signer_id, reason="the signer is not locked")
+        statement = unlock_statement(signer_id, lock[0])
+        authorisation = self._authorise(by, by_password, "signer_unlocked", statement)
+        data = {"signer": signer_id, "by": by, "authorisation": authorisation}
+        ledger.append(self.root, "signer_unlocked", data=data)
 
     def deactivate(self, signer_id: str, *, reason: str = "") -> None:
         """Stop a signer from signing; the record is kept, as signed records still name it.
@@ -241,7 +424,8 @@ class LocalSignerRegistry(Authenticator):
             signers = self._load()
             record = signers.get(signer_id)
             if record is None:
-                raise SignatureError(signer=_loggable_id(signer_id), reason="no such signer")
+                who = loggable_id(self.root, signer_id, known=False)
+                raise SignatureError(signer=who, reason="no such signer")
             if not record["active"]:
                 raise SignatureError(signer=signer_id, reason="the signer is already deactivated")
             record.update(active=False, deactivated=utc_now())
@@ -249,37 +433,119 @@ class LocalSignerRegistry(Authenticator):
         ledger.append(self.root, "signer_deactivated", data={"signer": signer_id, "reason": reason})
 
     def list(self, *, include_inactive: bool = False) -> _Signers:
-        """The signers, by id; deactivated ones only with ``include_inactive``."""
+        """The signers, by id, with the names the ledger recorded; deactivated ones only with
+        ``include_inactive``."""
         return [
-            _signer(record)
-            for _, record in sorted(self._load().items())
-            if record["active"] or include_inactive
+            Signer(id=bound.id, printed_name=bound.printed_name, title=bound.title)
+            for _, bound in sorted(SignerBook.read(self.root).signers.items())
+            if bound.active or include_inactive
         ]
 
     def authenticate(self, signer_id: str, password: str) -> Signer:
-        """Check a password against the stored scrypt record, in constant time."""
+        """Check a password against the stored scrypt record, in constant time, and the record
+        against the ledger: a signer is who the ledger says, with the key it bound."""
         record = self._load().get(signer_id)
         # An unknown id still costs one hash, so timing does not tell which ids exist.
         stored = record["password_hash"] if record else _dummy_hash()
         matches = _check_password(password, stored)
         if record is None or not matches:
-            raise SignatureError(signer=_loggable_id(signer_id), reason=_BAD_CREDENTIALS)
+            raise SignatureError(signer=signer_id, reason=_BAD_CREDENTIALS)
         if not record["active"]:
             raise SignatureError(signer=signer_id, reason="the signer is deactivated")
-        return _signer(record)
+        bound = self._bound(signer_id)
+        differ = [
+            name
+            for name, ours in (
+                ("printed_name", bound.printed_name), ("title", bound.title),
+                ("public_key", bound.public_key),
+            )
+            if record.get(name) != ours
+        ]  # fmt: skip
+        if differ:
+            reason = (
+                f"{self.path} disagrees with the ledger (seq {bound.seq}) on {', '.join(differ)}; "
+                "the ledger's record stands. Restore signers.json from a backup, or re-key the "
+                "signer (`nbmlops signer rekey`)"
+            )
+            raise SignatureError(signer=signer_id, reason=reason)
+        return Signer(id=bound.id, printed_name=bound.printed_name, title=bound.title)
 
     def sign_as(self, signer: Signer, password: str, digest: str) -> Signature:
         """Sign ``digest`` with the signer's Ed25519 key, which only their password decrypts.
 
-        The private key is stored encrypted with the signer's password, so nobody else - not an
-        administrator who can edit the registry or the ledger - can produce their signature.
+        The key is checked against the one the ledger binds to the signer before it signs; a
+        key in an older, weaker format is re-encrypted in today's format after it opened.
         """
+        bound = self._bound(signer.id)
         record = self._load()[signer.id]
-        if "private_key" not in record:
-            reason = "this signer has no signing key (added by an older nbmlops); add them again"
+        if "private_key" not in record or bound.algorithm != "ed25519":
+            reason = "this signer has no signing key (added by an older nbmlops); re-key them"
+            self._refused(signer.id, reason)
             raise SignatureError(signer=signer.id, reason=reason)
-        value = _ed25519_sign(record["private_key"], password, digest)
-        return Signature(algorithm="ed25519", key_id=_key_id(record["public_key"]), value=value)
+        stored = record["private_key"]
+        try:
+            private = decrypt_private_key(
+                stored, password, signer_id=signer.id, public_key=record["public_key"]
+            )
+        except SignatureError as refused:
+            self._refused(signer.id, refused.reason)
+            raise
+        if public_key_of(private) != bound.public_key:
+            reason = (
+                f"the signing key in {self.path} is not the key the ledger binds to this signer "
+                f"(key {bound.key_id}, seq {bound.seq}); nothing was signed. Restore signers.json "
+                "from a backup, or re-key the signer"
+            )
+            self._refused(signer.id, reason)
+            raise SignatureError(signer=signer.id, reason=reason)
+        if needs_upgrade(stored):
+            self._upgrade_key(signer.id, stored, private, password)
+        value = sign_digest(private, digest)
+        return Signature(algorithm="ed25519", key_id=bound.key_id, value=value)
+
+    def _bound(self, signer_id: str) -> SignerRecord:
+        bound = SignerBook.read(self.root).signers.get(signer_id)
+        if bound is None:
+            reason = "the ledger has no such signer (signers.json and the ledger disagree)"
+            raise SignatureError(
+                signer=loggable_id(self.root, signer_id, known=False), reason=reason
+            )
+        if not bound.active:
+            raise SignatureError(signer=signer_id, reason="the signer is deactivated")
+        return bound
+
+    def _authorise(
+        self,
+        by: str | None,
+        by_password: str | None,
+        event: str,
+        statement: Mapping[str, Any],
+        *,
+        admin: bool = True,
+    ) -> dict[str, str]:
+        """``by``'s signature of the statement, after verifying them (and their role)."""
+        if not by or by_password is None:
+            reason = "an administrator must authorise this: give their id and password"
+            raise SignatureError(signer="", reason=reason)
+        signer = self.verify(by, by_password)
+        if admin and not self._bound(by).admin:
+            reason = "not an administrator (the first signer is; others by `signer grant-admin`)"
+            raise SignatureError(signer=by, reason=reason)
+        signature = self.sign_as(signer, by_password, statement_digest(event, statement))
+        return {"by": by, **signature.to_dict()}
+
+    def _upgrade_key(
+        self, signer_id: str, stored: str | dict[str, Any], private: bytes, password: str
+    ) -> None:
+        with self._locked():
+            signers = self._load()
+            record = signers[signer_id]
+            if record["private_key"] != stored:  # changed meanwhile: leave it alone
+                return
+            record["private_key"] = encrypt_private_key(
+                private, password, signer_id=signer_id, public_key=record["public_key"]
+            )
+            self._save(signers)
 
     def _locked(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,7 +562,7 @@ class LocalSignerRegistry(Authenticator):
         return signers
 
     def _save(self, signers: dict[str, dict[str, Any]]) -> None:
-        text = json.dumps({"version": 1, "signers": signers}, indent=2, sort_keys=True) + "\n"
+        text = json.dumps({"version": 2, "signers": signers}, indent=2, sort_keys=True) + "\n"
         write_bytes_atomic(self.path, text.encode("utf-8"), mode=0o600)
 
 
@@ -304,36 +570,39 @@ _Signers = list[Signer]  # a method named `list` hides the builtin inside the cl
 register_authenticator(LocalSignerRegistry.name, LocalSignerRegistry)
 
 
-def _signer(record: dict[str, Any]) -> Signer:
-    return Signer(id=record["id"], printed_name=record["printed_name"], title=record["title"])
+def _check_against_ledger(signer: Signer, book: SignerBook) -> None:
+    """Refuse a signer whose name or title differs from the ledger's record of them."""
+    bound = book.signers.get(signer.id)
+    if bound is None:
+        return  # an external provider's signer; its decisions are digest-only
+    if (signer.printed_name, signer.title) != (bound.printed_name, bound.title):
+        reason = (
+            f"the provider names this signer '{signer.printed_name}, {signer.title}' but the "
+            f"ledger recorded '{bound.printed_name}, {bound.title}' (seq {bound.seq})"
+        )
+        raise SignatureError(signer=signer.id, reason=reason)
+    if not bound.active:
+        raise SignatureError(signer=signer.id, reason="the signer is deactivated")
+
+
+def _after_minutes(minutes: float) -> str:
+    when = datetime.now(UTC) + timedelta(minutes=minutes)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _hash_password(
     password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P
 ) -> dict[str, Any]:
     salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, n=n, r=r, p=p, dklen=SCRYPT_DKLEN)
+    digest = scrypt(password, salt, n=n, r=r, p=p, dklen=SCRYPT_DKLEN)
     return {"algorithm": "scrypt", "n": n, "r": r, "p": p, "salt": salt.hex(), "hash": digest.hex()}
 
 
 def _check_password(password: str, stored: dict[str, Any]) -> bool:
     expected = bytes.fromhex(stored["hash"])
     n, r, p = stored["n"], stored["r"], stored["p"]
-    actual = _scrypt(password, bytes.fromhex(stored["salt"]), n=n, r=r, p=p, dklen=len(expected))
+    actual = scrypt(password, bytes.fromhex(stored["salt"]), n=n, r=r, p=p, dklen=len(expected))
     return hmac.compare_digest(actual, expected)
-
-
-def _scrypt(password: str, salt: bytes, *, n: int, r: int, p: int, dklen: int) -> bytes:
-    # OpenSSL refuses above 32 MiB by default; allow what the stored parameters need.
-    maxmem = 128 * r * (n + p + 2) + (1 << 20)
-    return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=dklen
-    )
-
-
-def _loggable_id(signer_id: str) -> str:
-    # People type passwords into the id field; only a well-formed id goes into the ledger.
-    return signer_id if SIGNER_ID.fullmatch(signer_id) else "<malformed id>"
 
 
 @functools.cache
@@ -342,54 +611,11 @@ def _dummy_hash() -> dict[str, Any]:
 
 
 def check_signature(signature: Signature, digest: str, public_key: str) -> bool:
-    """Whether ``signature`` signs ``digest``; ``public_key`` is the one the ledger recorded when
-    the signer was added (not used for digest-only ``sha256`` signatures)."""
+    """Whether ``signature`` signs ``digest`` under ``public_key``: the key the ledger bound to
+    the signer. A digest-only ``sha256`` signature (an external provider's) has an empty value;
+    which algorithm a signer may use is :func:`nbmlops.review.decision.verify_decisions`' check."""
     if signature.algorithm == "sha256":
-        return not signature.value
+        return not signature.value and not signature.key_id
     if signature.algorithm == "ed25519":
-        return _ed25519_ok(public_key, signature.value, digest)
+        return check_signature_value(public_key, signature.value, digest)
     return False
-
-
-def _new_keypair(password: str) -> tuple[str, str]:
-    """A fresh Ed25519 key pair: the raw public key (hex) and the private key as PKCS#8 PEM
-    encrypted with the password."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(password.encode("utf-8")),
-    )
-    return public.hex(), private.decode("ascii")
-
-
-def _key_id(public_key: str) -> str:
-    return hashlib.sha256(bytes.fromhex(public_key)).hexdigest()[:16]
-
-
-def _ed25519_sign(private_pem: str, password: str, digest: str) -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = serialization.load_pem_private_key(private_pem.encode("ascii"), password.encode("utf-8"))
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SignatureError(signer="", reason="the stored signing key is not an Ed25519 key")
-    return key.sign(bytes.fromhex(digest)).hex()
-
-
-def _ed25519_ok(public_key: str, signature: str, digest: str) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))
-        key.verify(bytes.fromhex(signature), bytes.fromhex(digest))
-    except (InvalidSignature, ValueError):
-        return False
-    return True

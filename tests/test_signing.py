@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nbmlops import signing
+from nbmlops import signing, signing_attempts, signing_keys
 from nbmlops.errors import SignatureError
 from nbmlops.ledger import read_entries, verify_ledger
 from nbmlops.signing import (
@@ -48,7 +48,9 @@ def test_added_signer_verifies(signers: LocalSignerRegistry, tmp_path: Path) -> 
     # the public key is in the ledger, the private key only encrypted in the registry
     stored = json.loads((tmp_path / ".nbmlops" / "signers.json").read_text())["signers"]["jdoe"]
     assert data["public_key"] == stored["public_key"]
-    assert "ENCRYPTED PRIVATE KEY" in stored["private_key"]
+    key = stored["private_key"]
+    assert key["format"] == signing_keys.KEY_FORMAT and key["cipher"] == "aes-256-gcm"
+    assert "BEGIN" not in json.dumps(key)
 
 
 def test_signatures_verify_against_the_ledger_key_and_only_for_their_digest(
@@ -62,7 +64,7 @@ def test_signatures_verify_against_the_ledger_key_and_only_for_their_digest(
     assert signing.check_signature(signature, digest, public_key)
     assert not signing.check_signature(signature, "cd" * 32, public_key)
     other = LocalSignerRegistry(tmp_path)
-    other.add("asmith", "Al Smith", PASSWORD)
+    other.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
     other_key = str(_events(tmp_path)[-1][1]["public_key"])
     assert not signing.check_signature(signature, digest, other_key)
     with pytest.raises(SignatureError):
@@ -76,10 +78,14 @@ def test_wrong_password_and_unknown_signer_are_refused_alike(
         signers.verify("jdoe", "not the password")
     with pytest.raises(SignatureError) as unknown:
         signers.verify("nobody", PASSWORD)
-    assert (wrong.value.signer, unknown.value.signer) == ("jdoe", "nobody")
+    # an id the ledger does not know may be a password typed in the wrong field: only its
+    # keyed digest is written, the same one each time so repeated attempts stay visible
+    digest = signing_attempts.loggable_id(tmp_path, "nobody", known=False)
+    assert digest.startswith("unknown-") and "nobody" not in digest
+    assert (wrong.value.signer, unknown.value.signer) == ("jdoe", digest)
     assert wrong.value.reason == unknown.value.reason
     refused = [data for event, data in _events(tmp_path) if event == "signature_refused"]
-    assert [r["signer"] for r in refused] == ["jdoe", "nobody"]
+    assert [r["signer"] for r in refused] == ["jdoe", digest]
     assert all(r["via"] == "local" for r in refused)
 
 
@@ -88,7 +94,7 @@ def test_a_password_typed_as_the_id_stays_out_of_the_ledger(
 ) -> None:
     with pytest.raises(SignatureError) as refused:
         signers.verify("Correct Horse!", PASSWORD)
-    assert refused.value.signer == "<malformed id>"
+    assert refused.value.signer.startswith("unknown-")
     assert "Correct Horse" not in (tmp_path / ".nbmlops" / "ledger.jsonl").read_text()
 
 
@@ -125,7 +131,7 @@ def test_signers_file_holds_no_password_and_is_private(signers: LocalSignerRegis
 
 
 def test_same_password_gets_a_different_salt(signers: LocalSignerRegistry) -> None:
-    signers.add("asmith", "Al Smith", PASSWORD)
+    signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
     records = json.loads(signers.path.read_text())["signers"]
     salts = {r["password_hash"]["salt"] for r in records.values()}
     hashes = {r["password_hash"]["hash"] for r in records.values()}
@@ -169,7 +175,11 @@ def test_custom_authenticator_is_registered_and_audited(tmp_path: Path) -> None:
     assert _events(tmp_path) == [
         (
             "signature_refused",
-            {"signer": "bob", "reason": "directory said no", "via": Directory.name},
+            {
+                "signer": signing_attempts.loggable_id(tmp_path, "bob", known=False),
+                "reason": "directory said no",
+                "via": Directory.name,
+            },
         )
     ]
 
@@ -184,7 +194,7 @@ def test_unknown_authenticator_is_an_error(tmp_path: Path) -> None:
 def test_ledger_verifies_after_signer_lifecycle(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    signers.add("asmith", "Al Smith", PASSWORD + "!")
+    signers.add("asmith", "Al Smith", PASSWORD + "!", by="jdoe", by_password=PASSWORD)
     with pytest.raises(SignatureError):
         signers.verify("asmith", PASSWORD)
     signers.deactivate("asmith")
@@ -193,3 +203,74 @@ def test_ledger_verifies_after_signer_lifecycle(
     assert report.ok
     assert report.entries == 4
     assert PASSWORD not in (tmp_path / ".nbmlops" / "ledger.jsonl").read_text()
+
+
+# -- issue 10, section 1: signatures bound to what the ledger recorded --------------------------
+
+
+def _decision_record(signer: dict[str, str], *, authenticator: str = "local") -> dict[str, object]:
+    return {
+        "decision": "approve", "meaning": "I approve", "comment": "forged", "signer": signer,
+        "signed_at": "2026-01-01T00:00:00Z", "run_id": "r1", "pipeline": "p",
+        "evidence_digest": "", "authenticator": authenticator,
+    }  # fmt: skip
+
+
+def _append_decision(root: Path, record: dict[str, object], signature: dict[str, str]) -> None:
+    """Append a ``review_signed`` entry as anyone with write access can (the chain stays valid)."""
+    from nbmlops import ledger
+    from nbmlops.review.decision import record_digest
+    from nbmlops.review.evidence import evidence_digest
+
+    evidence: dict[str, object] = {"run_id": "r1", "pipeline": "p", "stage": "review", "items": []}
+    evidence["digest"] = record["evidence_digest"] = evidence_digest(evidence)
+    data = {"record": record, "record_digest": record_digest(record), "signature": signature,
+            "evidence": evidence}  # fmt: skip
+    ledger.append(root, "review_signed", run_id="r1", data=data)
+
+
+JDOE = {"id": "jdoe", "printed_name": "Jane Doe", "title": "QA reviewer"}
+
+
+def test_a_digest_only_decision_for_a_keyed_signer_fails_verify(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops.review.decision import verify_decisions
+
+    _append_decision(tmp_path, _decision_record(JDOE), {"algorithm": "sha256", "key_id": "",
+                                                        "value": ""})  # fmt: skip
+    [(seq, problem)] = verify_decisions(tmp_path)
+    assert seq == 1
+    assert "jdoe" in problem and "sha256" in problem and "ed25519" in problem
+
+
+def test_a_decision_signed_with_another_signers_key_fails_verify(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops.review.decision import record_digest, verify_decisions
+
+    signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
+    record = _decision_record(JDOE)
+    _append_decision(tmp_path, record, {})  # fixes the evidence digest into the record
+    digest = record_digest(record)
+    _, signature = signers.sign("asmith", PASSWORD, digest)
+    _append_decision(tmp_path, record, signature.to_dict())
+    problems = verify_decisions(tmp_path)
+    assert [seq for seq, _ in problems][-1] == 3
+    assert "jdoe" in problems[-1][1] and signature.key_id in problems[-1][1]
+
+
+def test_a_second_signer_added_for_an_existing_id_fails_verify(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops import ledger
+    from nbmlops.review.decision import verify_decisions
+
+    other = signing_keys.new_keypair()[0]
+    data = {"signer": "jdoe", "printed_name": "Jane Doe", "title": "QA reviewer",
+            "public_key": other, "key_id": signing_keys.key_id(other)}  # fmt: skip
+    ledger.append(tmp_path, "signer_added", data=data)
+    [(seq, problem)] = verify_decisions(tmp_path)
+    assert seq == 1 and "jdoe" in problem and "added again" in problem
+    # and the key the ledger binds stays the first one: the registry still signs and verifies
+    assert signers.verify("jdoe", PASSWORD).id == "jdoe"

@@ -27,13 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbmlops import ledger
 from nbmlops.errors import ReviewError
 from nbmlops.records import utc_now
 from nbmlops.review.evidence import Evidence, archive_evidence, check_evidence
 from nbmlops.signing import Signature, check_signature, get_authenticator
+
+if TYPE_CHECKING:
+    from nbmlops.signer_ledger import SignerBook
 
 __all__ = [
     "APPROVED_ALIAS",
@@ -215,33 +218,89 @@ def sign_decision(
 
 
 def verify_decisions(root: Path) -> list[tuple[int, str]]:
-    """Check every signed decision in the ledger: record digest, signature, archived evidence.
+    """Check every signer change and signed decision in the ledger.
+
+    Signer changes are replayed as :class:`nbmlops.signer_ledger.SignerBook` does (a second
+    ``signer_added`` for an id, or an unauthorised re-key, is a problem and is not applied).
+    Each decision is checked against the signer as the ledger held them when it was signed: the
+    algorithm and key bound to them, the printed name and title its manifestation shows, and
+    that they were active; then its record digest, signature and archived evidence.
 
     Returns
     -------
     list of (ledger seq, problem)
-        Empty when every decision verifies.
+        Empty when everything verifies; each problem names the signer.
+
+    Examples
+    --------
+    >>> verify_decisions(root)
+    []
     """
-    keys: dict[str, str] = {}
+    from nbmlops.signer_ledger import SignerBook
+
+    book = SignerBook()
     problems: list[tuple[int, str]] = []
     for entry in ledger.read_entries(root):
-        if entry.event == "signer_added" and "public_key" in entry.data:
-            keys[str(entry.data["signer"])] = str(entry.data["public_key"])
+        book.apply(entry)
         if entry.event != EVENT:
             continue
-        data, seq = entry.data, entry.seq
-        record = data.get("record", {})
+        problems.extend((entry.seq, f"decision signed by {_who(entry.data)}: {p}")
+                        for p in _decision_problems(root, entry.data, book))  # fmt: skip
+    problems.extend(book.problems)
+    return sorted(problems, key=lambda problem: problem[0])
+
+
+def _who(data: Mapping[str, Any]) -> str:
+    return str(data.get("record", {}).get("signer", {}).get("id", "?"))
+
+
+def _decision_problems(root: Path, data: Mapping[str, Any], book: SignerBook) -> list[str]:
+    record = data.get("record", {})
+    if record_digest(record) != data.get("record_digest"):
+        return ["the signed record was changed"]
+    problems = []
+    if record.get("evidence_digest") != data.get("evidence", {}).get("digest"):
+        problems.append("the evidence list was changed")
+    try:
         signature = Signature(**data.get("signature", {}))
-        who = record.get("signer", {}).get("id", "?")
-        if record_digest(record) != data.get("record_digest"):
-            problems.append((seq, f"decision signed by {who}: the signed record was changed"))
-            continue
-        if record.get("evidence_digest") != data.get("evidence", {}).get("digest"):
-            problems.append((seq, f"decision signed by {who}: the evidence list was changed"))
-        if not check_signature(signature, str(data["record_digest"]), keys.get(who, "")):
-            problems.append((seq, f"decision signed by {who}: the signature does not verify"))
-        problems.extend(
-            (seq, f"decision signed by {who}: {p}")
-            for p in check_evidence(root, data.get("evidence", {}))
+    except TypeError:
+        return [*problems, "the signature is malformed"]
+    problems += _signer_problems(record, signature, book)
+    if not problems and not check_signature(
+        signature, str(data["record_digest"]), _bound_key(record, book)
+    ):
+        problems.append("the signature does not verify")
+    return problems + check_evidence(root, data.get("evidence", {}))
+
+
+def _bound_key(record: Mapping[str, Any], book: SignerBook) -> str:
+    bound = book.signers.get(_who({"record": record}))
+    return bound.public_key if bound else ""
+
+
+def _signer_problems(
+    record: Mapping[str, Any], signature: Signature, book: SignerBook
+) -> list[str]:
+    """How the decision disagrees with what the ledger recorded for its signer at that point."""
+    shown = record.get("signer", {})
+    bound = book.signers.get(str(shown.get("id", "")))
+    if bound is None:
+        # a signer of an external identity provider: no key of theirs is in the ledger, so the
+        # decision can only be bound by its digest (and the chain); never for the local registry
+        if record.get("authenticator") == "local" or signature.algorithm != "sha256":
+            return [f"the ledger records no such signer (signed with {signature.algorithm})"]
+        return []
+    problems = []
+    if (signature.algorithm, signature.key_id) != (bound.algorithm, bound.key_id):
+        problems.append(
+            f"signed with {signature.algorithm} key '{signature.key_id}', but the ledger binds "
+            f"this signer to {bound.algorithm} key '{bound.key_id}' (seq {bound.seq})"
         )
+    if (shown.get("printed_name"), shown.get("title", "")) != (bound.printed_name, bound.title):
+        problems.append(
+            f"the manifestation names '{shown.get('printed_name')}, {shown.get('title', '')}' "
+            f"but the ledger recorded '{bound.printed_name}, {bound.title}' (seq {bound.seq})"
+        )
+    if not bound.active:
+        problems.append("the signer was deactivated before this decision")
     return problems
