@@ -28,14 +28,57 @@ def cmd_signer_add(args: argparse.Namespace) -> int:
     from nbmlops.cli import _console
     from nbmlops.signing import LocalSignerRegistry
 
-    password = _password(args, f"password for {args.signer_id}: ", confirm=True)
+    by_password = _password(args, f"password for {args.by}: ") if args.by else None
+    password = _password(args, f"new password for {args.signer_id}: ", confirm=True)
     signer = LocalSignerRegistry(Path(args.root)).add(
-        args.signer_id, args.name, password, title=args.title or ""
+        args.signer_id,
+        args.name,
+        password,
+        title=args.title or "",
+        by=args.by,
+        by_password=by_password,
     )
     _console().print(
         f"added signer {signer.id} ({signer.printed_name}); recorded in the ledger with their "
-        "public key"
+        "public key" + (f", authorised by {args.by}" if args.by else " as its first administrator")
     )
+    return 0
+
+
+def cmd_signer_rekey(args: argparse.Namespace) -> int:
+    from nbmlops.cli import _console
+    from nbmlops.signing import LocalSignerRegistry
+
+    by = args.by or args.signer_id
+    which = "current password" if by == args.signer_id else "password"
+    by_password = _password(args, f"{which} for {by}: ")
+    password = _password(args, f"new password for {args.signer_id}: ", confirm=True)
+    LocalSignerRegistry(Path(args.root)).rekey(
+        args.signer_id, password, by=by, by_password=by_password
+    )
+    _console().print(f"re-keyed signer {args.signer_id}, signed by {by} (recorded in the ledger)")
+    return 0
+
+
+def cmd_signer_grant_admin(args: argparse.Namespace) -> int:
+    from nbmlops.cli import _console
+    from nbmlops.signing import LocalSignerRegistry
+
+    by_password = _password(args, f"password for {args.by}: ")
+    LocalSignerRegistry(Path(args.root)).grant_admin(
+        args.signer_id, by=args.by, by_password=by_password
+    )
+    _console().print(f"{args.signer_id} is an administrator, granted by {args.by} (in the ledger)")
+    return 0
+
+
+def cmd_signer_unlock(args: argparse.Namespace) -> int:
+    from nbmlops.cli import _console
+    from nbmlops.signing import LocalSignerRegistry
+
+    by_password = _password(args, f"password for {args.by}: ")
+    LocalSignerRegistry(Path(args.root)).unlock(args.signer_id, by=args.by, by_password=by_password)
+    _console().print(f"unlocked signer {args.signer_id}, signed by {args.by} (in the ledger)")
     return 0
 
 
@@ -121,13 +164,40 @@ def add_parsers(sub: Any) -> None:
 
     signer = sub.add_parser("signer", help="people who may sign review decisions")
     signer_sub = signer.add_subparsers(dest="signer_command", required=True, metavar="ACTION")
-    s = signer_sub.add_parser("add", help="register a signer (asks for their password)")
+    s = signer_sub.add_parser(
+        "add",
+        help="register a signer (asks for their password)",
+        description="The project's first signer becomes its administrator; every later signer "
+        "is authorised by an administrator (--by). With --password-stdin, give the "
+        "administrator's password on the first line and the new signer's on the next.",
+    )
     s.add_argument("signer_id", metavar="ID", help="2-32 characters: a-z, then a-z 0-9 . _ -")
     s.add_argument("--name", required=True, help="printed name shown on signed records")
     s.add_argument("--title", help="role shown on signed records, e.g. 'Clinical QA'")
-    s.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.add_argument("--by", metavar="ADMIN", help="the administrator who authorises this signer")
+    _common(s)
     s.set_defaults(func=cmd_signer_add)
+    s = signer_sub.add_parser(
+        "rekey",
+        help="give a signer a new key and password (signed with their old key, or by an admin)",
+        description="Without --by the signer re-keys themself with their current password (the "
+        "old key signs the new one); an administrator re-keys someone whose password is lost. "
+        "With --password-stdin: the authorising password first, then the new one.",
+    )
+    s.add_argument("signer_id", metavar="ID")
+    s.add_argument("--by", metavar="ADMIN", help="an administrator, instead of the signer")
+    _common(s)
+    s.set_defaults(func=cmd_signer_rekey)
+    s = signer_sub.add_parser("grant-admin", help="make a signer an administrator")
+    s.add_argument("signer_id", metavar="ID")
+    s.add_argument("--by", metavar="ADMIN", required=True, help="an existing administrator")
+    _common(s)
+    s.set_defaults(func=cmd_signer_grant_admin)
+    s = signer_sub.add_parser("unlock", help="lift a signer's lockout before it expires")
+    s.add_argument("signer_id", metavar="ID")
+    s.add_argument("--by", metavar="ADMIN", required=True, help="an administrator")
+    _common(s)
+    s.set_defaults(func=cmd_signer_unlock)
     s = signer_sub.add_parser("list", help="list signers")
     s.add_argument("--all", action="store_true", help="include deactivated signers")
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
@@ -137,3 +207,10 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--reason", help="why (recorded in the ledger)")
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
     s.set_defaults(func=cmd_signer_deactivate)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read passwords from stdin, one a line"
+    )
+    parser.add_argument("--root", default=".", help="project root (holds .nbmlops/)")

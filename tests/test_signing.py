@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import stat
 from pathlib import Path
 
@@ -274,3 +277,306 @@ def test_a_second_signer_added_for_an_existing_id_fails_verify(
     assert seq == 1 and "jdoe" in problem and "added again" in problem
     # and the key the ledger binds stays the first one: the registry still signs and verifies
     assert signers.verify("jdoe", PASSWORD).id == "jdoe"
+
+
+def test_a_signer_rekeys_with_their_old_key_and_an_admin_rekeys_anyone(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops.review.decision import verify_decisions
+
+    signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
+    old_key = signers.sign("asmith", PASSWORD, "ab" * 32)[1].key_id
+    signers.rekey("asmith", "a brand new password", by="asmith", by_password=PASSWORD)
+    with pytest.raises(SignatureError):
+        signers.verify("asmith", PASSWORD)
+    _, signature = signers.sign("asmith", "a brand new password", "ab" * 32)
+    assert signature.key_id != old_key
+    # the password is lost: an administrator re-keys
+    signers.rekey("asmith", "third password ok", by="jdoe", by_password=PASSWORD)
+    assert signers.verify("asmith", "third password ok").id == "asmith"
+    rekeys = [data for event, data in _events(tmp_path) if event == "signer_rekeyed"]
+    assert [r["authorisation"]["by"] for r in rekeys] == ["asmith", "jdoe"]
+    assert verify_decisions(tmp_path) == []
+
+
+def test_a_non_admin_cannot_rekey_others_add_signers_or_grant_the_role(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops.review.decision import verify_decisions
+
+    signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
+    before = _events(tmp_path)
+    with pytest.raises(SignatureError, match="not an administrator"):
+        signers.rekey("jdoe", "a takeover password", by="asmith", by_password=PASSWORD)
+    with pytest.raises(SignatureError, match="not an administrator"):
+        signers.add("mallory", "Mal Lory", PASSWORD, by="asmith", by_password=PASSWORD)
+    with pytest.raises(SignatureError, match="administrator"):
+        signers.add("mallory", "Mal Lory", PASSWORD)
+    with pytest.raises(SignatureError, match="not an administrator"):
+        signers.grant_admin("asmith", by="asmith", by_password=PASSWORD)
+    assert [e for e, _ in _events(tmp_path)] == [e for e, _ in before]
+    signers.grant_admin("asmith", by="jdoe", by_password=PASSWORD)
+    signers.add("bnew", "Bea New", PASSWORD, by="asmith", by_password=PASSWORD)
+    assert verify_decisions(tmp_path) == []
+
+
+def test_an_unauthorised_rekey_or_signer_appended_to_the_ledger_fails_verify(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops import ledger
+    from nbmlops.review.decision import verify_decisions
+
+    mine = signing_keys.new_keypair()[0]
+    forged = {"by": "jdoe", "algorithm": "ed25519", "key_id": "0" * 16, "value": "00" * 64}
+    ledger.append(tmp_path, "signer_rekeyed", data={
+        "signer": "jdoe", "algorithm": "ed25519", "public_key": mine,
+        "key_id": signing_keys.key_id(mine), "authorisation": forged,
+    })  # fmt: skip
+    ledger.append(tmp_path, "signer_added", data={
+        "signer": "mallory", "printed_name": "Jane Doe", "title": "QA reviewer",
+        "public_key": mine, "key_id": signing_keys.key_id(mine),
+    })  # fmt: skip
+    problems = verify_decisions(tmp_path)
+    assert [seq for seq, _ in problems] == [1, 2]
+    assert "signer jdoe: re-keyed at ledger seq 1 without authorisation" in problems[0][1]
+    assert "signer mallory: added at ledger seq 2 without an administrator" in problems[1][1]
+    # neither was applied: jdoe keeps their key, mallory cannot sign
+    assert signers.sign("jdoe", PASSWORD, "ab" * 32)[1].key_id != signing_keys.key_id(mine)
+
+
+def _edit_signers(root: Path, signer: str, **changes: object) -> None:
+    path = root / ".nbmlops" / "signers.json"
+    data = json.loads(path.read_text())
+    data["signers"][signer].update(changes)
+    path.write_text(json.dumps(data))
+
+
+def test_an_edited_printed_name_is_refused_at_signing_and_fails_verify(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops.review.decision import record_digest, verify_decisions
+
+    _edit_signers(
+        tmp_path, "jdoe", printed_name="Dr. Jane Doe-Smith", title="Chief Medical Officer"
+    )
+    with pytest.raises(SignatureError, match="disagrees with the ledger") as refused:
+        signers.sign("jdoe", PASSWORD, "ab" * 32)
+    assert "printed_name" in refused.value.reason and "title" in refused.value.reason
+    assert signers.list()[0].printed_name == "Jane Doe"  # the ledger's name, not the file's
+    _edit_signers(tmp_path, "jdoe", printed_name="Jane Doe", title="QA reviewer")
+    # jdoe's own key signs a record whose manifestation shows another name: verify says so
+    record = _decision_record({**JDOE, "printed_name": "Dr. Jane Doe-Smith"})
+    _append_decision(tmp_path, record, {})
+    _, signature = signers.sign("jdoe", PASSWORD, record_digest(record))
+    _append_decision(tmp_path, record, signature.to_dict())
+    last_seq, last = verify_decisions(tmp_path)[-1]
+    assert "Dr. Jane Doe-Smith" in last and "'Jane Doe, QA reviewer'" in last
+
+
+def test_a_swapped_key_is_refused_before_anything_is_signed(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    own = json.loads(signers.path.read_text())["signers"]["jdoe"]
+    mallory = LocalSignerRegistry(tmp_path / "elsewhere")
+    mallory.add("jdoe", "Jane Doe", "mallorys password", title="QA reviewer")
+    theirs = json.loads(mallory.path.read_text())["signers"]["jdoe"]
+    # all of it: the attacker's password hash and key pair under jdoe's name
+    _edit_signers(tmp_path, "jdoe", **{k: theirs[k] for k in
+                                       ("password_hash", "public_key", "private_key")})  # fmt: skip
+    with pytest.raises(SignatureError, match="public_key"):
+        signers.sign("jdoe", "mallorys password", "ab" * 32)
+    # only the key pair (the password hash stays jdoe's): refused when the key is opened
+    original = LocalSignerRegistry(tmp_path / "again")
+    original.add("jdoe", "Jane Doe", PASSWORD, title="QA reviewer")
+    other = json.loads(original.path.read_text())["signers"]["jdoe"]
+    ledger_key = _events(tmp_path)[0][1]["public_key"]
+    _edit_signers(
+        tmp_path, "jdoe", password_hash=own["password_hash"], public_key=ledger_key,
+        private_key=other["private_key"],
+    )  # fmt: skip
+    with pytest.raises(SignatureError, match="not the key the ledger binds|does not open"):
+        signers.sign("jdoe", PASSWORD, "ab" * 32)
+    assert "review_signed" not in [e for e, _ in _events(tmp_path)]
+
+
+def test_the_private_key_is_under_scrypt_at_least_as_costly_as_the_password_hash(
+    signers: LocalSignerRegistry,
+) -> None:
+    record = json.loads(signers.path.read_text())["signers"]["jdoe"]
+    kdf, hashed = record["private_key"]["kdf"], record["password_hash"]
+    assert kdf["algorithm"] == "scrypt"
+    assert (kdf["n"], kdf["r"], kdf["p"]) >= (hashed["n"], hashed["r"], hashed["p"])
+    assert kdf["n"] * kdf["r"] >= hashed["n"] * hashed["r"]
+    assert kdf["salt"] != hashed["salt"]
+
+
+def _legacy_signer(root: Path) -> str:
+    """A signer as nbmlops wrote them before issue 10: the private key as PKCS#8 PEM under
+    ``BestAvailableEncryption`` (PBKDF2, 2,048 iterations), no administrator field."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from nbmlops import ledger
+
+    key = Ed25519PrivateKey.generate()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        .hex()
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSWORD.encode()),
+    ).decode()
+    record = {
+        "id": "old", "printed_name": "Olga Old", "title": "", "created": "2026-01-01T00:00:00Z",
+        "active": True, "password_hash": signing._hash_password(PASSWORD), "public_key": public,
+        "private_key": pem,
+    }  # fmt: skip
+    path = root / ".nbmlops" / "signers.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "signers": {"old": record}}))
+    ledger.append(root, "signer_added", data={
+        "signer": "old", "printed_name": "Olga Old", "title": "", "public_key": public,
+        "key_id": signing_keys.key_id(public),
+    })  # fmt: skip
+    return public
+
+
+def test_an_older_signers_file_still_signs_and_its_key_is_migrated(tmp_path: Path) -> None:
+    public = _legacy_signer(tmp_path)
+    registry = LocalSignerRegistry(tmp_path)
+    _, first = registry.sign("old", PASSWORD, "ab" * 32)
+    assert signing.check_signature(first, "ab" * 32, public)
+    stored = json.loads(registry.path.read_text())["signers"]["old"]["private_key"]
+    assert stored["format"] == signing_keys.KEY_FORMAT  # re-encrypted after it opened
+    _, second = registry.sign("old", PASSWORD, "cd" * 32)
+    assert signing.check_signature(second, "cd" * 32, public)
+    assert PASSWORD not in registry.path.read_text()
+
+
+def test_an_older_signers_file_that_fails_to_open_is_left_as_it_was(tmp_path: Path) -> None:
+    _legacy_signer(tmp_path)
+    registry = LocalSignerRegistry(tmp_path)
+    before = registry.path.read_bytes()
+    # the password hash accepts it, the key does not open with it: a damaged pair stays as is
+    _edit_signers(tmp_path, "old", password_hash=signing._hash_password("another password"))
+    edited = registry.path.read_bytes()
+    with pytest.raises(SignatureError):
+        registry.sign("old", "another password", "ab" * 32)
+    assert registry.path.read_bytes() == edited != before
+
+
+def _lockout_policy(root: Path, attempts: int, minutes: float) -> None:
+    (root / "pyproject.toml").write_text(
+        f"[tool.nbmlops.signing]\nmax_failed_attempts = {attempts}\nlockout_minutes = {minutes}\n"
+    )
+
+
+def test_five_refusals_lock_the_signer_and_the_right_password_is_not_even_checked(
+    signers: LocalSignerRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for attempt in range(5):
+        with pytest.raises(SignatureError) as refused:
+            signers.verify("jdoe", f"wrong password {attempt}")
+    assert "locked until" in refused.value.reason
+    events = _events(tmp_path)
+    assert [e for e, _ in events[-6:]] == ["signature_refused"] * 5 + ["signer_locked"]
+    assert events[-1][1]["signer"] == "jdoe" and events[-1][1]["failures"] == 5
+
+    def no_check(*args: object, **kwargs: object) -> bool:
+        raise AssertionError("a locked signer's password was checked")
+
+    monkeypatch.setattr(signing, "_check_password", no_check)
+    with pytest.raises(SignatureError, match="locked until"):
+        signers.verify("jdoe", PASSWORD)
+    assert _events(tmp_path)[-1][1]["while_locked"] is True
+
+
+def test_a_success_resets_the_count_and_a_lock_expires(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops.review.decision import verify_decisions
+
+    _lockout_policy(tmp_path, attempts=3, minutes=0.01)
+    for _ in range(2):
+        with pytest.raises(SignatureError):
+            signers.verify("jdoe", "wrong password!")
+    signers.verify("jdoe", PASSWORD)
+    assert _events(tmp_path)[-1] == ("signer_attempts_reset", {"signer": "jdoe", "failures": 2})
+    for _ in range(3):
+        with pytest.raises(SignatureError):
+            signers.verify("jdoe", "wrong password!")
+    with pytest.raises(SignatureError, match="locked"):
+        signers.verify("jdoe", PASSWORD)
+    time.sleep(0.7)
+    assert signers.verify("jdoe", PASSWORD).id == "jdoe"
+    assert ("signer_unlocked", {"signer": "jdoe", "by": "expiry"}) in _events(tmp_path)
+    assert verify_decisions(tmp_path) == []
+
+
+def test_an_administrator_unlocks_and_a_forged_unlock_fails_verify(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    from nbmlops import ledger
+    from nbmlops.review.decision import verify_decisions
+
+    signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
+    _lockout_policy(tmp_path, attempts=2, minutes=60)
+    for _ in range(2):
+        with pytest.raises(SignatureError):
+            signers.verify("asmith", "wrong password!")
+    with pytest.raises(SignatureError, match="not an administrator|locked"):
+        signers.unlock("asmith", by="asmith", by_password=PASSWORD)
+    signers.unlock("asmith", by="jdoe", by_password=PASSWORD)
+    assert signers.verify("asmith", PASSWORD).id == "asmith"
+    assert verify_decisions(tmp_path) == []
+    for _ in range(2):
+        with pytest.raises(SignatureError):
+            signers.verify("asmith", "wrong password!")
+    # someone with write access lifts the lock by hand: more guesses, but verify reports it
+    forged = ledger.append(tmp_path, "signer_unlocked", data={"signer": "asmith", "by": "expiry"})
+    [(seq, problem)] = verify_decisions(tmp_path)
+    assert seq == forged.seq and "before its lock expired" in problem
+
+
+def test_two_processes_guessing_at_once_get_no_more_tries_than_one(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from nbmlops.errors import SignatureError\n"
+        "from nbmlops.signing import LocalSignerRegistry\n"
+        "registry = LocalSignerRegistry(Path(sys.argv[1]))\n"
+        "while time.time() < float(sys.argv[2]): time.sleep(0.005)\n"
+        "for i in range(5):\n"
+        "    try: registry.verify('jdoe', f'guess {sys.argv[3]} {i} xxxx')\n"
+        "    except SignatureError: pass\n"
+    )
+    start = str(time.time() + 3)
+    guessers = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), start, str(n)])
+        for n in range(2)
+    ]
+    assert [g.wait(timeout=120) for g in guessers] == [0, 0]
+    events = [(e, d) for e, d in _events(tmp_path) if d.get("signer") == "jdoe"]
+    counted = [e for e, d in events if e == "signature_refused" and not d.get("while_locked")]
+    assert len(counted) == 5
+    assert [e for e, _ in events].count("signer_locked") == 1
+    assert len(events) == 1 + 10 + 1  # added, ten attempts, one lock
+
+
+def test_a_password_typed_as_an_unknown_id_is_written_nowhere(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    typed = "hunter2hunter2"  # well-formed as an id: the old check let it through verbatim
+    with pytest.raises(SignatureError) as refused:
+        signers.verify(typed, PASSWORD)
+    assert typed not in str(refused.value)
+    secret = tmp_path / ".nbmlops" / "secret.key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert typed.encode() not in path.read_bytes(), path
