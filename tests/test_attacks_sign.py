@@ -94,10 +94,12 @@ def _edit_signers(root: Path, **changes: object) -> None:
 
 def test_a_forged_digest_only_decision_fails_audit_verify(project: tuple[Path, str]) -> None:
     from nbmlops.review.decision import record_digest
+    from nbmlops.review.evidence import archive_evidence
     from nbmlops.review.session import session
 
     root, run_id = project
     evidence = session(run_id, root=root).evidence
+    archive_evidence(root, evidence)  # as signing would: only the signature is forged
     record = {
         "decision": "approve", "meaning": MEANING, "comment": "forged",
         "signer": {"id": "jdoe", "printed_name": "Jane Doe", "title": "Clinical QA"},

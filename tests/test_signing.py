@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nbmlops import signing, signing_attempts, signing_keys
+from nbmlops import authenticators, signing, signing_attempts, signing_keys
 from nbmlops.errors import SignatureError
 from nbmlops.ledger import read_entries, verify_ledger
 from nbmlops.signing import (
@@ -174,7 +174,7 @@ def test_custom_authenticator_is_registered_and_audited(tmp_path: Path) -> None:
         with pytest.raises(SignatureError):
             directory.verify("bob", "guess")
     finally:
-        del signing._FACTORIES[Directory.name]
+        del authenticators._FACTORIES[Directory.name]
     assert _events(tmp_path) == [
         (
             "signature_refused",
