@@ -72,6 +72,18 @@ def cmd_signer_grant_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signer_endorse(args: argparse.Namespace) -> int:
+    from nbmlops.cli import _console
+    from nbmlops.signing import LocalSignerRegistry
+
+    by_password = _password(args, f"password for {args.by}: ")
+    LocalSignerRegistry(Path(args.root)).endorse(
+        args.signer_id, by=args.by, by_password=by_password
+    )
+    _console().print(f"endorsed signer {args.signer_id}, signed by {args.by} (in the ledger)")
+    return 0
+
+
 def cmd_signer_unlock(args: argparse.Namespace) -> int:
     from nbmlops.cli import _console
     from nbmlops.signing import LocalSignerRegistry
@@ -162,6 +174,10 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     s.set_defaults(func=cmd_review)
 
+    _add_signer_parsers(sub)
+
+
+def _add_signer_parsers(sub: Any) -> None:
     signer = sub.add_parser("signer", help="people who may sign review decisions")
     signer_sub = signer.add_subparsers(dest="signer_command", required=True, metavar="ACTION")
     s = signer_sub.add_parser(
@@ -188,17 +204,18 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--by", metavar="ADMIN", help="an administrator, instead of the signer")
     _common(s)
     s.set_defaults(func=cmd_signer_rekey)
-    s = signer_sub.add_parser("grant-admin", help="make a signer an administrator")
-    s.add_argument("signer_id", metavar="ID")
-    s.add_argument("--by", metavar="ADMIN", required=True, help="an existing administrator")
-    _common(s)
-    s.set_defaults(func=cmd_signer_grant_admin)
-    s = signer_sub.add_parser("unlock", help="lift a signer's lockout before it expires")
-    s.add_argument("signer_id", metavar="ID")
-    s.add_argument("--by", metavar="ADMIN", required=True, help="an administrator")
-    _common(s)
-    s.set_defaults(func=cmd_signer_unlock)
-    s = signer_sub.add_parser("list", help="list signers")
+    admin_acts = (
+        ("grant-admin", cmd_signer_grant_admin, "make a signer an administrator"),
+        ("endorse", cmd_signer_endorse, "confirm a signer an older nbmlops added unauthorised"),
+        ("unlock", cmd_signer_unlock, "lift a signer's lockout before it expires"),
+    )
+    for action, func, text in admin_acts:
+        s = signer_sub.add_parser(action, help=f"{text} (signed by an administrator)")
+        s.add_argument("signer_id", metavar="ID")
+        s.add_argument("--by", metavar="ADMIN", required=True, help="an administrator")
+        _common(s)
+        s.set_defaults(func=func)
+    s = signer_sub.add_parser("list", help="list signers, with the names the ledger recorded")
     s.add_argument("--all", action="store_true", help="include deactivated signers")
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
     s.set_defaults(func=cmd_signer_list)

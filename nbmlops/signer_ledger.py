@@ -15,6 +15,8 @@ Signer events (``data`` fields):
 - ``signer_rekeyed`` (signer, algorithm, public_key, key_id, previous_key_id, authorisation):
   signed with the signer's previous key, or by an administrator.
 - ``signer_admin_granted`` (signer, authorisation): by an administrator.
+- ``signer_endorsed`` (signer, authorisation): an administrator confirms a signer that an older
+  nbmlops added without authorisation (such an addition is usable but reported until then).
 - ``signer_deactivated`` (signer, reason).
 - ``signature_refused`` (signer, reason, via, while_locked), ``signer_locked`` (signer,
   failures, until), ``signer_unlocked`` (signer, by: ``"expiry"`` or an administrator,
@@ -82,6 +84,10 @@ def grant_statement(signer: str, signer_key_id: str) -> dict[str, str]:
     return {"signer": signer, "key_id": signer_key_id}
 
 
+def endorse_statement(signer: str, signer_key_id: str) -> dict[str, str]:
+    return {"signer": signer, "key_id": signer_key_id}
+
+
 def unlock_statement(signer: str, lock_seq: int) -> dict[str, Any]:
     return {"signer": signer, "lock_seq": lock_seq}
 
@@ -94,6 +100,18 @@ class SignerBook:
     failures: dict[str, int] = field(default_factory=dict)
     locks: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (lock seq, until)
     problems: list[tuple[int, str]] = field(default_factory=list)
+    unendorsed: dict[str, int] = field(default_factory=dict)  # id -> seq of its signer_added
+
+    @property
+    def all_problems(self) -> list[tuple[int, str]]:
+        """``problems``, and every signer an older nbmlops added that no administrator endorsed."""
+        pending = [
+            (seq, f"signer {who}: added at ledger seq {seq} without an administrator's signature "
+             f"(by nbmlops before 0.2, or forged); if this signer is genuine, an administrator "
+             f"endorses them with `nbmlops signer endorse {who} --by ADMIN`")
+            for who, seq in self.unendorsed.items()
+        ]  # fmt: skip
+        return sorted(self.problems + pending)
 
     @classmethod
     def read(cls, root: Path) -> SignerBook:
@@ -134,7 +152,12 @@ class SignerBook:
             )
         public_key = str(data.get("public_key", ""))
         first_signer = not self.signers
-        if not first_signer:
+        legacy = "algorithm" not in data and "authorisation" not in data
+        if not first_signer and legacy:
+            # written by nbmlops before signers were authorised: usable, but reported until an
+            # administrator endorses it (a forger can write this form too, and verify says so)
+            self.unendorsed[who] = entry.seq
+        elif not first_signer:
             statement = add_statement(
                 who, str(data.get("printed_name", "")), str(data.get("title", "")), public_key
             )
@@ -185,6 +208,18 @@ class SignerBook:
         ) is not None:
             return f"made administrator at ledger seq {entry.seq} without authorisation ({why})"
         self.signers[who] = replace(current, admin=True)
+        return None
+
+    def _on_signer_endorsed(self, entry: LedgerEntry, who: str) -> str | None:
+        current = self.signers.get(who)
+        if current is None or who not in self.unendorsed:
+            return (
+                f"endorsed at ledger seq {entry.seq}, but there is no unendorsed signer to endorse"
+            )
+        statement = endorse_statement(who, current.key_id)
+        if (why := self._authorised(entry, "signer_endorsed", statement, admin=True)) is not None:
+            return f"endorsed at ledger seq {entry.seq} without authorisation ({why})"
+        del self.unendorsed[who]
         return None
 
     def _on_signer_deactivated(self, entry: LedgerEntry, who: str) -> str | None:

@@ -52,6 +52,7 @@ from nbmlops.signer_ledger import (
     SignerBook,
     SignerRecord,
     add_statement,
+    endorse_statement,
     grant_statement,
     rekey_statement,
     statement_digest,
@@ -241,6 +242,22 @@ class LocalSignerRegistry(Authenticator):
         authorisation = self._authorise(by, by_password, "signer_admin_granted", statement)
         data = {"signer": signer_id, "authorisation": authorisation}
         ledger.append(self.root, "signer_admin_granted", data=data)
+
+    def endorse(self, signer_id: str, *, by: str, by_password: str) -> None:
+        """Confirm, as an administrator, a signer an older nbmlops added without authorisation.
+
+        Raises
+        ------
+        SignatureError
+            The signer needs no endorsement, or the authorisation was refused.
+        """
+        book = SignerBook.read(self.root)
+        if signer_id not in book.unendorsed:
+            raise SignatureError(signer=signer_id, reason="this signer needs no endorsement")
+        statement = endorse_statement(signer_id, book.signers[signer_id].key_id)
+        authorisation = self._authorise(by, by_password, "signer_endorsed", statement)
+        data = {"signer": signer_id, "authorisation": authorisation}
+        ledger.append(self.root, "signer_endorsed", data=data)
 
     def unlock(self, signer_id: str, *, by: str, by_password: str) -> None:
         """Lift a signer's lockout before it expires, signed by an administrator.

@@ -121,7 +121,7 @@ def test_a_forged_digest_only_decision_fails_audit_verify(project: tuple[Path, s
 def test_a_second_signer_added_for_jdoe_fails_audit_verify(project: tuple[Path, str]) -> None:
     from nbmlops.signing_keys import key_id, new_keypair
 
-    root, run_id = project
+    root, _ = project
     mine = new_keypair()[0]
     again = ledger.append(root, "signer_added", data={
         "signer": "jdoe", "printed_name": "Jane Doe", "title": "Clinical QA",

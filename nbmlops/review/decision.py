@@ -246,7 +246,7 @@ def verify_decisions(root: Path) -> list[tuple[int, str]]:
             continue
         problems.extend((entry.seq, f"decision signed by {_who(entry.data)}: {p}")
                         for p in _decision_problems(root, entry.data, book))  # fmt: skip
-    problems.extend(book.problems)
+    problems.extend(book.all_problems)
     return sorted(problems, key=lambda problem: problem[0])
 
 
