@@ -29,6 +29,7 @@ is reported as a problem and not applied, so nothing after it can lean on it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -115,8 +116,24 @@ class SignerBook:
 
     @classmethod
     def read(cls, root: Path) -> SignerBook:
-        """The book of a project's whole ledger (signer problems in ``problems``)."""
-        return cls.of(ledger.read_entries(root))
+        """The book of a project's whole ledger (signer problems in ``problems``).
+
+        One signing reads the book several times; while the ledger file is unchanged (same
+        inode, size and modification time) the replay is reused, as a copy.
+        """
+        path = Path(root) / ledger.LEDGER_PATH
+        try:
+            st = path.stat()
+            key: tuple[int, ...] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        cached = _READ_CACHE.get(path)
+        if key is not None and cached is not None and cached[0] == key:
+            return copy.deepcopy(cached[1])
+        book = cls.of(ledger.read_entries(root))
+        if key is not None:
+            _READ_CACHE[path] = (key, copy.deepcopy(book))
+        return book
 
     @classmethod
     def of(cls, entries: Iterable[LedgerEntry]) -> SignerBook:
@@ -281,6 +298,9 @@ class SignerBook:
         if not check_signature_value(authoriser.public_key, str(auth.get("value", "")), digest):
             return f"the signature of '{by}' does not verify"
         return None
+
+
+_READ_CACHE: dict[Path, tuple[tuple[int, ...], SignerBook]] = {}
 
 
 def _parse(ts: str) -> datetime:

@@ -165,6 +165,10 @@ class LocalSignerRegistry(Authenticator):
         else:
             data["administrator"] = True  # the first signer; see nbmlops.signer_ledger
         with self._locked():
+            now = SignerBook.read(self.root)
+            if signer_id in now.signers or bool(now.signers) != bool(book.signers):
+                reason = "the signers changed while this one was being added; try again"
+                raise SignatureError(signer=signer_id, reason=reason)
             signers = self._load()
             if signer_id in signers:
                 raise SignatureError(signer=signer_id, reason="a signer with this id exists")
@@ -177,9 +181,10 @@ class LocalSignerRegistry(Authenticator):
                 ),
             }  # fmt: skip
             self._save(signers)
-        # The public key goes into the ledger: signatures are checked against what the chain
-        # holds, not against a registry file that anyone with write access can rewrite.
-        ledger.append(self.root, "signer_added", data=data)
+            # The public key goes into the ledger: signatures are checked against what the chain
+            # holds, not against a registry file that anyone with write access can rewrite.
+            # Appended under the registry's lock, so two "first" signers cannot both be admins.
+            ledger.append(self.root, "signer_added", data=data)
         return signer
 
     def rekey(self, signer_id: str, password: str, *, by: str, by_password: str) -> Signer:
