@@ -381,7 +381,7 @@ class SignatureError(NbmlopsError):
         who = f" for '{signer}'" if signer else ""
         super().__init__(
             f"signature refused{who}: {reason}. Check the signer id and password; a signer "
-            "administrator manages signers with nbmlops.signing.LocalSignerRegistry."
+            "administrator manages signers with `nbmlops signer`."
         )
         self.signer = signer
         self.reason = reason

@@ -598,3 +598,22 @@ def test_signers_an_older_nbmlops_added_sign_and_are_reported_until_endorsed(
         registry.endorse("older", by="older", by_password=PASSWORD)
     registry.endorse("older", by="old", by_password=PASSWORD)
     assert verify_decisions(tmp_path) == []
+
+
+def test_a_provider_cannot_sign_digest_only_for_a_signer_the_ledger_holds_a_key_for(
+    signers: LocalSignerRegistry, tmp_path: Path
+) -> None:
+    class Directory(Authenticator):
+        name = "test-directory-2"
+
+        def authenticate(self, signer_id: str, password: str) -> Signer:
+            return Signer(id=signer_id, printed_name="Jane Doe", title="QA reviewer")
+
+    directory = Directory(tmp_path)
+    with pytest.raises(SignatureError, match="ed25519 key"):
+        directory.sign("jdoe", "anything at all", "ab" * 32)
+    # a provider that names the signer otherwise than the ledger is refused before that
+    renamed = Signer(id="jdoe", printed_name="J. Doe", title="")
+    directory.authenticate = lambda signer_id, password: renamed  # type: ignore[method-assign]
+    with pytest.raises(SignatureError, match="ledger recorded 'Jane Doe, QA reviewer'"):
+        directory.verify("jdoe", "anything at all")
