@@ -252,6 +252,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=_Progress(console, len(spec.stages)),
         tracking=not args.no_tracking,
         phi_policy=args.phi_policy,
+        wait=args.wait,
     )
     if record.status == "up_to_date":
         console.print(
@@ -397,6 +398,16 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
                 help="with --stage: also run every stage downstream of it",
             )
             s.add_argument("--force", action="store_true", help="run even if up to date")
+            s.add_argument(
+                "--wait",
+                type=float,
+                nargs="?",
+                const=-1.0,
+                default=0.0,
+                metavar="SECONDS",
+                help="if another run holds this project, wait for it (up to SECONDS; no value: "
+                "as long as it takes) instead of stopping at once",
+            )
             s.add_argument(
                 "--jobs",
                 "-j",

@@ -25,6 +25,11 @@ What lands where (key characters outside ``[A-Za-z0-9_.- ]`` become ``_``):
   failed stages only; a skipped stage's products belong to its nbmlops.produced_by_mlflow run.
 - Status: FINISHED (succeeded, skipped, up to date), FAILED (failed), KILLED (not run).
 
+Store creation: a fresh SQLite store is created, migrated and given its experiment under a file
+lock beside it (``<db>.lock``): processes migrating one file at once broke it for good
+(``_alembic_tmp_* already exists``, ``duplicate column name``). A store an older version left
+half-migrated is moved aside and made anew when it holds no run, else reported with what to do.
+
 Error policy: a store that cannot be written must never stop or stall a pipeline run. The first
 failure makes a recorder *broken*: it keeps a readable ``problem``, makes no more MLflow calls and
 lists what it did not record in ``not_recorded``. HTTP calls fail within seconds (one retry, 10 s
@@ -139,6 +144,8 @@ def prepare(uri: str, experiment: str, *, artifact_location: str | None = None) 
         raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
     try:
         return _connect(uri, experiment, artifact_location)[1]
+    except TrackingError:
+        raise
     except errors as exc:
         raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
 
@@ -274,7 +281,8 @@ class MlflowRecorder:
         with self._lock:
             if self._problem is None:
                 try:
-                    errors = _mlflow().errors
+                    # TrackingError: a damaged store (see _repair_half_migrated)
+                    errors: tuple[type[Exception], ...] = (*_mlflow().errors, TrackingError)
                 except ImportError as exc:
                     self._break(what, exc)
                 else:
@@ -479,15 +487,101 @@ def open_client(uri: str) -> Any:
     if scheme in ("http", "https"):
         for name, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(name, value)
-    elif scheme == "sqlite":
-        _check_sqlite(uri)
-    with _few_engine_retries(scheme):
-        client = _mlflow().client(tracking_uri=uri)
-        client._tracking_client.store  # noqa: B018 - opens (and migrates) a SQL store now
+    with _store_lock(uri), _few_engine_retries(scheme):
+        if scheme == "sqlite":
+            _check_sqlite(uri)
+        try:
+            return _open_migrated(uri)
+        except Exception as exc:
+            if scheme != "sqlite" or not _repair_half_migrated(uri, exc):
+                raise
+        return _open_migrated(uri)
+
+
+def _open_migrated(uri: str) -> Any:
+    client = _mlflow().client(tracking_uri=uri)
+    client._tracking_client.store  # noqa: B018 - opens (and migrates) a SQL store now
     return client
 
 
+STORE_LOCK_TIMEOUT_S = 120.0
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    if urlsplit(uri).scheme != "sqlite":
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Hold ``<db>.lock`` while a SQLite store is created, migrated or given an experiment.
+
+    One lock object per file and thread (``is_singleton``), so ``_connect`` holding it around
+    ``open_client`` re-enters it instead of waiting for itself. A server (http, https) migrates
+    its own store, and other databases are not files: no lock for them.
+    """
+    db = _sqlite_file(uri)
+    if db is None:
+        yield
+        return
+    from filelock import FileLock
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{db}.lock", is_singleton=True)
+    with lock.acquire(timeout=STORE_LOCK_TIMEOUT_S):  # Timeout is an OSError: a store error
+        yield
+
+
+_DAMAGE = ("duplicate column name", "already exists", "Online migration expected")
+
+
+def _repair_half_migrated(uri: str, exc: Exception) -> bool:
+    """A store left half-migrated by processes racing (before the store lock): move it aside and
+    let MLflow make it anew when no run is in it; True when it was moved. With runs in it, raise
+    :class:`TrackingError` saying what to do. Called with the store lock held."""
+    db = _sqlite_file(uri)
+    if db is None or not db.is_file():
+        return False
+    connection = sqlite3.connect(db, timeout=10)
+    try:
+        names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master")]
+        leftovers = sorted(n for n in names if n.startswith("_alembic_tmp_"))
+        if not leftovers and not any(d in str(exc) for d in _DAMAGE):
+            return False
+        runs = (
+            connection.execute("SELECT count(*) FROM runs").fetchone()[0] if "runs" in names else 0
+        )
+        version = (
+            connection.execute("SELECT version_num FROM alembic_version").fetchall()
+            if "alembic_version" in names
+            else []
+        )
+    finally:
+        connection.close()
+    what = f"migration revision {version[0][0] if version else 'none'}"
+    what += f", leftover tables {', '.join(leftovers)}" if leftovers else ""
+    if runs:
+        raise TrackingError(
+            f"The MLflow store {db} was left half-migrated ({what}; {type(exc).__name__}) and "
+            f"holds {runs} run(s), so nbmlops leaves it as it is. Restore it from a backup, or "
+            f"move it aside (nbmlops then creates a new one) and record the runs kept in "
+            f".nbmlops/runs/ again with `nbmlops records replay`.",
+            uri=_redact(uri),
+        )
+    aside = db.with_name(f"{db.name}.half-migrated-{time.strftime('%Y%m%dT%H%M%S')}")
+    db.rename(aside)
+    _log.warning("%s was half-migrated (%s) and held no run: moved to %s", db, what, aside)
+    return True
+
+
 def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
+    with _store_lock(uri):  # the first write (the experiment) too, then no more locking
+        return _connect_locked(uri, experiment, artifact_location)
+
+
+def _connect_locked(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
     client = open_client(uri)  # the store is open (and migrated) from here on
     found = client.get_experiment_by_name(experiment)
     if found is None:
