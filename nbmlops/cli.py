@@ -317,6 +317,29 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_records_replay(args: argparse.Namespace) -> int:
+    from nbmlops.replay import ReplayOutcome, replay_records
+
+    console = _console()
+
+    def show(outcome: ReplayOutcome) -> None:
+        if outcome.status == "failed":
+            console.print(f"[red]not recorded[/] run {outcome.run_id}: {outcome.problem}")
+            return
+        how = "recorded" if outcome.status == "recorded" else "completed (it was partly there)"
+        console.print(f"[green]{how}[/] run {outcome.run_id} -> MLflow {outcome.mlflow_run_id}")
+        for note in outcome.notes:
+            console.print(f"  [yellow]note[/] {note}")
+
+    outcomes = replay_records(Path(args.root), uri=args.uri, wait=args.wait, progress=show)
+    failed = sum(o.status == "failed" for o in outcomes)
+    if not outcomes:
+        console.print("every run record in .nbmlops/runs/ is already in MLflow: nothing to replay")
+    elif failed:
+        console.print(f"[red]{failed} of {len(outcomes)} run(s) still not recorded[/]; run again")
+    return 1 if failed else 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from nbmlops.tracking import ui_command
 
@@ -453,6 +476,25 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     )
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
     s.set_defaults(func=cmd_audit_verify)
+
+    records = sub.add_parser("records", help="the run records kept in .nbmlops/runs/")
+    records_sub = records.add_subparsers(dest="records_command", required=True, metavar="ACTION")
+    s = records_sub.add_parser(
+        "replay",
+        help="record in MLflow, exactly once, every run that did not reach it (store down)",
+    )
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.add_argument("--uri", help="tracking URI (default: MLFLOW_TRACKING_URI or the project's)")
+    s.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=-1.0,
+        default=0.0,
+        metavar="SECONDS",
+        help="if a run holds this project, wait for it (no value: as long as it takes)",
+    )
+    s.set_defaults(func=cmd_records_replay)
 
     from nbmlops.cli_review import add_parsers
 

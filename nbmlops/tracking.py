@@ -174,6 +174,7 @@ class MlflowRecorder:
         self._not_recorded: list[str] = []
         self._parent: str | None = None
         self._parent_done = False
+        self._adopted = False
         self._children: dict[str, str] = {}
         self._common_tags: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -199,6 +200,11 @@ class MlflowRecorder:
     def run_id(self) -> str | None:
         """The parent run's MLflow id once it exists."""
         return self._parent
+
+    @property
+    def adopted(self) -> bool:
+        """True when ``start`` found this run already in the store (a replay completes it)."""
+        return self._adopted
 
     def start(
         self,
@@ -234,6 +240,7 @@ class MlflowRecorder:
         def create() -> str:
             for run in self._search(f"tags.`nbmlops.run_id` = '{run_id}'"):
                 if run.data.tags.get("nbmlops.kind") == "pipeline":
+                    self._adopted = True
                     self._parent_done = run.info.status != "RUNNING"
                     self._adopt_children(run.info.run_id)
                     return str(run.info.run_id)

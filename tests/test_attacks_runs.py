@@ -132,9 +132,9 @@ def test_concurrent_runs_never_mix_their_products(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
     root = _project(tmp_path / "study")
-    values = (11, 22, 33)
+    values = (11, 22)
     outcomes = _finish([_start(root, "--param", f"score.x={x}", "--wait", "200") for x in values])
-    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
 
     client = MlflowClient(_own_store(root))
     records = _records(root)
@@ -174,7 +174,7 @@ def test_a_crashed_run_does_not_keep_the_project_locked(tmp_path: Path) -> None:
         assert time.monotonic() - began < 30
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the run and its kernel, as a power cut would
-        first.wait()
+        first.communicate()
 
     code, out = _finish([_start(root, "--force")])[0]
     assert code == 0, out
