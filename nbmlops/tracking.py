@@ -497,12 +497,13 @@ def open_client(uri: str) -> Any:
     with _store_lock(uri), _few_engine_retries(scheme):
         if scheme == "sqlite":
             _check_sqlite(uri)
+            _repair_half_migrated(uri)
         try:
             return _open_migrated(uri)
         except Exception as exc:
-            if scheme != "sqlite" or not _repair_half_migrated(uri, exc):
-                raise
-        return _open_migrated(uri)
+            if scheme == "sqlite" and any(d in str(exc) for d in _DAMAGE):
+                raise _damaged(uri, f"{type(exc).__name__} on opening it") from exc
+            raise
 
 
 def _open_migrated(uri: str) -> Any:
@@ -544,43 +545,42 @@ def _store_lock(uri: str) -> Iterator[None]:
 _DAMAGE = ("duplicate column name", "already exists", "Online migration expected")
 
 
-def _repair_half_migrated(uri: str, exc: Exception) -> bool:
-    """A store left half-migrated by processes racing (before the store lock): move it aside and
-    let MLflow make it anew when no run is in it; True when it was moved. With runs in it, raise
-    :class:`TrackingError` saying what to do. Called with the store lock held."""
+def _repair_half_migrated(uri: str) -> None:
+    """A SQLite store that processes migrating it at once left half-done (``_alembic_tmp_*``
+    tables; before the store lock existed) is moved aside when it holds no run or model, so
+    MLflow makes it anew. With runs in it, :class:`TrackingError` says what to do. Called with
+    the store lock held, before MLflow opens the file (MLflow keeps its engine per URI)."""
     db = _sqlite_file(uri)
-    if db is None or not db.is_file():
-        return False
+    if db is None or not db.is_file() or db.stat().st_size == 0:
+        return
     connection = sqlite3.connect(db, timeout=10)
     try:
-        names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master")]
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
         leftovers = sorted(n for n in names if n.startswith("_alembic_tmp_"))
-        if not leftovers and not any(d in str(exc) for d in _DAMAGE):
-            return False
-        runs = (
-            connection.execute("SELECT count(*) FROM runs").fetchone()[0] if "runs" in names else 0
-        )
-        version = (
-            connection.execute("SELECT version_num FROM alembic_version").fetchall()
-            if "alembic_version" in names
-            else []
+        if not leftovers:
+            return
+        kept = sum(
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("runs", "registered_models")
+            if table in names
         )
     finally:
         connection.close()
-    what = f"migration revision {version[0][0] if version else 'none'}"
-    what += f", leftover tables {', '.join(leftovers)}" if leftovers else ""
-    if runs:
-        raise TrackingError(
-            f"The MLflow store {db} was left half-migrated ({what}; {type(exc).__name__}) and "
-            f"holds {runs} run(s), so nbmlops leaves it as it is. Restore it from a backup, or "
-            f"move it aside (nbmlops then creates a new one) and record the runs kept in "
-            f".nbmlops/runs/ again with `nbmlops records replay`.",
-            uri=_redact(uri),
-        )
+    if kept:
+        raise _damaged(uri, f"leftover tables {', '.join(leftovers)}; {kept} run(s) or model(s)")
     aside = db.with_name(f"{db.name}.half-migrated-{time.strftime('%Y%m%dT%H%M%S')}")
     db.rename(aside)
-    _log.warning("%s was half-migrated (%s) and held no run: moved to %s", db, what, aside)
-    return True
+    _log.warning("%s was half-migrated and held no run: moved to %s, made anew", db, aside)
+
+
+def _damaged(uri: str, what: str) -> TrackingError:
+    db = _sqlite_file(uri)
+    return TrackingError(
+        f"The MLflow store {db} was left half-migrated ({what}), so nbmlops leaves it as it "
+        "is. Restore it from a backup, or move it aside (nbmlops then creates a new one) and "
+        "record the runs kept in .nbmlops/runs/ again with `nbmlops records replay`.",
+        uri=_redact(uri),
+    )
 
 
 def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:

@@ -443,3 +443,88 @@ def test_odd_keys_and_long_values_are_made_acceptable(tmp_path: Path) -> None:
     assert run.data.tags["nbmlops.digest.upstream_a.b_2"] == "d2"
     full = _artifact_json(client, run.info.run_id, "params.json", tmp_path / "dl")
     assert full == {"notes": "x" * 7000}
+
+
+_FRESH_WORKER = """
+import sys
+from nbmlops.records import Provenance, RunRecord, StageResult
+from nbmlops.tracking import MlflowRecorder, log_run
+uri, worker = sys.argv[1], sys.argv[2]
+prov = Provenance(git_commit=None, git_dirty=None, python="3", platform="p",
+                  nbmlops_version="0", user="u", hostname="h")
+record = RunRecord(run_id=f"fresh-{worker}", pipeline="demo", project_root=".",
+                   started_at="2026-01-05T10:00:00Z", finished_at="2026-01-05T10:00:01Z",
+                   status="succeeded", provenance=prov, lock_digest=None,
+                   stages=(StageResult(stage="s", status="succeeded"),))
+done = log_run(record, uri=uri)
+assert done.tracking_problem is None, done.tracking_problem
+"""
+
+
+def test_processes_creating_one_fresh_store_at_once_all_record(tmp_path: Path) -> None:
+    """No prepare() in a parent: each process finds the store missing and creates it."""
+    uri = f"sqlite:///{tmp_path}/fresh/mlflow.db"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FRESH_WORKER, uri, str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(5)
+    ]
+    outputs = [w.communicate(timeout=240)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0] * 5, outputs
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("nbmlops/demo")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
+    assert sorted(r.data.tags["nbmlops.run_id"] for r in runs) == [f"fresh-{n}" for n in range(5)]
+    assert (tmp_path / "fresh" / "mlflow.db.lock").exists()  # the lock lives beside the file
+
+
+def _half_migrated(db: Path, *, runs: int) -> str:
+    """A store as processes racing through its migration left it: a revision half-way and
+    ``_alembic_tmp_*`` tables (MLflow alone then refuses it for good: "out-of-date schema")."""
+    import sqlite3
+
+    uri = f"sqlite:///{db}"
+    recorder = MlflowRecorder(uri=uri, experiment="nbmlops/demo")
+    for n in range(runs):
+        recorder.start(run_id=f"old-{n}", pipeline="demo", provenance=PROVENANCE)
+    prepare(uri, "nbmlops/demo")
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE _alembic_tmp_runs (run_uuid VARCHAR(32))")
+        connection.execute("UPDATE alembic_version SET version_num = 'a8c4a736bde6'")
+    return uri
+
+
+def test_a_half_migrated_store_without_runs_is_made_anew(tmp_path: Path) -> None:
+    db = tmp_path / "other" / "mlflow.db"
+    db.parent.mkdir()
+    uri = _half_migrated(db, runs=0)
+    # a new process (MLflow keeps one engine per URI in a process)
+    code = f"from nbmlops.tracking import prepare; print(prepare({uri!r}, 'nbmlops/demo'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "half-migrated" in done.stderr and "moved to" in done.stderr
+    (aside,) = db.parent.glob("mlflow.db.half-migrated-*")  # kept, not deleted
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert "runs" in tables and not [t for t in tables if t.startswith("_alembic_tmp_")]
+    assert aside.stat().st_size > 0
+
+
+def test_a_half_migrated_store_with_runs_is_reported_naming_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "kept" / "mlflow.db"
+    db.parent.mkdir()
+    uri = _half_migrated(db, runs=2)
+    code = f"from nbmlops.tracking import prepare; prepare({uri!r}, 'nbmlops/demo')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert "TrackingError" in done.stderr and str(db) in done.stderr
+    assert "_alembic_tmp_runs" in done.stderr and "2 run(s)" in done.stderr
+    assert "nbmlops records replay" in done.stderr
+    assert not list(db.parent.glob("*.half-migrated-*"))  # left exactly as it was
