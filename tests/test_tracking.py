@@ -528,3 +528,106 @@ def test_a_half_migrated_store_with_runs_is_reported_naming_the_file(tmp_path: P
     assert "_alembic_tmp_runs" in done.stderr and "2 run(s)" in done.stderr
     assert "nbmlops records replay" in done.stderr
     assert not list(db.parent.glob("*.half-migrated-*"))  # left exactly as it was
+
+
+def _kept_record(root: Path, stages: tuple[StageResult, ...], run_id: str) -> tuple[Path, str]:
+    """A run as ``run_pipeline`` leaves it when MLflow was down: its ledger entries and
+    ``.nbmlops/runs/<id>.json`` with a tracking problem. Returns the record's path and the
+    hash of its ``run_finished`` entry."""
+    from nbmlops import ledger
+    from nbmlops.state import StageState, write_state
+
+    for result in stages:
+        write_state(
+            root / "build" / "demo" / result.stage,
+            StageState(fingerprint="f", inputs={}, products={}, run_id=run_id, finished_at="t"),
+        )
+    ledger.append(root, "run_started", run_id=run_id, data={"options": {"phi_policy": "off"}})
+    head = ledger.append(root, "run_finished", run_id=run_id, data={"status": "succeeded"})
+    record = replace(
+        _record(root, stages, run_id=run_id),
+        tracking_uri="http://127.0.0.1:9",
+        tracking_problem="MLflow at http://127.0.0.1:9 could not be written (...)",
+    )
+    path = root / ".nbmlops" / "runs" / f"{run_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(record.to_json(), encoding="utf-8")
+    return path, head.hash
+
+
+def test_replay_completes_a_partly_recorded_run_once_and_marks_it_done(tmp_path: Path) -> None:
+    from nbmlops.ledger import read_entries
+    from nbmlops.replay import replay_records
+
+    stages = (_stage(tmp_path, "prep"), _stage(tmp_path, "train"))
+    path, head = _kept_record(tmp_path, stages, "r-partial1")
+    live = MlflowRecorder.for_project(tmp_path, "demo")  # the parent and one stage got through
+    live.start(run_id="r-partial1", pipeline="demo", provenance=PROVENANCE)
+    live.stage(stages[0])
+    _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-untouched")  # done, then left alone
+    untouched = tmp_path / ".nbmlops" / "runs" / "r-untouched.json"
+    untouched.write_text(
+        json.dumps(json.loads(untouched.read_text()) | {"tracking_problem": None}), "utf-8"
+    )
+    seen: list[str] = []
+
+    first = replay_records(tmp_path, progress=lambda o: seen.append(o.run_id))
+    second = replay_records(tmp_path)
+
+    assert [(o.run_id, o.status) for o in first] == [("r-partial1", "completed")]
+    assert seen == ["r-partial1"] and second == ()
+    client, experiment_id = _client(tmp_path)
+    parents = client.search_runs([experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
+    assert [p.info.run_id for p in parents] == [live.run_id]  # completed, not duplicated
+    assert parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["nbmlops.ledger_head"] == head
+    children = _children(client, experiment_id, str(live.run_id))
+    assert sorted(children) == ["prep", "train"]
+    train = children["train"].info.run_id  # this run's own notebook: logged
+    assert {f.path for f in client.list_artifacts(train, "notebook")} == {
+        "notebook/train.ipynb",
+        "notebook/train.html",
+    }
+    kept = json.loads(path.read_text())
+    assert kept["tracking_problem"] is None and kept["mlflow_run_id"] == live.run_id
+    assert [s["mlflow_run_id"] for s in kept["stages"]] == [
+        children["prep"].info.run_id,
+        train,
+    ]
+    assert "nbmlops records replay" in kept["notes"][-1]
+    assert "could not be written" in kept["notes"][-1]  # the original problem stays on record
+    replayed = [e for e in read_entries(tmp_path) if e.event == "run_replayed"]
+    assert [(e.run_id, e.data["mlflow_run_id"]) for e in replayed] == [("r-partial1", live.run_id)]
+
+
+def test_replay_leaves_out_a_notebook_a_later_run_replaced(tmp_path: Path) -> None:
+    from nbmlops.replay import replay_records
+    from nbmlops.state import StageState, write_state
+
+    path, _ = _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-earlier")
+    later = StageState(fingerprint="f", inputs={}, products={}, run_id="r-later", finished_at="t")
+    write_state(tmp_path / "build" / "demo" / "prep", later)
+
+    (outcome,) = replay_records(tmp_path)
+
+    assert outcome.status == "recorded"
+    assert "r-later" in outcome.notes[0]
+    client, _ = _client(tmp_path)
+    child = json.loads(path.read_text())["stages"][0]["mlflow_run_id"]
+    assert client.list_artifacts(child, "notebook") == []
+
+
+def test_replay_into_a_real_mlflow_server_after_an_outage(
+    tmp_path: Path, mlflow_server: tuple[str, Path]
+) -> None:
+    from nbmlops.replay import replay_records
+
+    uri, _ = mlflow_server
+    _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-outage")
+    assert [o.status for o in replay_records(tmp_path, uri=uri)] == ["recorded"]
+    assert replay_records(tmp_path, uri=uri) == ()
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("nbmlops/demo")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
+    assert [r.data.tags["nbmlops.run_id"] for r in runs] == ["r-outage"]
