@@ -16,8 +16,8 @@ one-run rule survives a restart and sees runs started from a terminal). That fil
 the lock is taken and removed before it is released; a crashed holder leaves it behind, and the next
 holder overwrites it. :func:`run_holder` ignores such a leftover when its pid is gone on this host.
 
-Nested holds in one process (the server's runner, then ``run_pipeline`` inside it) are counted,
-not deadlocked.
+Nested holds in one thread (the server's runner, then ``run_pipeline`` inside it) are counted, not
+deadlocked; another thread of the same process is refused like another process.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class _Held:
     count: int = 1
 
 
-_held: dict[Path, _Held] = {}
+_held: dict[tuple[Path, int], _Held] = {}  # by lock file and thread
 _held_guard = threading.Lock()
 
 
@@ -155,7 +155,7 @@ def hold_run_lock(
     """
     from filelock import FileLock, Timeout
 
-    key = (root / LOCK).resolve()
+    key = ((root / LOCK).resolve(), threading.get_ident())
     with _held_guard:
         held = _held.get(key)
         if held is not None:
@@ -169,8 +169,8 @@ def hold_run_lock(
             with _held_guard:
                 held.count -= 1
         return
-    key.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(key, thread_local=False)
+    key[0].parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(key[0], thread_local=False)  # its own descriptor: other threads wait for it
     try:
         lock.acquire(timeout=wait if wait >= 0 else -1)
     except Timeout:
@@ -221,7 +221,7 @@ def name_run(root: Path, run_id: str) -> None:
     Does nothing when this process does not hold ``root``'s run lock (a caller that runs a
     pipeline without the lock, such as a unit test of the executor).
     """
-    key = (root / LOCK).resolve()
+    key = ((root / LOCK).resolve(), threading.get_ident())
     with _held_guard:
         held = _held.get(key)
         if held is None:
