@@ -227,7 +227,8 @@ def _print_record(console: Console, record: RunRecord) -> None:
     if record.tracking_problem:
         console.print(
             f"[red]MLflow: not recorded[/] - {record.tracking_problem}\n"
-            f"the run's full record is kept in .nbmlops/runs/{record.run_id}.json"
+            f"the run's full record is kept in .nbmlops/runs/{record.run_id}.json; "
+            "`nbmlops records replay` records it once the store is back"
         )
     for note in record.notes:
         console.print(f"[yellow]note[/] {note}")

@@ -648,7 +648,7 @@ def _describe(uri: str, what: str, exc: BaseException) -> str:
         f"MLflow at {shown} could not be written while recording the {what} "
         f"({type(exc).__name__}: {detail[:400]}). The pipeline run itself is unaffected; nothing "
         f"more is sent to MLflow for it. {check}, or set MLFLOW_TRACKING_URI to another store, "
-        "then record the run again with nbmlops.tracking.log_run (it adds only what is missing)."
+        "then record the run with `nbmlops records replay` (it adds only what is missing)."
     )
 
 

@@ -302,7 +302,7 @@ def test_unwritable_store_leaves_the_run_alone_and_says_what_is_missing(
     assert recorder.not_recorded == ("pipeline run", "stage prep", "stage train")
     assert recorder.problem is not None
     assert str(tmp_path) in recorder.problem
-    assert "log_run" in recorder.problem
+    assert "nbmlops records replay" in recorder.problem
     assert done.mlflow_run_id is None
     assert done.tracking_problem is not None
     assert "stage train" in done.tracking_problem
