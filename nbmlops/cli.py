@@ -328,7 +328,10 @@ def cmd_records_replay(args: argparse.Namespace) -> int:
             console.print(f"[red]not recorded[/] run {outcome.run_id}: {outcome.problem}")
             return
         how = "recorded" if outcome.status == "recorded" else "completed (it was partly there)"
-        console.print(f"[green]{how}[/] run {outcome.run_id} -> MLflow {outcome.mlflow_run_id}")
+        console.print(
+            f"[green]{how}[/] run {outcome.run_id} -> MLflow run {outcome.mlflow_run_id} "
+            f"at {outcome.uri}"
+        )
         for note in outcome.notes:
             console.print(f"  [yellow]note[/] {note}")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +46,8 @@ class ReplayOutcome:
     status: Literal["recorded", "completed", "failed"]
     """``recorded``: sent now; ``completed``: the store had part of it (or all of it), the rest
     was added; ``failed``: the store could not be written, the record is unchanged."""
+    uri: str | None = None
+    """Where it was recorded (password shown as ``***``)."""
     mlflow_run_id: str | None = None
     problem: str | None = None
     notes: tuple[str, ...] = ()
@@ -64,8 +67,9 @@ def replay_records(
     root : Path
         Project root (holds ``.nbmlops/``).
     uri : str, optional
-        Tracking URI to record into; by default the project's (``MLFLOW_TRACKING_URI``, else its
-        own SQLite store).
+        Tracking URI to record into. By default ``MLFLOW_TRACKING_URI`` if set, else the store
+        the run was meant for (the record's ``tracking_uri``, unless it hides a password), else
+        the project's own SQLite store.
     wait : float
         Seconds to wait for a run in progress (see :func:`nbmlops.run_lock.hold_run_lock`).
     progress : callable, optional
@@ -158,7 +162,10 @@ def _replay(
     from nbmlops.tracking import MlflowRecorder, artifact_root, experiment_name, tracking_uri
 
     own = tracking_uri(root)
-    target = uri or own
+    meant = (
+        record.tracking_uri if record.tracking_uri and "***" not in record.tracking_uri else None
+    )
+    target = uri or os.environ.get("MLFLOW_TRACKING_URI", "").strip() or meant or own
     location = artifact_root(root) if target == own else None
     recorder = MlflowRecorder(
         uri=target, experiment=experiment_name(record.pipeline), artifact_location=location
@@ -188,7 +195,11 @@ def _replay(
     )
     if done.tracking_problem is not None:
         return ReplayOutcome(
-            run_id=record.run_id, path=path, status="failed", problem=done.tracking_problem
+            run_id=record.run_id,
+            path=path,
+            status="failed",
+            uri=done.tracking_uri,
+            problem=done.tracking_problem,
         )
     ledger.append(
         root,
@@ -206,6 +217,7 @@ def _replay(
         run_id=record.run_id,
         path=path,
         status="completed" if adopted else "recorded",
+        uri=done.tracking_uri,
         mlflow_run_id=done.mlflow_run_id,
         notes=tuple(notes),
     )

@@ -530,7 +530,9 @@ def test_a_half_migrated_store_with_runs_is_reported_naming_the_file(tmp_path: P
     assert not list(db.parent.glob("*.half-migrated-*"))  # left exactly as it was
 
 
-def _kept_record(root: Path, stages: tuple[StageResult, ...], run_id: str) -> tuple[Path, str]:
+def _kept_record(
+    root: Path, stages: tuple[StageResult, ...], run_id: str, uri: str | None = None
+) -> tuple[Path, str]:
     """A run as ``run_pipeline`` leaves it when MLflow was down: its ledger entries and
     ``.nbmlops/runs/<id>.json`` with a tracking problem. Returns the record's path and the
     hash of its ``run_finished`` entry."""
@@ -546,8 +548,8 @@ def _kept_record(root: Path, stages: tuple[StageResult, ...], run_id: str) -> tu
     head = ledger.append(root, "run_finished", run_id=run_id, data={"status": "succeeded"})
     record = replace(
         _record(root, stages, run_id=run_id),
-        tracking_uri="http://127.0.0.1:9",
-        tracking_problem="MLflow at http://127.0.0.1:9 could not be written (...)",
+        tracking_uri=uri or tracking_uri(root),
+        tracking_problem="MLflow could not be written (the disk was full)",
     )
     path = root / ".nbmlops" / "runs" / f"{run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -595,7 +597,7 @@ def test_replay_completes_a_partly_recorded_run_once_and_marks_it_done(tmp_path:
         train,
     ]
     assert "nbmlops records replay" in kept["notes"][-1]
-    assert "could not be written" in kept["notes"][-1]  # the original problem stays on record
+    assert "the disk was full" in kept["notes"][-1]  # the original problem stays on record
     replayed = [e for e in read_entries(tmp_path) if e.event == "run_replayed"]
     assert [(e.run_id, e.data["mlflow_run_id"]) for e in replayed] == [("r-partial1", live.run_id)]
 
@@ -623,9 +625,11 @@ def test_replay_into_a_real_mlflow_server_after_an_outage(
     from nbmlops.replay import replay_records
 
     uri, _ = mlflow_server
-    _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-outage")
-    assert [o.status for o in replay_records(tmp_path, uri=uri)] == ["recorded"]
-    assert replay_records(tmp_path, uri=uri) == ()
+    _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-outage", uri=uri)
+    # no uri given: the store the run was meant for, not the project's own
+    assert [(o.status, o.uri) for o in replay_records(tmp_path)] == [("recorded", uri)]
+    assert replay_records(tmp_path) == ()
+    assert not (tmp_path / ".nbmlops" / "mlflow.db").exists()
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("nbmlops/demo")
     assert experiment is not None
