@@ -165,7 +165,7 @@ def test_a_crashed_run_does_not_keep_the_project_locked(tmp_path: Path) -> None:
     stage_runs = root / "build" / "analysis" / "score" / "runs"
     first = _start(root, "--param", "score.nap=60")
     try:
-        _wait_for(stage_runs.is_dir, "the first run's stage to start")
+        _wait_for(stage_runs.is_dir, "the first run's stage to start", timeout=120)
         # while it runs, a second run is refused at once, naming the first one
         began = time.monotonic()
         code, out = _finish([_start(root, "--force")])[0]
