@@ -227,7 +227,8 @@ def _print_record(console: Console, record: RunRecord) -> None:
     if record.tracking_problem:
         console.print(
             f"[red]MLflow: not recorded[/] - {record.tracking_problem}\n"
-            f"the run's full record is kept in .nbmlops/runs/{record.run_id}.json"
+            f"the run's full record is kept in .nbmlops/runs/{record.run_id}.json; "
+            "`nbmlops records replay` records it once the store is back"
         )
     for note in record.notes:
         console.print(f"[yellow]note[/] {note}")
@@ -252,6 +253,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=_Progress(console, len(spec.stages)),
         tracking=not args.no_tracking,
         phi_policy=args.phi_policy,
+        wait=args.wait,
     )
     if record.status == "up_to_date":
         console.print(
@@ -314,6 +316,32 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 1
     console.print(f"[green]ledger intact[/]: {report.entries} entries, head {report.head}")
     return 0
+
+
+def cmd_records_replay(args: argparse.Namespace) -> int:
+    from nbmlops.replay import ReplayOutcome, replay_records
+
+    console = _console()
+
+    def show(outcome: ReplayOutcome) -> None:
+        if outcome.status == "failed":
+            console.print(f"[red]not recorded[/] run {outcome.run_id}: {outcome.problem}")
+            return
+        how = "recorded" if outcome.status == "recorded" else "completed (it was partly there)"
+        console.print(
+            f"[green]{how}[/] run {outcome.run_id} -> MLflow run {outcome.mlflow_run_id} "
+            f"at {outcome.uri}"
+        )
+        for note in outcome.notes:
+            console.print(f"  [yellow]note[/] {note}")
+
+    outcomes = replay_records(Path(args.root), uri=args.uri, wait=args.wait, progress=show)
+    failed = sum(o.status == "failed" for o in outcomes)
+    if not outcomes:
+        console.print("every run record in .nbmlops/runs/ is already in MLflow: nothing to replay")
+    elif failed:
+        console.print(f"[red]{failed} of {len(outcomes)} run(s) still not recorded[/]; run again")
+    return 1 if failed else 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -398,6 +426,16 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
             )
             s.add_argument("--force", action="store_true", help="run even if up to date")
             s.add_argument(
+                "--wait",
+                type=float,
+                nargs="?",
+                const=-1.0,
+                default=0.0,
+                metavar="SECONDS",
+                help="if another run holds this project, wait for it (up to SECONDS; no value: "
+                "as long as it takes) instead of stopping at once",
+            )
+            s.add_argument(
                 "--jobs",
                 "-j",
                 type=int,
@@ -442,6 +480,25 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     )
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
     s.set_defaults(func=cmd_audit_verify)
+
+    records = sub.add_parser("records", help="the run records kept in .nbmlops/runs/")
+    records_sub = records.add_subparsers(dest="records_command", required=True, metavar="ACTION")
+    s = records_sub.add_parser(
+        "replay",
+        help="record in MLflow, exactly once, every run that did not reach it (store down)",
+    )
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.add_argument("--uri", help="tracking URI (default: MLFLOW_TRACKING_URI or the project's)")
+    s.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=-1.0,
+        default=0.0,
+        metavar="SECONDS",
+        help="if a run holds this project, wait for it (no value: as long as it takes)",
+    )
+    s.set_defaults(func=cmd_records_replay)
 
     from nbmlops.cli_review import add_parsers
 

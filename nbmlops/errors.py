@@ -38,8 +38,8 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     ├── ReviewError                    a run cannot be reviewed or a decision    (run_id, reason,
     │                                  not signed (missing or changed evidence,   path)
     │                                  an empty meaning, an unknown decision)
-    ├── RunInProgressError             a run started from JupyterLab is still    (handle)
-    │                                  going in this project
+    ├── RunInProgressError             another run holds the project's run lock  (handle, pid,
+    │                                  (.nbmlops/run.lock)                        host, user, since)
     ├── UnknownRunError                no such run was started from this server  (handle)
     └── LedgerError                    the ledger cannot be read or written      (path)
         └── LedgerTamperedError        verification found a bad entry            (line, reason)
@@ -403,9 +403,34 @@ class ReviewError(NbmlopsError):
 
 
 class RunInProgressError(NbmlopsError):
-    def __init__(self, *, handle: str) -> None:
-        super().__init__(f"run {handle} is still going; wait for it to finish, then start again")
+    """Another run holds the project (``.nbmlops/run.lock``); nothing was started.
+
+    ``handle`` names that run (its run id, else the Jupyter server's handle); ``pid``, ``host``,
+    ``user``, ``since`` (UTC) and ``command`` say who started it, when it is known.
+    """
+
+    def __init__(
+        self,
+        *,
+        handle: str,
+        pid: int | None = None,
+        host: str | None = None,
+        user: str | None = None,
+        since: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        who = f" (pid {pid} on {host}, started by {user} at {since}: {command})" if pid else ""
+        super().__init__(
+            f"run {handle} is running in this project{who}. Wait for it to finish "
+            "(`nbmlops run --wait SECONDS` waits for you), then start again; one run at a time "
+            "keeps runs from mixing their products."
+        )
         self.handle = handle
+        self.pid = pid
+        self.host = host
+        self.user = user
+        self.since = since
+        self.command = command
 
 
 class UnknownRunError(NbmlopsError):

@@ -64,6 +64,7 @@ from nbmlops.records import (
     collect_provenance,
     utc_now,
 )
+from nbmlops.run_lock import holding_run_lock, name_run
 from nbmlops.stage import StageSpec
 from nbmlops.state import (
     StageState,
@@ -95,6 +96,7 @@ def _new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+@holding_run_lock  # one run per project: runs side by side mixed their products
 def run_pipeline(
     spec: PipelineSpec,
     *,
@@ -107,6 +109,7 @@ def run_pipeline(
     progress: Progress | None = None,
     tracking: bool = True,
     phi_policy: str | None = None,
+    wait: float = 0.0,
 ) -> RunRecord:
     """Run the stale stages of a pipeline in real kernels and record the run.
 
@@ -132,6 +135,9 @@ def run_pipeline(
     phi_policy
         ``refuse`` / ``redact`` / ``off``: what MLflow gets of an executed notebook whose outputs
         look like patient identifiers (see :func:`nbmlops.privacy.phi_policy` for the default).
+    wait
+        Seconds to wait for another run of this project to finish (negative: as long as it
+        takes); the run holds ``.nbmlops/run.lock`` from planning to its last record.
 
     Returns
     -------
@@ -141,6 +147,8 @@ def run_pipeline(
 
     Raises
     ------
+    RunInProgressError
+        Another run held the project for longer than ``wait``; nothing was planned or written.
     ParameterError, UnknownStageError, UpstreamProductsMissingError, EnvironmentMismatchError,
     KernelNotFoundError
         Before any kernel starts; nothing has been written.
@@ -209,6 +217,7 @@ class _Run:
         self.notify = notify
         self.options = options
         self.run_id = _new_run_id()
+        name_run(spec.root, self.run_id)  # for whoever this run's lock refuses
         self.started_at = utc_now()
         self.locks: dict[Path, str | None] = {}
         self.mismatch: tuple[str, ...] = ()

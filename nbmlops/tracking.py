@@ -25,6 +25,11 @@ What lands where (key characters outside ``[A-Za-z0-9_.- ]`` become ``_``):
   failed stages only; a skipped stage's products belong to its nbmlops.produced_by_mlflow run.
 - Status: FINISHED (succeeded, skipped, up to date), FAILED (failed), KILLED (not run).
 
+Store creation: a fresh SQLite store is created, migrated and given its experiment under a file
+lock beside it (``<db>.lock``): processes migrating one file at once broke it for good
+(``_alembic_tmp_* already exists``, ``duplicate column name``). A store an older version left
+half-migrated is moved aside and made anew when it holds no run, else reported with what to do.
+
 Error policy: a store that cannot be written must never stop or stall a pipeline run. The first
 failure makes a recorder *broken*: it keeps a readable ``problem``, makes no more MLflow calls and
 lists what it did not record in ``not_recorded``. HTTP calls fail within seconds (one retry, 10 s
@@ -139,6 +144,8 @@ def prepare(uri: str, experiment: str, *, artifact_location: str | None = None) 
         raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
     try:
         return _connect(uri, experiment, artifact_location)[1]
+    except TrackingError:
+        raise
     except errors as exc:
         raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
 
@@ -167,6 +174,7 @@ class MlflowRecorder:
         self._not_recorded: list[str] = []
         self._parent: str | None = None
         self._parent_done = False
+        self._adopted = False
         self._children: dict[str, str] = {}
         self._common_tags: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -192,6 +200,11 @@ class MlflowRecorder:
     def run_id(self) -> str | None:
         """The parent run's MLflow id once it exists."""
         return self._parent
+
+    @property
+    def adopted(self) -> bool:
+        """True when ``start`` found this run already in the store (a replay completes it)."""
+        return self._adopted
 
     def start(
         self,
@@ -227,6 +240,7 @@ class MlflowRecorder:
         def create() -> str:
             for run in self._search(f"tags.`nbmlops.run_id` = '{run_id}'"):
                 if run.data.tags.get("nbmlops.kind") == "pipeline":
+                    self._adopted = True
                     self._parent_done = run.info.status != "RUNNING"
                     self._adopt_children(run.info.run_id)
                     return str(run.info.run_id)
@@ -274,7 +288,8 @@ class MlflowRecorder:
         with self._lock:
             if self._problem is None:
                 try:
-                    errors = _mlflow().errors
+                    # TrackingError: a damaged store (see _repair_half_migrated)
+                    errors: tuple[type[Exception], ...] = (*_mlflow().errors, TrackingError)
                 except ImportError as exc:
                     self._break(what, exc)
                 else:
@@ -479,15 +494,101 @@ def open_client(uri: str) -> Any:
     if scheme in ("http", "https"):
         for name, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(name, value)
-    elif scheme == "sqlite":
-        _check_sqlite(uri)
-    with _few_engine_retries(scheme):
-        client = _mlflow().client(tracking_uri=uri)
-        client._tracking_client.store  # noqa: B018 - opens (and migrates) a SQL store now
+    with _store_lock(uri), _few_engine_retries(scheme):
+        if scheme == "sqlite":
+            _check_sqlite(uri)
+            _repair_half_migrated(uri)
+        try:
+            return _open_migrated(uri)
+        except Exception as exc:
+            if scheme == "sqlite" and any(d in str(exc) for d in _DAMAGE):
+                raise _damaged(uri, f"{type(exc).__name__} on opening it") from exc
+            raise
+
+
+def _open_migrated(uri: str) -> Any:
+    client = _mlflow().client(tracking_uri=uri)
+    client._tracking_client.store  # noqa: B018 - opens (and migrates) a SQL store now
     return client
 
 
+STORE_LOCK_TIMEOUT_S = 120.0
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    if urlsplit(uri).scheme != "sqlite":
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Hold ``<db>.lock`` while a SQLite store is created, migrated or given an experiment.
+
+    One lock object per file and thread (``is_singleton``), so ``_connect`` holding it around
+    ``open_client`` re-enters it instead of waiting for itself. A server (http, https) migrates
+    its own store, and other databases are not files: no lock for them.
+    """
+    db = _sqlite_file(uri)
+    if db is None:
+        yield
+        return
+    from filelock import FileLock
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{db}.lock", is_singleton=True)
+    with lock.acquire(timeout=STORE_LOCK_TIMEOUT_S):  # Timeout is an OSError: a store error
+        yield
+
+
+_DAMAGE = ("duplicate column name", "already exists", "Online migration expected")
+
+
+def _repair_half_migrated(uri: str) -> None:
+    """A SQLite store that processes migrating it at once left half-done (``_alembic_tmp_*``
+    tables; before the store lock existed) is moved aside when it holds no run or model, so
+    MLflow makes it anew. With runs in it, :class:`TrackingError` says what to do. Called with
+    the store lock held, before MLflow opens the file (MLflow keeps its engine per URI)."""
+    db = _sqlite_file(uri)
+    if db is None or not db.is_file() or db.stat().st_size == 0:
+        return
+    connection = sqlite3.connect(db, timeout=10)
+    try:
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        leftovers = sorted(n for n in names if n.startswith("_alembic_tmp_"))
+        if not leftovers:
+            return
+        kept = sum(
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("runs", "registered_models")
+            if table in names
+        )
+    finally:
+        connection.close()
+    if kept:
+        raise _damaged(uri, f"leftover tables {', '.join(leftovers)}; {kept} run(s) or model(s)")
+    aside = db.with_name(f"{db.name}.half-migrated-{time.strftime('%Y%m%dT%H%M%S')}")
+    db.rename(aside)
+    _log.warning("%s was half-migrated and held no run: moved to %s, made anew", db, aside)
+
+
+def _damaged(uri: str, what: str) -> TrackingError:
+    db = _sqlite_file(uri)
+    return TrackingError(
+        f"The MLflow store {db} was left half-migrated ({what}), so nbmlops leaves it as it "
+        "is. Restore it from a backup, or move it aside (nbmlops then creates a new one) and "
+        "record the runs kept in .nbmlops/runs/ again with `nbmlops records replay`.",
+        uri=_redact(uri),
+    )
+
+
 def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
+    with _store_lock(uri):  # the first write (the experiment) too, then no more locking
+        return _connect_locked(uri, experiment, artifact_location)
+
+
+def _connect_locked(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
     client = open_client(uri)  # the store is open (and migrated) from here on
     found = client.get_experiment_by_name(experiment)
     if found is None:
@@ -547,7 +648,7 @@ def _describe(uri: str, what: str, exc: BaseException) -> str:
         f"MLflow at {shown} could not be written while recording the {what} "
         f"({type(exc).__name__}: {detail[:400]}). The pipeline run itself is unaffected; nothing "
         f"more is sent to MLflow for it. {check}, or set MLFLOW_TRACKING_URI to another store, "
-        "then record the run again with nbmlops.tracking.log_run (it adds only what is missing)."
+        "then record the run with `nbmlops records replay` (it adds only what is missing)."
     )
 
 

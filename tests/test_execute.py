@@ -183,7 +183,8 @@ def test_wrong_parameter_fails_before_any_kernel(make_project: MakeProject) -> N
         run_pipeline(_spec(root), tracking=False, params={"load": {"n": "five"}})
     assert (err.value.stage, err.value.param) == ("load", "n")
     assert not (root / "build").exists()
-    assert not (root / ".nbmlops").exists()
+    # no ledger, no record: only the (empty) run lock file, kept between runs as flock needs
+    assert [p.name for p in (root / ".nbmlops").iterdir()] == ["run.lock"]
 
 
 def test_environment_mismatch_stops_or_is_recorded(make_project: MakeProject) -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import MakeProject
 
-from nbmlops.errors import KernelNotFoundError
+from nbmlops.errors import KernelNotFoundError, RunInProgressError
 from nbmlops.execute import run_pipeline
 from nbmlops.ledger import read_entries, verify_ledger
 from nbmlops.pipeline import discover
+from nbmlops.run_lock import hold_run_lock, name_run, run_holder
 from nbmlops.stage import set_stage
 
 
@@ -199,3 +200,80 @@ def test_phi_never_leaves_in_mlflow_or_the_ledger(make_project: MakeProject, pol
     parent_text = _artifact_text(client, failed.mlflow_run_id or "")
     assert "123-45-6789" not in parent_text
     assert verify_ledger(root).ok
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from nbmlops.run_lock import hold_run_lock
+with hold_run_lock(Path(sys.argv[1]), run_id="20260101T000000Z-f1r57a"):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _holder(root: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the project's run lock (as a run does) for ``seconds``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(root), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_run_is_refused_naming_the_first_and_writes_nothing(
+    make_project: MakeProject,
+) -> None:
+    root = make_project("load")
+    first = _holder(root, 60)
+    try:
+        with pytest.raises(RunInProgressError) as refused:
+            run_pipeline(discover(root / "notebooks"))
+    finally:
+        first.kill()
+        first.communicate()
+    error = refused.value
+    assert (error.handle, error.pid) == ("20260101T000000Z-f1r57a", first.pid)
+    assert error.user and error.host and error.since and "-c" in str(error.command)
+    assert "--wait" in error.message
+    assert not (root / ".nbmlops" / "ledger.jsonl").exists()  # nothing planned, nothing run
+    assert not (root / "build").exists()
+
+
+def test_wait_lets_a_second_run_follow_the_first(make_project: MakeProject) -> None:
+    root = make_project("load")
+    first = _holder(root, 2)
+    try:
+        record = run_pipeline(discover(root / "notebooks"), wait=120, tracking=False)
+    finally:
+        first.communicate()
+    assert first.returncode == 0 and record.status == "succeeded"
+    assert run_holder(root) is None  # released, and its file removed
+    assert not (root / ".nbmlops" / "run.lock.json").exists()
+
+
+def test_the_lock_of_a_killed_run_is_free_and_its_leftover_file_ignored(
+    make_project: MakeProject,
+) -> None:
+    root = make_project("load")
+    crashed = _holder(root, 60)
+    crashed.kill()  # SIGKILL: no cleanup ran, run.lock.json still names it
+    crashed.communicate()
+    assert json.loads((root / ".nbmlops" / "run.lock.json").read_text())["pid"] == crashed.pid
+    assert run_holder(root) is None
+    record = run_pipeline(discover(root / "notebooks"), tracking=False)
+    assert record.status == "succeeded"
+
+
+def test_the_holder_file_names_the_run_and_leaves_out_parameter_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["/usr/bin/nbmlops", "run", "study", "--param", "cohort.mrn=123-45-6789"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with hold_run_lock(tmp_path, run_id="r-1") as holder:
+        with hold_run_lock(tmp_path):  # nested in one thread: counted, not refused
+            name_run(tmp_path, "r-2")
+        shown = run_holder(tmp_path)
+    assert holder.pid == os.getpid() and shown is not None and shown.run_id == "r-2"
+    assert shown.command == "nbmlops run study --param cohort.mrn=…"
+    assert run_holder(tmp_path) is None

@@ -311,3 +311,67 @@ async def test_a_folder_compiled_as_a_named_pipeline_shows_that_pipeline(
     assert status["status"] == "succeeded", status
     assert (project / "build" / "tiny" / "load" / "load.ipynb").is_file()
     assert not (project / "build" / "notebooks").exists()
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from nbmlops.run_lock import hold_run_lock
+with hold_run_lock(Path(sys.argv[1]), run_id="20260101T000000Z-c11c11"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+async def test_a_run_from_a_terminal_holds_the_project_for_the_server_too(
+    jp_fetch: Any, project: Path
+) -> None:
+    import subprocess
+    import sys
+
+    cli = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(project)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert cli.stdout is not None and cli.stdout.readline().strip() == "held"
+        body = json.dumps({"folder": "notebooks"})
+        code, busy = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+        assert code == 409, busy
+        assert busy["error"] == "RunInProgressError"
+        assert busy["handle"] == "20260101T000000Z-c11c11" and busy["pid"] == cli.pid
+        assert busy["user"] and busy["since"] and busy["host"]
+        code, runs = await _json(jp_fetch, "nbmlops", "runs")
+        assert runs["active"] is None  # not one of the server's runs, but it holds the project
+        assert runs["holder"]["run_id"] == "20260101T000000Z-c11c11"
+    finally:
+        cli.kill()
+        cli.communicate()
+    code, runs = await _json(jp_fetch, "nbmlops", "runs")
+    assert runs["holder"] is None  # its process is gone: the project is free again
+
+
+async def test_the_one_run_rule_survives_a_server_restart(
+    jp_fetch: Any, jp_serverapp: Any, project: Path
+) -> None:
+    from clinical import stage_notebook, write_notebook
+
+    slow = stage_notebook("slow", "import time\ntime.sleep(nap)", params={"nap": 8})
+    write_notebook(project / "notebooks" / "slow.ipynb", slow)
+    body = json.dumps({"folder": "notebooks", "stages": ["slow"]})
+    code, started = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+    assert code == 202, started
+    for _ in range(120):  # until the run holds the project
+        code, runs = await _json(jp_fetch, "nbmlops", "runs")
+        if runs.get("holder"):
+            break
+        await asyncio.sleep(0.5)
+    before = jp_serverapp.web_app.settings.pop("nbmlops_runs")  # what a restart forgets
+    code, runs = await _json(jp_fetch, "nbmlops", "runs")
+    assert runs["active"]["id"] == started["id"], runs
+    assert runs["active"]["status"] == "running"
+    code, busy = await _json(jp_fetch, "nbmlops", "runs", method="POST", body=body)
+    assert code == 409 and busy["error"] == "RunInProgressError"
+    assert busy["pid"] == runs["holder"]["pid"]
+    status = await _wait(jp_fetch, started["id"])
+    assert status["status"] == "succeeded", status
+    assert before._procs[started["id"]].wait(timeout=30) == 0  # the old server's child, reaped

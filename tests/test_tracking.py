@@ -302,7 +302,7 @@ def test_unwritable_store_leaves_the_run_alone_and_says_what_is_missing(
     assert recorder.not_recorded == ("pipeline run", "stage prep", "stage train")
     assert recorder.problem is not None
     assert str(tmp_path) in recorder.problem
-    assert "log_run" in recorder.problem
+    assert "nbmlops records replay" in recorder.problem
     assert done.mlflow_run_id is None
     assert done.tracking_problem is not None
     assert "stage train" in done.tracking_problem
@@ -443,3 +443,195 @@ def test_odd_keys_and_long_values_are_made_acceptable(tmp_path: Path) -> None:
     assert run.data.tags["nbmlops.digest.upstream_a.b_2"] == "d2"
     full = _artifact_json(client, run.info.run_id, "params.json", tmp_path / "dl")
     assert full == {"notes": "x" * 7000}
+
+
+_FRESH_WORKER = """
+import sys
+from nbmlops.records import Provenance, RunRecord, StageResult
+from nbmlops.tracking import MlflowRecorder, log_run
+uri, worker = sys.argv[1], sys.argv[2]
+prov = Provenance(git_commit=None, git_dirty=None, python="3", platform="p",
+                  nbmlops_version="0", user="u", hostname="h")
+record = RunRecord(run_id=f"fresh-{worker}", pipeline="demo", project_root=".",
+                   started_at="2026-01-05T10:00:00Z", finished_at="2026-01-05T10:00:01Z",
+                   status="succeeded", provenance=prov, lock_digest=None,
+                   stages=(StageResult(stage="s", status="succeeded"),))
+done = log_run(record, uri=uri)
+assert done.tracking_problem is None, done.tracking_problem
+"""
+
+
+def test_processes_creating_one_fresh_store_at_once_all_record(tmp_path: Path) -> None:
+    """No prepare() in a parent: each process finds the store missing and creates it."""
+    uri = f"sqlite:///{tmp_path}/fresh/mlflow.db"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FRESH_WORKER, uri, str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(5)
+    ]
+    outputs = [w.communicate(timeout=240)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0] * 5, outputs
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("nbmlops/demo")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
+    assert sorted(r.data.tags["nbmlops.run_id"] for r in runs) == [f"fresh-{n}" for n in range(5)]
+    assert (tmp_path / "fresh" / "mlflow.db.lock").exists()  # the lock lives beside the file
+
+
+def _half_migrated(db: Path, *, runs: int) -> str:
+    """A store as processes racing through its migration left it: a revision half-way and
+    ``_alembic_tmp_*`` tables (MLflow alone then refuses it for good: "out-of-date schema")."""
+    import sqlite3
+
+    uri = f"sqlite:///{db}"
+    recorder = MlflowRecorder(uri=uri, experiment="nbmlops/demo")
+    for n in range(runs):
+        recorder.start(run_id=f"old-{n}", pipeline="demo", provenance=PROVENANCE)
+    prepare(uri, "nbmlops/demo")
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE _alembic_tmp_runs (run_uuid VARCHAR(32))")
+        connection.execute("UPDATE alembic_version SET version_num = 'a8c4a736bde6'")
+    return uri
+
+
+def test_a_half_migrated_store_without_runs_is_made_anew(tmp_path: Path) -> None:
+    db = tmp_path / "other" / "mlflow.db"
+    db.parent.mkdir()
+    uri = _half_migrated(db, runs=0)
+    # a new process (MLflow keeps one engine per URI in a process)
+    code = f"from nbmlops.tracking import prepare; print(prepare({uri!r}, 'nbmlops/demo'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "half-migrated" in done.stderr and "moved to" in done.stderr
+    (aside,) = db.parent.glob("mlflow.db.half-migrated-*")  # kept, not deleted
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert "runs" in tables and not [t for t in tables if t.startswith("_alembic_tmp_")]
+    assert aside.stat().st_size > 0
+
+
+def test_a_half_migrated_store_with_runs_is_reported_naming_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "kept" / "mlflow.db"
+    db.parent.mkdir()
+    uri = _half_migrated(db, runs=2)
+    code = f"from nbmlops.tracking import prepare; prepare({uri!r}, 'nbmlops/demo')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert "TrackingError" in done.stderr and str(db) in done.stderr
+    assert "_alembic_tmp_runs" in done.stderr and "2 run(s)" in done.stderr
+    assert "nbmlops records replay" in done.stderr
+    assert not list(db.parent.glob("*.half-migrated-*"))  # left exactly as it was
+
+
+def _kept_record(
+    root: Path, stages: tuple[StageResult, ...], run_id: str, uri: str | None = None
+) -> tuple[Path, str]:
+    """A run as ``run_pipeline`` leaves it when MLflow was down: its ledger entries and
+    ``.nbmlops/runs/<id>.json`` with a tracking problem. Returns the record's path and the
+    hash of its ``run_finished`` entry."""
+    from nbmlops import ledger
+    from nbmlops.state import StageState, write_state
+
+    for result in stages:
+        write_state(
+            root / "build" / "demo" / result.stage,
+            StageState(fingerprint="f", inputs={}, products={}, run_id=run_id, finished_at="t"),
+        )
+    ledger.append(root, "run_started", run_id=run_id, data={"options": {"phi_policy": "off"}})
+    head = ledger.append(root, "run_finished", run_id=run_id, data={"status": "succeeded"})
+    record = replace(
+        _record(root, stages, run_id=run_id),
+        tracking_uri=uri or tracking_uri(root),
+        tracking_problem="MLflow could not be written (the disk was full)",
+    )
+    path = root / ".nbmlops" / "runs" / f"{run_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(record.to_json(), encoding="utf-8")
+    return path, head.hash
+
+
+def test_replay_completes_a_partly_recorded_run_once_and_marks_it_done(tmp_path: Path) -> None:
+    from nbmlops.ledger import read_entries
+    from nbmlops.replay import replay_records
+
+    stages = (_stage(tmp_path, "prep"), _stage(tmp_path, "train"))
+    path, head = _kept_record(tmp_path, stages, "r-partial1")
+    live = MlflowRecorder.for_project(tmp_path, "demo")  # the parent and one stage got through
+    live.start(run_id="r-partial1", pipeline="demo", provenance=PROVENANCE)
+    live.stage(stages[0])
+    _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-untouched")  # done, then left alone
+    untouched = tmp_path / ".nbmlops" / "runs" / "r-untouched.json"
+    untouched.write_text(
+        json.dumps(json.loads(untouched.read_text()) | {"tracking_problem": None}), "utf-8"
+    )
+    seen: list[str] = []
+
+    first = replay_records(tmp_path, progress=lambda o: seen.append(o.run_id))
+    second = replay_records(tmp_path)
+
+    assert [(o.run_id, o.status) for o in first] == [("r-partial1", "completed")]
+    assert seen == ["r-partial1"] and second == ()
+    client, experiment_id = _client(tmp_path)
+    parents = client.search_runs([experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
+    assert [p.info.run_id for p in parents] == [live.run_id]  # completed, not duplicated
+    assert parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["nbmlops.ledger_head"] == head
+    children = _children(client, experiment_id, str(live.run_id))
+    assert sorted(children) == ["prep", "train"]
+    train = children["train"].info.run_id  # this run's own notebook: logged
+    assert {f.path for f in client.list_artifacts(train, "notebook")} == {
+        "notebook/train.ipynb",
+        "notebook/train.html",
+    }
+    kept = json.loads(path.read_text())
+    assert kept["tracking_problem"] is None and kept["mlflow_run_id"] == live.run_id
+    assert [s["mlflow_run_id"] for s in kept["stages"]] == [
+        children["prep"].info.run_id,
+        train,
+    ]
+    assert "nbmlops records replay" in kept["notes"][-1]
+    assert "the disk was full" in kept["notes"][-1]  # the original problem stays on record
+    replayed = [e for e in read_entries(tmp_path) if e.event == "run_replayed"]
+    assert [(e.run_id, e.data["mlflow_run_id"]) for e in replayed] == [("r-partial1", live.run_id)]
+
+
+def test_replay_leaves_out_a_notebook_a_later_run_replaced(tmp_path: Path) -> None:
+    from nbmlops.replay import replay_records
+    from nbmlops.state import StageState, write_state
+
+    path, _ = _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-earlier")
+    later = StageState(fingerprint="f", inputs={}, products={}, run_id="r-later", finished_at="t")
+    write_state(tmp_path / "build" / "demo" / "prep", later)
+
+    (outcome,) = replay_records(tmp_path)
+
+    assert outcome.status == "recorded"
+    assert "r-later" in outcome.notes[0]
+    client, _ = _client(tmp_path)
+    child = json.loads(path.read_text())["stages"][0]["mlflow_run_id"]
+    assert client.list_artifacts(child, "notebook") == []
+
+
+def test_replay_into_a_real_mlflow_server_after_an_outage(
+    tmp_path: Path, mlflow_server: tuple[str, Path]
+) -> None:
+    from nbmlops.replay import replay_records
+
+    uri, _ = mlflow_server
+    _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-outage", uri=uri)
+    # no uri given: the store the run was meant for, not the project's own
+    assert [(o.status, o.uri) for o in replay_records(tmp_path)] == [("recorded", uri)]
+    assert replay_records(tmp_path) == ()
+    assert not (tmp_path / ".nbmlops" / "mlflow.db").exists()
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("nbmlops/demo")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
+    assert [r.data.tags["nbmlops.run_id"] for r in runs] == ["r-outage"]

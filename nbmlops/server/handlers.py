@@ -46,6 +46,7 @@ __all__ = ["routes"]
 _NOT_FOUND = (PipelineNotFoundError, UnknownStageError, UnknownRunError)
 _CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError, RunInProgressError)
 _FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle")
+_HOLDER_FIELDS = ("pid", "host", "user", "since", "command")  # RunInProgressError: who runs
 
 
 class NbmlopsHandler(APIHandler):
@@ -55,7 +56,7 @@ class NbmlopsHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, NbmlopsError):
             body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
-            for name in _FIELDS:
+            for name in (*_FIELDS, *_HOLDER_FIELDS):
                 value = getattr(exc, name, None)
                 if value is not None:
                     body[name] = value if isinstance(value, str | int | list) else str(value)
@@ -154,7 +155,14 @@ class RunsHandler(NbmlopsHandler):
     def get(self) -> None:
         runs = _runs(self)
         active = runs.active()
-        self.finish({"active": runs.status(active) if active else None, "runs": runs.handles()})
+        holder = runs.holder()  # a run from a terminal holds the project too
+        self.finish(
+            {
+                "active": runs.status(active) if active else None,
+                "runs": runs.handles(),
+                "holder": holder.to_dict() if holder else None,
+            }
+        )
 
 
 class RunHandler(NbmlopsHandler):

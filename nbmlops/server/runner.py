@@ -1,12 +1,14 @@
 """A pipeline run in its own process, for the server extension: progress as JSON lines.
 
-``python -m nbmlops.server.runner FOLDER --events FILE [--stage S ...] [--downstream] [--force]``
+``python -m nbmlops.server.runner FOLDER --events FILE [--server-run HANDLE] [--stage S ...]
+[--downstream] [--force]``
 runs the pipeline of FOLDER (relative to the working directory, the project root; or a compiled
 pipeline's name; a folder one compiled pipeline is built from means that pipeline) as
 ``nbmlops run`` does and appends one JSON object per progress event to FILE (``run_started``,
 ``stage_started``, ``stage_finished`` with status and duration, ``note``, then ``finished`` with
 the run's id and status, or ``error``). The server
-reads FILE; it never runs a pipeline in its own process, so it stays responsive.
+reads FILE; it never runs a pipeline in its own process, so it stays responsive. The run holds the
+project's run lock naming HANDLE, so a restarted server finds it again.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbmlops.server.runner")
     parser.add_argument("folder")
     parser.add_argument("--events", required=True)
+    parser.add_argument("--server-run", help="the server's handle, named in the run lock")
     parser.add_argument("--stage", action="append", default=[])
     parser.add_argument("--downstream", action="store_true")
     parser.add_argument("--force", action="store_true")
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from nbmlops.errors import NbmlopsError
     from nbmlops.execute import ProgressEvent, run_pipeline
     from nbmlops.pipeline import load_pipeline
+    from nbmlops.run_lock import hold_run_lock
 
     def progress(event: ProgressEvent) -> None:
         line: dict[str, Any] = {"kind": event.kind, "stage": event.stage, "message": event.message}
@@ -81,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         spec, _ = load_pipeline(args.folder, prefer_compiled=True)  # as the panel shows it
-        record = run_pipeline(
-            spec, stages=args.stage, downstream=args.downstream, force=args.force,
-            progress=progress,
-        )  # fmt: skip
+        with hold_run_lock(spec.root, server_run=args.server_run):  # run_pipeline re-enters it
+            record = run_pipeline(
+                spec, stages=args.stage, downstream=args.downstream, force=args.force,
+                progress=progress,
+            )  # fmt: skip
     except NbmlopsError as exc:
         emit({"kind": "error", "error": type(exc).__name__, "message": str(exc)})
         return 2
