@@ -1,0 +1,75 @@
+"""Attack probes for issue 10, section 5 (bad input that still gets through), and the digest cache
+and parameter re-assignment items of section 4: each through the real CLI in a subprocess, over a
+new user's project (``tests/clinical.py``) and a real MLflow store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from clinical import REPO, clinical_project, nbmlops_cli, stage_notebook, write_notebook
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _printed_literally(done: object, *texts: str) -> None:
+    out = getattr(done, "stdout", "") + getattr(done, "stderr", "")
+    assert "Traceback" not in out and "MarkupError" not in out, out
+    for text in texts:
+        assert text in out, (text, out)
+
+
+def _project(root: Path) -> Path:
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    return root
+
+
+# -- Rich markup: every message prints literally ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["--product", "x=../../etc/x"], "../../etc/x"),
+        (["--product", "x=/etc/x"], "/etc/x"),
+        (["--stage", "[bold]x[/]"], "[bold]x[/]"),
+        (["--stage", "ok", "--param", "note=:smile:[red]hi[/]"], '":smile:[red]hi[/]"'),
+        (["--stage", "ok", "--product", "p=out[/]x.csv"], "out[/]x.csv"),
+    ],
+)
+def test_hostile_text_in_stage_set_prints_literally(
+    tmp_path: Path, args: list[str], shown: str
+) -> None:
+    notebook = write_notebook(tmp_path / "a[red].ipynb", stage_notebook("a", "x = 1"))
+    done = nbmlops_cli(tmp_path, "stage", "set", notebook.name, *args)
+    assert done.returncode in (0, 2), done.stdout + done.stderr
+    _printed_literally(done, shown, "a[red].ipynb")
+
+
+def test_an_exception_text_with_brackets_prints_literally(tmp_path: Path) -> None:
+    cells = [
+        'import pandas as pd\npd.DataFrame({"age": [40]})[["patient_id"]]',
+        'open("/data/extract[/]v2.csv")',
+    ]
+    for i, code in enumerate(cells):
+        write_notebook(tmp_path / "analysis" / f"probe{i}.ipynb", stage_notebook(f"probe{i}", code))
+    done = nbmlops_cli(_project(tmp_path), "run", "analysis", "--no-tracking")
+    assert done.returncode == 1, done.stdout + done.stderr
+    _printed_literally(
+        done, "None of [Index(['patient_id'], dtype='object')] are in the [columns]", "[/]v2.csv"
+    )
+
+
+@pytest.mark.parametrize("override", ["probe.n=[/]", "probe.x[/]=1", "probe.n=[bold]2"])
+def test_a_parameter_override_prints_literally(tmp_path: Path, override: str) -> None:
+    notebook = stage_notebook("probe", "print(n)", params={"n": 1})
+    write_notebook(tmp_path / "analysis" / "probe.ipynb", notebook)
+    done = nbmlops_cli(_project(tmp_path), "status", "analysis", "--param", override)
+    assert done.returncode == 2
+    _printed_literally(done, override.partition("=")[0].removeprefix("probe."))
+    assert override.partition("=")[2] in done.stdout or "x[/]" in override
