@@ -170,11 +170,23 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     spec = _load(args.target)
     plans = plan_pipeline(spec, params=parse_overrides(args.param or ()))
+    if args.json:
+        stages = [
+            {
+                "stage": plan.stage,
+                "up_to_date": plan.up_to_date,
+                "reasons": [reason.to_dict() for reason in plan.reasons],
+                "made_by_run": plan.state.run_id if plan.state else None,
+            }
+            for plan in plans
+        ]
+        sys.stdout.write(json.dumps({"pipeline": spec.name, "stages": stages}, indent=2) + "\n")
+        return 0
     table = Table("stage", "state", "why", "made by run")
     for plan in plans:
         state = _styled("[green]up to date[/]" if plan.up_to_date else "[yellow]stale[/]")
         made = plan.state.run_id if plan.state else "-"
-        table.add_row(plan.stage, state, "; ".join(plan.reasons) or "-", made)
+        table.add_row(plan.stage, state, plan.reason_text or "-", made)
     _console().print(table)
     return 0
 
@@ -433,6 +445,10 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
             help="override a parameter (type-checked against its default)",
         )
         s.set_defaults(func=func)
+        if name == "status":
+            s.add_argument(
+                "--json", action="store_true", help="print JSON: each stage's reasons by kind"
+            )
         if name == "run":
             s.add_argument(
                 "--stage", action="append", metavar="NAME", help="run only this stage (repeatable)"

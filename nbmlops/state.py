@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nbmlops.atomic import write_text_atomic
 from nbmlops.stage import StageSpec
@@ -25,7 +25,9 @@ from nbmlops.stage import StageSpec
 __all__ = [
     "STATE_FILE",
     "ProductRecord",
+    "ReasonKind",
     "StageState",
+    "StaleReason",
     "file_digest",
     "fingerprint",
     "product_digest",
@@ -39,6 +41,50 @@ __all__ = [
 STATE_FILE = ".nbmlops-state.json"
 _FORMAT = 1  # bump when the meaning of a fingerprint changes: every stage becomes stale once
 _CHUNK = 1 << 20
+_MISSING = "missing"  # an upstream product's digest when it is absent (a digest is hex)
+
+ReasonKind = Literal[
+    "never_run",
+    "source_changed",
+    "stage_changed",
+    "params_changed",
+    "environment_changed",
+    "upstream_changed",
+    "upstream_missing",
+    "product_missing",
+    "product_changed",
+    "inputs_changed",
+    "forced",
+    "upstream_will_run",
+]
+"""Why a stage is stale. ``subject`` names what changed: the parameter (``params_changed``), the
+upstream product as ``<stage>.<product>`` (``upstream_*``), the stage's own product
+(``product_*``), the upstream stage (``upstream_will_run``), the lock file
+(``environment_changed``) or the notebook (``source_changed``, ``stage_changed``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaleReason:
+    """One reason a stage must run again: a ``kind`` to decide on, a ``subject`` it is about, and
+    a ``text`` for people. Code decides on ``kind`` and ``subject``, never on ``text``.
+
+    Examples
+    --------
+    >>> StaleReason(kind="params_changed", subject="fill_missing",
+    ...             text="parameter fill_missing changed").kind
+    'params_changed'
+    """
+
+    kind: ReasonKind
+    subject: str | None = None
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_dict(self) -> dict[str, str | None]:
+        """``{"kind", "subject", "text"}``: what the server's JSON and ``--json`` output carry."""
+        return {"kind": self.kind, "subject": self.subject, "text": self.text}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +197,7 @@ def stage_inputs(
         "environment": lock_digest or "none",
     }
     for key, digest in sorted(upstream.items()):
-        inputs[f"upstream:{key}"] = digest or "missing"
+        inputs[f"upstream:{key}"] = digest or _MISSING
     return inputs
 
 
@@ -165,15 +211,15 @@ def stale_reasons(
     stage_dir: Path,
     *,
     params: Mapping[str, Any],
-) -> list[str]:
+) -> list[StaleReason]:
     """Why the stage must run again; an empty list means it is up to date."""
     if state is None:
-        return ["never run"]
+        return [StaleReason(kind="never_run", text="never run")]
     reasons = []
-    labels = {
-        "source": "notebook source changed",
-        "stage": "stage metadata changed",
-        "environment": "environment lock changed",
+    simple: dict[str, tuple[ReasonKind, str]] = {
+        "source": ("source_changed", "notebook source changed"),
+        "stage": ("stage_changed", "stage metadata changed"),
+        "environment": ("environment_changed", "environment lock changed"),
     }
     for key in sorted(set(inputs) | set(state.inputs)):
         old, new = state.inputs.get(key), inputs.get(key)
@@ -183,18 +229,30 @@ def stale_reasons(
             changed = sorted(
                 k for k in set(state.params) | set(params) if state.params.get(k) != params.get(k)
             )
-            reasons.append(f"parameters changed: {', '.join(changed)}")
+            reasons += [
+                StaleReason(kind="params_changed", subject=k, text=f"parameter {k} changed")
+                for k in changed
+            ]
         elif key.startswith("upstream:"):
             what = key.removeprefix("upstream:")
+            gone = new == _MISSING
             reasons.append(
-                f"upstream product {what} {'missing' if new == 'missing' else 'changed'}"
+                StaleReason(
+                    kind="upstream_missing" if gone else "upstream_changed",
+                    subject=what,
+                    text=f"upstream product {what} {'missing' if gone else 'changed'}",
+                )
             )
         else:
-            reasons.append(labels.get(key, f"{key} changed"))
+            kind, text = simple.get(key, ("inputs_changed", f"{key} changed"))
+            reasons.append(StaleReason(kind=kind, subject=key, text=text))
     for name, record in state.products.items():
         current = product_digest(stage_dir, record)
         if current is None:
-            reasons.append(f"product {name} missing")
+            reasons.append(
+                StaleReason(kind="product_missing", subject=name, text=f"product {name} missing")
+            )
         elif current != record.sha256:
-            reasons.append(f"product {name} modified since it was made")
+            text = f"product {name} modified since it was made"
+            reasons.append(StaleReason(kind="product_changed", subject=name, text=text))
     return reasons

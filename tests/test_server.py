@@ -69,6 +69,8 @@ async def test_pipeline_lists_stages_with_their_state(jp_fetch: Any, project: Pa
     assert by["double"]["upstream"] == ["load"]
     assert answer["edges"] == [["load", "double"]]
     assert {s["state"] for s in by.values()} == {"never_run"}
+    never = {"kind": "never_run", "subject": None, "text": "never run"}
+    assert by["load"]["reasons"] == [never] and by["double"]["reasons"] == [never]
     assert by["load"]["notebook"] == "notebooks/load.ipynb"
 
 

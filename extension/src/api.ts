@@ -8,6 +8,26 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { JSONValue, StageMetadata } from './metadata';
 import type { RunEvent, ServerState } from './progress';
 
+/** Why a stage is stale: decide on `kind` and `subject`, show `text` (nbmlops/state.py). */
+export interface StaleReason {
+  kind:
+    | 'never_run'
+    | 'source_changed'
+    | 'stage_changed'
+    | 'params_changed'
+    | 'environment_changed'
+    | 'upstream_changed'
+    | 'upstream_missing'
+    | 'product_missing'
+    | 'product_changed'
+    | 'inputs_changed'
+    | 'forced'
+    | 'upstream_will_run';
+  /** The parameter, product (`stage.product` upstream), stage or file it is about. */
+  subject: string | null;
+  text: string;
+}
+
 export interface PipelineStage {
   stage: string;
   upstream: string[];
@@ -17,7 +37,7 @@ export interface PipelineStage {
   environment?: string;
   notebook: string;
   state: ServerState;
-  reasons: string[];
+  reasons: StaleReason[];
   executed_notebook: string | null;
   mlflow_run_id: string | null;
   mlflow_url: string | null;

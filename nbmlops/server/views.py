@@ -50,7 +50,7 @@ def pipeline_view(target: str, *, root: Path, active_run: str | None = None) -> 
                 **stage.metadata(),
                 "notebook": _rel(stage.path, root),
                 "state": state,
-                "reasons": list(plan.reasons),
+                "reasons": [reason.to_dict() for reason in plan.reasons],
                 "executed_notebook": _rel(executed, root) if executed.is_file() else None,
                 "mlflow_run_id": run,
                 "mlflow_url": _run_url(base, tracking_uri(spec.root), run)
