@@ -73,3 +73,41 @@ def test_a_parameter_override_prints_literally(tmp_path: Path, override: str) ->
     assert done.returncode == 2
     _printed_literally(done, override.partition("=")[0].removeprefix("probe."))
     assert override.partition("=")[2] in done.stdout or "x[/]" in override
+
+
+# -- a scrap MLflow cannot take ----------------------------------------------------------------
+
+GLUED = """\
+from IPython.display import display
+payload = {"name": "huge", "data": 10**400, "encoder": "json", "version": 1}
+display({"application/scrapbook.scrap.json+json": payload},
+        metadata={"scrapbook": {"name": "huge", "data": True, "display": False}}, raw=True)
+open(product["out"], "w").write("done")
+"""
+
+
+def test_a_huge_integer_scrap_is_refused_or_kept_and_no_mlflow_run_stays_running(
+    tmp_path: Path,
+) -> None:
+    """``record("big", 10**400)`` once left a RUNNING child run and switched MLflow off."""
+    analysis = tmp_path / "analysis"
+    recorded = 'from nbmlops.scraps import record\nrecord("big", 10**400)'
+    write_notebook(analysis / "recorded.ipynb", stage_notebook("recorded", recorded))
+    # what scrapbook.glue (or a hand-made output) writes: record() is not in the way
+    glued = stage_notebook("glued", GLUED, products={"out": "out.txt"})
+    write_notebook(analysis / "glued.ipynb", glued)
+    after = 'from nbmlops.scraps import record\nrecord("auroc", 0.75)'
+    write_notebook(analysis / "after.ipynb", stage_notebook("after", after, upstream=["glued"]))
+    done = nbmlops_cli(_project(tmp_path), "run", "analysis")
+    assert done.returncode == 1, done.stdout + done.stderr
+    _printed_literally(done, "scrap 'big'", "str(n)")
+    assert "MLflow: not recorded" not in done.stdout
+
+    with sqlite3.connect(tmp_path / ".nbmlops" / "mlflow.db") as db:
+        runs = dict(db.execute("select name, status from runs").fetchall())
+    assert "RUNNING" not in runs.values(), runs
+    assert runs["recorded"] == "FAILED" and runs["glued"] == runs["after"] == "FINISHED"
+    record = json.loads(next((tmp_path / ".nbmlops" / "runs").glob("*.json")).read_text())
+    by = {s["stage"]: s for s in record["stages"]}
+    assert by["glued"]["scraps"]["huge"] == 10**400 and by["after"]["mlflow_run_id"]
+    assert record["tracking_problem"] is None
