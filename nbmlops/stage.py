@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import math
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -309,14 +311,27 @@ def assigned_names(text: str, *, path: Path, cell: str = "the 'parameters' cell"
     ParametersCellError
         The source is not valid Python (the message names ``path``, ``cell`` and the line).
     """
+    return _assignments(_parse_cell(text, path=path, cell=cell), text)
+
+
+def _parse_cell(text: str, *, path: Path, cell: str = "the 'parameters' cell") -> ast.Module:
     try:
-        tree = ast.parse(text)
+        return ast.parse(text)
     except SyntaxError as exc:
         raise ParametersCellError(
             f"{path}: {cell} is not valid Python: {exc.msg} on line {exc.lineno}.",
             path=path,
         ) from None
-    assigned: dict[str, str] = {}
+
+
+def _assignments(tree: ast.Module, text: str) -> dict[str, str]:
+    segment = _SourceSegments(text)
+    return {name: segment(value) for name, value in _assigned_values(tree).items()}
+
+
+def _assigned_values(tree: ast.Module) -> dict[str, ast.expr]:
+    """Name -> value node, for each top-level ``name = value`` / ``name: T = value``."""
+    assigned: dict[str, ast.expr] = {}
     for node in tree.body:
         targets: Sequence[ast.expr]
         if isinstance(node, ast.Assign):
@@ -327,8 +342,57 @@ def assigned_names(text: str, *, path: Path, cell: str = "the 'parameters' cell"
             continue
         for target in targets:
             if isinstance(target, ast.Name):
-                assigned[target.id] = ast.get_source_segment(text, value) or ""
+                assigned[target.id] = value
     return assigned
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""The tokenizer's line breaks (``str.splitlines`` also splits at form feeds and Unicode line
+separators, which may sit inside a string literal)."""
+
+
+def _lines(text: str) -> list[str]:
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and not lines[-1] else lines
+
+
+def _line_assignments(tree: ast.Module) -> dict[int, tuple[str, ...]]:
+    """Line index -> the names a statement alone on that line assigns (``n = 1``, ``n: int = 1``):
+    the lines :func:`sync_parameters_source` may rewrite."""
+    statements: dict[int, int] = {}
+    for node in tree.body:
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+            statements[line] = statements.get(line, 0) + 1
+    found: dict[int, tuple[str, ...]] = {}
+    for node in tree.body:
+        if node.end_lineno != node.lineno or statements[node.lineno] != 1:
+            continue
+        if isinstance(node, ast.Assign):
+            names = tuple(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names = (node.target.id,)
+        else:
+            continue
+        found[node.lineno - 1] = names
+    return found
+
+
+class _SourceSegments:
+    """``ast.get_source_segment`` in linear time: it splits the whole source again on every call,
+    which made a 42 KB parameters cell take seconds to read (and the server wait with it)."""
+
+    def __init__(self, text: str) -> None:
+        # the same line breaks as the tokenizer (and get_source_segment): not str.splitlines()
+        self._lines = [m.group().encode() for m in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n)?", text)]
+
+    def __call__(self, node: ast.expr) -> str:
+        if node.end_lineno is None or node.end_col_offset is None:
+            return ""
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return self._lines[first][node.col_offset : node.end_col_offset].decode()
+        parts = [self._lines[first][node.col_offset :], *self._lines[first + 1 : last]]
+        return b"".join([*parts, self._lines[last][: node.end_col_offset]]).decode()
 
 
 def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue]:
@@ -345,11 +409,11 @@ def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue
     if text is None:
         return {}
     found: dict[str, JSONValue] = {}
-    for name, source in assigned_names(text, path=path).items():
+    for name, node in _assigned_values(_parse_cell(text, path=path)).items():
         if name in RESERVED_PARAMS:
             continue
         try:
-            value = ast.literal_eval(source)
+            value = ast.literal_eval(node)  # the parsed node: no second parse of its text
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             value = None
         found[name] = value if _is_json(value) else None
@@ -358,8 +422,10 @@ def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue
 
 def _is_json(value: JSONValue) -> bool:
     """Whether a literal is JSON as it stands (a tuple or set would change type on the way)."""
-    if isinstance(value, bool | int | float | str):
-        return json_problem(value) is None
+    if isinstance(value, bool | int | str):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
     if isinstance(value, list):
         return all(_is_json(v) for v in value)
     if isinstance(value, dict):
@@ -387,25 +453,34 @@ def sync_parameters_source(
         ``text`` is not valid Python.
     """
     current = text or ""
-    assigned = assigned_names(current, path=path)
-    lines = current.splitlines()
+    tree = _parse_cell(current, path=path)
+    assigned = _assignments(tree, current)
+    by_line = _line_assignments(tree)
     reserved: dict[str, JSONValue] = {"product": None}
     if upstream:
         reserved = {"upstream": None, **reserved}
-    else:
-        lines = [line for line in lines if not _assigns(line, "upstream")]
+    kept = [
+        (i, line)
+        for i, line in enumerate(_lines(current))
+        if upstream or "upstream" not in by_line.get(i, ())
+    ]
+    lines = [line for _, line in kept]
+    # which line first assigns each name, from one parse of the cell: linear in its size
+    first_line: dict[str, int] = {}
+    for new, (old, _) in enumerate(kept):
+        for name in by_line.get(old, ()):
+            first_line.setdefault(name, new)
     for name, value in {**reserved, **params}.items():
         if name in RESERVED_PARAMS and name in assigned and name in reserved:
             continue
         if name in assigned and _same_value(assigned[name], value):
             continue
-        new = f"{name} = {_python_literal(value)}"
-        for i, line in enumerate(lines):
-            if _assigns(line, name):
-                lines[i] = new
-                break
+        new_line = f"{name} = {_python_literal(value)}"
+        if name in first_line:
+            lines[first_line[name]] = new_line
         else:
-            lines.append(new)
+            first_line[name] = len(lines)
+            lines.append(new_line)
     return "\n".join(lines)
 
 
@@ -503,7 +578,7 @@ def _sync_parameters_cell(
     cell = nb["cells"][index]
     _parameters_cell(nb, path)  # a syntax error is reported with the cell's number
     text = sync_parameters_source(_cell_text(cell), params, upstream=upstream, path=path)
-    lines = text.splitlines()
+    lines = _lines(text)
     cell["source"] = [line + "\n" for line in lines[:-1]] + lines[-1:] if lines else []
 
 
@@ -512,18 +587,6 @@ def _first_code_cell(nb: Mapping[str, JSONValue]) -> int:
         if cell.get("cell_type") == "code":
             return i
     return len(nb["cells"])
-
-
-def _assigns(line: str, name: str) -> bool:
-    """Whether a single-line statement assigns ``name`` (``name = ...`` / ``name: T = ...``)."""
-    try:
-        tree = ast.parse(line)
-    except SyntaxError:
-        return False
-    node = tree.body[0] if len(tree.body) == 1 else None
-    if isinstance(node, ast.Assign):
-        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-    return isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == name
 
 
 def _python_literal(value: JSONValue) -> str:
@@ -560,8 +623,12 @@ def _literal_type(source: str) -> type | None:
 _TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
 
 
-def parameter_types(text: str | None, *, path: Path) -> dict[str, str]:
+def parameter_types(
+    text: str | None, *, path: Path, values: Mapping[str, JSONValue] | None = None
+) -> dict[str, str]:
     """The type of each literal a ``parameters`` cell assigns (``int``, ``float``, ``str``,
-    ``bool``, ``list``, ``dict``): what a form shows, since JSON cannot tell ``1.0`` from ``1``."""
-    values = parameters_in_source(text, path=path)
+    ``bool``, ``list``, ``dict``): what a form shows, since JSON cannot tell ``1.0`` from ``1``.
+    ``values``: what :func:`parameters_in_source` already read from ``text`` (not read again)."""
+    if values is None:
+        values = parameters_in_source(text, path=path)
     return {name: _TYPE_NAMES[type(v)] for name, v in values.items() if type(v) in _TYPE_NAMES}

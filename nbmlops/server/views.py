@@ -111,7 +111,7 @@ def context_view(path: Path, parameters_source: str | None, *, root: Path) -> di
     from nbmlops.stage import parameter_types, parameters_in_source
 
     cell_params = parameters_in_source(parameters_source, path=path)
-    cell_types = parameter_types(parameters_source, path=path)
+    cell_types = parameter_types(parameters_source, path=path, values=cell_params)
     others, problems = _neighbours(path, root)
     stages = [
         {"name": s.name, "notebook": _rel(s.path, root), "upstream": list(s.upstream)}
