@@ -6,8 +6,9 @@ digests of the products that came out, and the run that made them. A stage is up
 same inputs would go in again and its products are still the ones it wrote.
 
 Digests are content hashes (SHA-256), not timestamps: touching a file or re-running an upstream
-stage that produces identical bytes does not make anything stale. A product whose size and mtime
-are unchanged is trusted without rehashing, as git trusts its index.
+stage that produces identical bytes does not make anything stale. A product whose size, mtime,
+inode and ctime are unchanged is trusted without rehashing, as git trusts its index (size and
+mtime alone are not enough: mtime can be set back after an edit).
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ class ProductRecord:
     sha256: str
     size: int
     mtime_ns: int
+    inode: int = -1
+    ctime_ns: int = -1
+    """With size and mtime, what must be unchanged for the recorded digest to be trusted without
+    rehashing (git's index keys on the same). -1 in a state written before they were kept: the
+    product is rehashed once."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,9 +137,15 @@ def record_products(stage_dir: Path, products: Mapping[str, str]) -> dict[str, P
     records = {}
     for name, rel in products.items():
         path = stage_dir / rel
-        st = path.stat()
+        digest = _tree_digest(path)
+        st = path.stat()  # after hashing: a write while it was read changes ctime, so it rehashes
         records[name] = ProductRecord(
-            path=rel, sha256=_tree_digest(path), size=st.st_size, mtime_ns=st.st_mtime_ns
+            path=rel,
+            sha256=digest,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            inode=st.st_ino,
+            ctime_ns=st.st_ctime_ns,
         )
     return records
 
@@ -150,13 +162,23 @@ def _tree_digest(path: Path) -> str:
 
 def product_digest(stage_dir: Path, record: ProductRecord) -> str | None:
     """The product's current digest (``None`` if it is gone), reusing the recorded one when the
-    file's size and mtime are unchanged."""
+    file's size, mtime, inode and ctime are unchanged.
+
+    mtime can be set back (``os.utime``, ``touch -d``, ``cp -p``, ``rsync -t``); ctime cannot,
+    short of changing the system clock, and a file replaced by another has another inode.
+    """
     path = stage_dir / record.path
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
-    if not path.is_dir() and st.st_size == record.size and st.st_mtime_ns == record.mtime_ns:
+    unchanged = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns) == (
+        record.size,
+        record.mtime_ns,
+        record.inode,
+        record.ctime_ns,
+    )
+    if not path.is_dir() and unchanged:
         return record.sha256
     return _tree_digest(path)
 

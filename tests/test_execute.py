@@ -281,3 +281,25 @@ def test_stale_reasons_are_structured_not_prose(make_project: MakeProject) -> No
     with pytest.raises(UpstreamProductsMissingError) as err:
         run_pipeline(_spec(root), tracking=False, stages=["use"])
     assert (err.value.stage, err.value.upstream) == ("use", "prep")
+
+
+def test_a_product_edited_in_place_with_size_and_mtime_restored_is_noticed(
+    make_project: MakeProject,
+) -> None:
+    """Size and mtime alone once vouched for a product: the edit went unnoticed downstream."""
+    import os
+
+    root = make_project("load", "double")
+    first = run_pipeline(_spec(root), tracking=False)
+    out = Path(first.stage("double").products["out"])
+    before = out.stat()
+    edited = out.read_text().replace("8]", "9]")
+    assert len(edited) == before.st_size
+    out.write_text(edited)
+    os.utime(out, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (out.stat().st_size, out.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    plans = {p.stage: p for p in plan_pipeline(_spec(root))}
+    assert [(r.kind, r.subject) for r in plans["double"].reasons] == [("product_changed", "out")]
+    again = run_pipeline(_spec(root), tracking=False)
+    assert again.stage("double").status == "succeeded"
+    assert json.loads(out.read_text())[-1] == 8
