@@ -16,7 +16,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -27,6 +27,7 @@ from nbmlops.atomic import write_text_atomic
 from nbmlops.errors import (
     MalformedNotebookError,
     NotebookError,
+    ParameterReassignedError,
     ParametersCellError,
     StageMetadataError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "RESERVED_PARAMS",
     "StageSpec",
     "assigned_names",
+    "check_parameters_not_reassigned",
     "load_stage",
     "parameter_types",
     "parameters_in_source",
@@ -178,6 +180,9 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
             param=name,
         )
     _check_reserved(path, assigned, has_upstream=bool(meta.get("upstream")))
+    check_parameters_not_reassigned(
+        nb["cells"], set(params), stage=meta["stage"], path=path, after=index
+    )
     for name, value in params.items():
         if type(value) is int and _literal_type(assigned[name]) is float:
             # JupyterLab writes notebook JSON from JavaScript numbers: a default of 1.0 saved
@@ -195,6 +200,103 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
         parameters_cell=index,
         cell_params=assigned,
     )
+
+
+def check_parameters_not_reassigned(
+    cells: Sequence[Mapping[str, JSONValue]],
+    params: set[str],
+    *,
+    stage: str,
+    path: Path,
+    after: int,
+) -> None:
+    """Refuse a code cell after the ``parameters`` cell (index ``after``) that binds a declared
+    parameter again at the notebook's top level: papermill injects values after the
+    ``parameters`` cell, so a later ``min_auroc = 0.7`` silently replaces ``--param``'s value.
+
+    Assignments of every form count (``=``, ``+=``, annotated, unpacking, ``for``, ``with ... as``,
+    ``import ... as``, ``except ... as``, ``:=``, ``del``, ``global`` in a function); names bound
+    inside a function or class body do not. IPython's line magics are skipped; a cell that is not
+    Python even then (a cell magic such as ``%%bash``) is not checked.
+
+    Raises
+    ------
+    ParameterReassignedError
+        The first such assignment: its cell (0-based) and line.
+    """
+    if not params:
+        return
+    for index in range(after + 1, len(cells)):
+        cell = cells[index]
+        if cell.get("cell_type") != "code":
+            continue
+        tree = _parse_code_cell(_cell_text(cell))
+        if tree is None:
+            continue
+        found = [(line, name) for name, line in _module_bindings(tree) if name in params]
+        if found:
+            line, name = min(found)
+            raise ParameterReassignedError(
+                path=path, stage=stage, param=name, cell_index=index, line=line
+            )
+
+
+def _bound_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        return node.id
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return node.name
+    return node.rest if isinstance(node, ast.MatchMapping) else None
+
+
+_MAGIC_ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)\s*=\s*[!%]")
+
+
+def _parse_code_cell(text: str) -> ast.Module | None:
+    """A code cell as Python, with IPython's line magics and shell escapes made inert (kept as
+    lines, so line numbers hold); ``None`` for a cell magic or a cell that is not Python."""
+    if text.lstrip().startswith("%%"):
+        return None
+    lines = []
+    for line in _lines(text):
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if magic := _MAGIC_ASSIGNMENT.match(line):  # `files = !ls` binds `files`
+            lines.append(f"{magic.group(1)}{magic.group(2)} = None")
+        elif stripped.startswith(("%", "!")) or (stripped.endswith("?") and "#" not in stripped):
+            lines.append(f"{indent}pass")
+        else:
+            lines.append(line)
+    try:
+        return ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _module_bindings(tree: ast.Module) -> Iterator[tuple[str, int]]:
+    """``(name, line)`` for every name the cell binds in the notebook's global scope."""
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield node.name, node.lineno
+            for inner in ast.walk(node):  # `global p` makes the function's `p = ...` global
+                if isinstance(inner, ast.Global):
+                    yield from ((name, inner.lineno) for name in inner.names)
+            continue  # defaults and decorators cannot bind a name except with `:=`
+        if isinstance(
+            node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
+            todo += [n for n in ast.walk(node) if isinstance(n, ast.NamedExpr)]
+            continue  # their own names are local; only `:=` reaches the global scope
+        if isinstance(node, ast.AnnAssign) and node.value is None:
+            continue  # `p: float` binds nothing
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                yield (alias.asname or alias.name.partition(".")[0]), node.lineno
+        elif (name := _bound_name(node)) is not None:
+            yield name, getattr(node, "lineno", 0)
+        todo += ast.iter_child_nodes(node)
 
 
 def _check_reserved(path: Path, assigned: Mapping[str, str], *, has_upstream: bool) -> None:

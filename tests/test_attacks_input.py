@@ -111,3 +111,48 @@ def test_a_huge_integer_scrap_is_refused_or_kept_and_no_mlflow_run_stays_running
     by = {s["stage"]: s for s in record["stages"]}
     assert by["glued"]["scraps"]["huge"] == 10**400 and by["after"]["mlflow_run_id"]
     assert record["tracking_problem"] is None
+
+
+# -- a parameter assigned again after the parameters cell ---------------------------------------
+
+
+def test_run_and_stage_set_refuse_a_parameter_assigned_again(tmp_path: Path) -> None:
+    """``min_auroc = 0.7`` in a later cell once silently won over ``--param``, while MLflow
+    recorded the override as used."""
+    clinical_project(tmp_path)
+    gate = 'from nbmlops.scraps import record\nmin_auroc = 0.7\nrecord("gate", min_auroc)'
+    write_notebook(
+        tmp_path / "analysis" / "gate.ipynb",
+        stage_notebook("gate", ["import math", gate], params={"min_auroc": 0.8}),
+    )
+    done = nbmlops_cli(tmp_path, "run", "analysis", "--param", "gate.min_auroc=0.9")
+    assert done.returncode == 2, done.stdout + done.stderr
+    _printed_literally(done, "'gate'", "'min_auroc'", "cell 3", "line 2")
+    assert not (tmp_path / "build").exists()  # refused before any kernel started
+    done = nbmlops_cli(tmp_path, "stage", "set", "analysis/gate.ipynb", "--param", "n=1")
+    assert done.returncode == 2
+    _printed_literally(done, "'min_auroc'", "cell 3")
+
+
+# -- a product edited in place, its size and mtime set back -------------------------------------
+
+
+def test_a_product_edited_with_its_mtime_set_back_is_stale_and_made_again(tmp_path: Path) -> None:
+    clinical_project(tmp_path)
+    assert nbmlops_cli(tmp_path, "run", "analysis", "--no-tracking").returncode == 0
+    cohort = tmp_path / "build" / "analysis" / "cohort" / "cohort.parquet"
+    made = cohort.read_bytes()
+    before = cohort.stat()
+    middle = len(made) // 2
+    with cohort.open("r+b") as fh:  # one byte changed in place: same size, same inode
+        fh.seek(middle)
+        fh.write(bytes([made[middle] ^ 0xFF]))
+    os.utime(cohort, ns=(before.st_atime_ns, before.st_mtime_ns))
+    done = nbmlops_cli(tmp_path, "status", "analysis", "--json")
+    stages = {s["stage"]: s for s in json.loads(done.stdout)["stages"]}
+    assert [(r["kind"], r["subject"]) for r in stages["cohort"]["reasons"]] == [
+        ("product_changed", "cohort")
+    ]
+    done = nbmlops_cli(tmp_path, "run", "analysis", "--no-tracking")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cohort.read_bytes() == made  # made again from the extract, not handed on edited

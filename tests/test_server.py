@@ -417,3 +417,22 @@ async def test_the_server_answers_others_while_a_slow_validation_runs(
     assert not validation.done()
     code, answer = await validation
     assert code == 200 and answer["stage"] == "triple"
+
+
+async def test_validation_refuses_a_parameter_assigned_again_in_a_later_cell(
+    jp_fetch: Any, project: Path
+) -> None:
+    metadata = {"stage": "triple", "params": {"min_auroc": 0.8}}
+    source = "min_auroc = 0.8\nproduct = None"
+    cells = [
+        {"cell_type": "markdown", "source": "# triple", "metadata": {}},
+        {"cell_type": "code", "source": source, "metadata": {"tags": ["parameters"]}},
+        {"cell_type": "code", "source": "x = 1\nmin_auroc = 0.7", "metadata": {}},
+    ]
+    body = {"path": "notebooks/triple.ipynb", "metadata": metadata, "parameters_source": source}
+    code, answer = await _post(jp_fetch, "stage/validate", body | {"cells": cells})
+    assert code == 400, answer
+    assert answer["error"] == "ParameterReassignedError" and answer["param"] == "min_auroc"
+    assert answer["stage"] == "triple" and "cell 3" in answer["message"]
+    code, answer = await _post(jp_fetch, "stage/validate", body | {"cells": cells[:2]})
+    assert code == 200, answer

@@ -154,15 +154,26 @@ export function getStageContext(path: string, parametersSource: string | null): 
   return request<StageContext>(['stage', 'context'], post({ path, parameters_source: parametersSource }));
 }
 
-/** POST /nbmlops/stage/validate — the metadata checked as the CLI checks it. */
+/** A notebook cell as the server reads it (nbformat's fields, source as one string). */
+export interface CellSource {
+  cell_type: string;
+  source: string;
+  metadata: { tags: string[] };
+}
+
+/**
+ * POST /nbmlops/stage/validate — the metadata checked as the CLI checks it, and the open
+ * notebook's `cells` (no declared parameter may be assigned again after the parameters cell).
+ */
 export function validateStage(
   path: string,
   metadata: StageMetadata,
-  parametersSource: string | null
+  parametersSource: string | null,
+  cells: CellSource[] | null = null
 ): Promise<Validated> {
   return request<Validated>(
     ['stage', 'validate'],
-    post({ path, metadata, parameters_source: parametersSource })
+    post({ path, metadata, parameters_source: parametersSource, cells })
   );
 }
 

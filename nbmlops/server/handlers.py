@@ -7,8 +7,10 @@
                                              other stages beside a notebook, the names its
                                              parameters cell assigns
 ``POST /nbmlops/stage/validate``             ``{"path": ..., "metadata": {...},
-                                             "parameters_source": ...}``: the stage metadata
-                                             checked as the CLI checks it, and the parameters
+                                             "parameters_source": ..., "cells": [...]}``: the
+                                             stage metadata checked as the CLI checks it (and
+                                             the open notebook's later cells: no declared
+                                             parameter assigned again), and the parameters
                                              cell with the metadata's params synced in
 ``POST /nbmlops/runs``                       ``{"folder": ..., "stages": [...], "downstream": b,
                                              "force": b}``: start a run in a background process
@@ -24,6 +26,7 @@ request never makes every user of the Jupyter server wait.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -51,6 +54,7 @@ __all__ = ["routes"]
 _NOT_FOUND = (PipelineNotFoundError, UnknownStageError, UnknownRunError)
 _CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError, RunInProgressError)
 _FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle")
+_FIELDS += ("cell_index", "line", "limit")
 _T = TypeVar("_T")
 _MIB = 1 << 20
 _MAX_DEPTH = 64  # JSON nesting a body may have: deeper is no stage metadata, and costs recursion
@@ -228,7 +232,8 @@ class StageValidateHandler(NbmlopsHandler):
         body = self._body(_VALIDATE)
         path = self._inside_root(body["path"], "path")
         args = (path, body["metadata"], body["parameters_source"])
-        self.finish(await self._off_loop(views.validate_view, *args, root=self._root()))
+        check = functools.partial(views.validate_view, root=self._root(), cells=body["cells"])
+        self.finish(await self._off_loop(check, *args))
 
 
 class StageContextHandler(NbmlopsHandler):
