@@ -14,9 +14,8 @@ import ast
 import hashlib
 import json
 import math
-import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -24,10 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.atomic import write_text_atomic
+from nbmlops.cell_code import (
+    assigned_values,
+    assignments,
+    check_parameters_not_reassigned,
+    line_assignments,
+    parse_cell,
+    split_lines,
+)
 from nbmlops.errors import (
     MalformedNotebookError,
     NotebookError,
-    ParameterReassignedError,
     ParametersCellError,
     StageMetadataError,
 )
@@ -37,7 +43,6 @@ __all__ = [
     "RESERVED_PARAMS",
     "StageSpec",
     "assigned_names",
-    "check_parameters_not_reassigned",
     "load_stage",
     "parameter_types",
     "parameters_in_source",
@@ -202,103 +207,6 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
     )
 
 
-def check_parameters_not_reassigned(
-    cells: Sequence[Mapping[str, JSONValue]],
-    params: set[str],
-    *,
-    stage: str,
-    path: Path,
-    after: int,
-) -> None:
-    """Refuse a code cell after the ``parameters`` cell (index ``after``) that binds a declared
-    parameter again at the notebook's top level: papermill injects values after the
-    ``parameters`` cell, so a later ``min_auroc = 0.7`` silently replaces ``--param``'s value.
-
-    Assignments of every form count (``=``, ``+=``, annotated, unpacking, ``for``, ``with ... as``,
-    ``import ... as``, ``except ... as``, ``:=``, ``del``, ``global`` in a function); names bound
-    inside a function or class body do not. IPython's line magics are skipped; a cell that is not
-    Python even then (a cell magic such as ``%%bash``) is not checked.
-
-    Raises
-    ------
-    ParameterReassignedError
-        The first such assignment: its cell (0-based) and line.
-    """
-    if not params:
-        return
-    for index in range(after + 1, len(cells)):
-        cell = cells[index]
-        if cell.get("cell_type") != "code":
-            continue
-        tree = _parse_code_cell(_cell_text(cell))
-        if tree is None:
-            continue
-        found = [(line, name) for name, line in _module_bindings(tree) if name in params]
-        if found:
-            line, name = min(found)
-            raise ParameterReassignedError(
-                path=path, stage=stage, param=name, cell_index=index, line=line
-            )
-
-
-def _bound_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-        return node.id
-    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
-        return node.name
-    return node.rest if isinstance(node, ast.MatchMapping) else None
-
-
-_MAGIC_ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)\s*=\s*[!%]")
-
-
-def _parse_code_cell(text: str) -> ast.Module | None:
-    """A code cell as Python, with IPython's line magics and shell escapes made inert (kept as
-    lines, so line numbers hold); ``None`` for a cell magic or a cell that is not Python."""
-    if text.lstrip().startswith("%%"):
-        return None
-    lines = []
-    for line in _lines(text):
-        stripped = line.lstrip()
-        indent = line[: len(line) - len(stripped)]
-        if magic := _MAGIC_ASSIGNMENT.match(line):  # `files = !ls` binds `files`
-            lines.append(f"{magic.group(1)}{magic.group(2)} = None")
-        elif stripped.startswith(("%", "!")) or (stripped.endswith("?") and "#" not in stripped):
-            lines.append(f"{indent}pass")
-        else:
-            lines.append(line)
-    try:
-        return ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
-def _module_bindings(tree: ast.Module) -> Iterator[tuple[str, int]]:
-    """``(name, line)`` for every name the cell binds in the notebook's global scope."""
-    todo: list[ast.AST] = list(tree.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            yield node.name, node.lineno
-            for inner in ast.walk(node):  # `global p` makes the function's `p = ...` global
-                if isinstance(inner, ast.Global):
-                    yield from ((name, inner.lineno) for name in inner.names)
-            continue  # defaults and decorators cannot bind a name except with `:=`
-        if isinstance(
-            node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
-        ):
-            todo += [n for n in ast.walk(node) if isinstance(n, ast.NamedExpr)]
-            continue  # their own names are local; only `:=` reaches the global scope
-        if isinstance(node, ast.AnnAssign) and node.value is None:
-            continue  # `p: float` binds nothing
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                yield (alias.asname or alias.name.partition(".")[0]), node.lineno
-        elif (name := _bound_name(node)) is not None:
-            yield name, getattr(node, "lineno", 0)
-        todo += ast.iter_child_nodes(node)
-
-
 def _check_reserved(path: Path, assigned: Mapping[str, str], *, has_upstream: bool) -> None:
     """``product`` (and ``upstream`` when there are upstream stages) must be declared as ``None``.
 
@@ -413,88 +321,7 @@ def assigned_names(text: str, *, path: Path, cell: str = "the 'parameters' cell"
     ParametersCellError
         The source is not valid Python (the message names ``path``, ``cell`` and the line).
     """
-    return _assignments(_parse_cell(text, path=path, cell=cell), text)
-
-
-def _parse_cell(text: str, *, path: Path, cell: str = "the 'parameters' cell") -> ast.Module:
-    try:
-        return ast.parse(text)
-    except SyntaxError as exc:
-        raise ParametersCellError(
-            f"{path}: {cell} is not valid Python: {exc.msg} on line {exc.lineno}.",
-            path=path,
-        ) from None
-
-
-def _assignments(tree: ast.Module, text: str) -> dict[str, str]:
-    segment = _SourceSegments(text)
-    return {name: segment(value) for name, value in _assigned_values(tree).items()}
-
-
-def _assigned_values(tree: ast.Module) -> dict[str, ast.expr]:
-    """Name -> value node, for each top-level ``name = value`` / ``name: T = value``."""
-    assigned: dict[str, ast.expr] = {}
-    for node in tree.body:
-        targets: Sequence[ast.expr]
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        for target in targets:
-            if isinstance(target, ast.Name):
-                assigned[target.id] = value
-    return assigned
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-"""The tokenizer's line breaks (``str.splitlines`` also splits at form feeds and Unicode line
-separators, which may sit inside a string literal)."""
-
-
-def _lines(text: str) -> list[str]:
-    lines = _LINE_BREAK.split(text)
-    return lines[:-1] if lines and not lines[-1] else lines
-
-
-def _line_assignments(tree: ast.Module) -> dict[int, tuple[str, ...]]:
-    """Line index -> the names a statement alone on that line assigns (``n = 1``, ``n: int = 1``):
-    the lines :func:`sync_parameters_source` may rewrite."""
-    statements: dict[int, int] = {}
-    for node in tree.body:
-        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
-            statements[line] = statements.get(line, 0) + 1
-    found: dict[int, tuple[str, ...]] = {}
-    for node in tree.body:
-        if node.end_lineno != node.lineno or statements[node.lineno] != 1:
-            continue
-        if isinstance(node, ast.Assign):
-            names = tuple(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names = (node.target.id,)
-        else:
-            continue
-        found[node.lineno - 1] = names
-    return found
-
-
-class _SourceSegments:
-    """``ast.get_source_segment`` in linear time: it splits the whole source again on every call,
-    which made a 42 KB parameters cell take seconds to read (and the server wait with it)."""
-
-    def __init__(self, text: str) -> None:
-        # the same line breaks as the tokenizer (and get_source_segment): not str.splitlines()
-        self._lines = [m.group().encode() for m in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n)?", text)]
-
-    def __call__(self, node: ast.expr) -> str:
-        if node.end_lineno is None or node.end_col_offset is None:
-            return ""
-        first, last = node.lineno - 1, node.end_lineno - 1
-        if first == last:
-            return self._lines[first][node.col_offset : node.end_col_offset].decode()
-        parts = [self._lines[first][node.col_offset :], *self._lines[first + 1 : last]]
-        return b"".join([*parts, self._lines[last][: node.end_col_offset]]).decode()
+    return assignments(parse_cell(text, path=path, cell=cell), text)
 
 
 def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue]:
@@ -511,7 +338,7 @@ def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue
     if text is None:
         return {}
     found: dict[str, JSONValue] = {}
-    for name, node in _assigned_values(_parse_cell(text, path=path)).items():
+    for name, node in assigned_values(parse_cell(text, path=path)).items():
         if name in RESERVED_PARAMS:
             continue
         try:
@@ -555,15 +382,15 @@ def sync_parameters_source(
         ``text`` is not valid Python.
     """
     current = text or ""
-    tree = _parse_cell(current, path=path)
-    assigned = _assignments(tree, current)
-    by_line = _line_assignments(tree)
+    tree = parse_cell(current, path=path)
+    assigned = assignments(tree, current)
+    by_line = line_assignments(tree)
     reserved: dict[str, JSONValue] = {"product": None}
     if upstream:
         reserved = {"upstream": None, **reserved}
     kept = [
         (i, line)
-        for i, line in enumerate(_lines(current))
+        for i, line in enumerate(split_lines(current))
         if upstream or "upstream" not in by_line.get(i, ())
     ]
     lines = [line for _, line in kept]
@@ -680,7 +507,7 @@ def _sync_parameters_cell(
     cell = nb["cells"][index]
     _parameters_cell(nb, path)  # a syntax error is reported with the cell's number
     text = sync_parameters_source(_cell_text(cell), params, upstream=upstream, path=path)
-    lines = _lines(text)
+    lines = split_lines(text)
     cell["source"] = [line + "\n" for line in lines[:-1]] + lines[-1:] if lines else []
 
 

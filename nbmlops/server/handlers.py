@@ -54,7 +54,7 @@ __all__ = ["routes"]
 _NOT_FOUND = (PipelineNotFoundError, UnknownStageError, UnknownRunError)
 _CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError, RunInProgressError)
 _FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle")
-_FIELDS += ("cell_index", "line", "limit")
+_FIELDS_OF_CELLS = ("cell_index", "line")  # a ParameterReassignedError's
 _T = TypeVar("_T")
 _MIB = 1 << 20
 _MAX_DEPTH = 64  # JSON nesting a body may have: deeper is no stage metadata, and costs recursion
@@ -117,7 +117,7 @@ class NbmlopsHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, NbmlopsError):
             body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
-            for name in _FIELDS:
+            for name in (*_FIELDS, *_FIELDS_OF_CELLS):
                 value = getattr(exc, name, None)
                 if value is not None:
                     body[name] = value if isinstance(value, str | int | list) else str(value)

@@ -184,8 +184,9 @@ def validate_view(
 
 
 def _check_later_cells(path: Path, stage: str, params: set[str], cells: list[Any] | None) -> None:
+    from nbmlops.cell_code import check_parameters_not_reassigned
     from nbmlops.errors import NbmlopsError
-    from nbmlops.stage import check_parameters_not_reassigned, read_notebook
+    from nbmlops.stage import read_notebook
 
     if cells is None:
         try:
