@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from nbmlops.execute import ProgressEvent
     from nbmlops.records import RunRecord
@@ -24,9 +25,22 @@ __all__ = ["main"]
 
 
 def _console() -> Console:
+    """The console every command prints through. Markup and emoji codes are off: paths, stage
+    names, parameter values and error texts come from users and notebooks, and a ``[/]`` or
+    ``:smile:`` in them must print as typed (a markup error would crash the command). Styling is
+    explicit, with :func:`_styled`."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def _styled(template: str, *values: object) -> Text:
+    """``template`` (Rich markup written in this package, ``{}`` for each value) with ``values``
+    escaped, so that whatever they hold prints literally."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    return Text.from_markup(template.format(*(escape(str(v)) for v in values)), emoji=False)
 
 
 def _kv(items: Sequence[str] | None, what: str) -> dict[str, str]:
@@ -70,7 +84,7 @@ def cmd_stage_set(args: argparse.Namespace) -> int:
         environment=args.environment,
         replace=args.replace,
     )
-    _console().print(f"[green]tagged[/] {args.notebook} as stage [bold]{spec.name}[/]")
+    _console().print(_styled("[green]tagged[/] {} as stage [bold]{}[/]", args.notebook, spec.name))
     _print_stages([spec])
     return 0
 
@@ -121,9 +135,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     spec, path = compile_pipeline(Path(args.folder), name=args.name)
     _console().print(
-        f"[green]compiled[/] {len(spec.stages)} stages -> {os.path.relpath(path)}\n"
-        f"run it with [bold]nbmlops run {spec.name}[/] "
-        f"(or plain `ploomber build -e {os.path.relpath(path)}`)"
+        _styled(
+            "[green]compiled[/] {} stages -> {}\nrun it with [bold]nbmlops run {}[/] "
+            "(or plain `ploomber build -e {}`)",
+            len(spec.stages),
+            os.path.relpath(path),
+            spec.name,
+            os.path.relpath(path),
+        )
     )
     return 0
 
@@ -134,8 +153,11 @@ def _load(target: str) -> Any:
     spec, stale = load_pipeline(target)
     if stale:
         _console().print(
-            f"[yellow]note[/] {os.path.relpath(spec.compiled_path)} no longer matched the "
-            "notebooks' stage metadata; regenerated it."
+            _styled(
+                "[yellow]note[/] {} no longer matched the notebooks' stage metadata; "
+                "regenerated it.",
+                os.path.relpath(spec.compiled_path),
+            )
         )
     return spec
 
@@ -148,11 +170,23 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     spec = _load(args.target)
     plans = plan_pipeline(spec, params=parse_overrides(args.param or ()))
+    if args.json:
+        stages = [
+            {
+                "stage": plan.stage,
+                "up_to_date": plan.up_to_date,
+                "reasons": [reason.to_dict() for reason in plan.reasons],
+                "made_by_run": plan.state.run_id if plan.state else None,
+            }
+            for plan in plans
+        ]
+        sys.stdout.write(json.dumps({"pipeline": spec.name, "stages": stages}, indent=2) + "\n")
+        return 0
     table = Table("stage", "state", "why", "made by run")
     for plan in plans:
-        state = "[green]up to date[/]" if plan.up_to_date else "[yellow]stale[/]"
+        state = _styled("[green]up to date[/]" if plan.up_to_date else "[yellow]stale[/]")
         made = plan.state.run_id if plan.state else "-"
-        table.add_row(plan.stage, state, "; ".join(plan.reasons) or "-", made)
+        table.add_row(plan.stage, state, plan.reason_text or "-", made)
     _console().print(table)
     return 0
 
@@ -168,9 +202,9 @@ class _Progress:
     def __call__(self, event: ProgressEvent) -> None:
         c = self.console
         if event.kind == "run_started":
-            c.print(f"[bold]run[/] {event.message}")
+            c.print(_styled("[bold]run[/] {}", event.message))
         elif event.kind == "stage_started":
-            c.print(f"  [cyan]>[/] {event.stage:<20} running ...")
+            c.print(_styled("  [cyan]>[/] {:<20} running ...", event.stage))
         elif event.kind == "stage_finished" and event.result is not None:
             self.finished += 1
             r = event.result
@@ -185,11 +219,15 @@ class _Progress:
                 "failed": (r.error or {}).get("error", "failed"),
             }.get(r.status, r.reason)
             c.print(
-                f"  {mark} {r.stage:<20} {r.status:<9} {detail}  "
-                f"[dim]({self.finished}/{self.total})[/]"
+                _styled(
+                    f"  {mark} {{:<20}} {{:<9}} {{}}  [dim]({self.finished}/{self.total})[/]",
+                    r.stage,
+                    r.status,
+                    detail,
+                )
             )
         elif event.kind == "note":
-            c.print(f"  [yellow]note[/] {event.message}")
+            c.print(_styled("  [yellow]note[/] {}", event.message))
 
 
 def _print_record(console: Console, record: RunRecord) -> None:
@@ -211,7 +249,7 @@ def _print_record(console: Console, record: RunRecord) -> None:
         note = f"{r.error['error']} (below)" if r.error else r.reason
         table.add_row(
             r.stage,
-            f"[{colour[r.status]}]{r.status}[/]",
+            _styled(f"[{colour[r.status]}]{{}}[/]", r.status),
             f"{r.duration_s:.1f} s" if r.duration_s else "-",
             mlflow_id,
             note,
@@ -219,19 +257,22 @@ def _print_record(console: Console, record: RunRecord) -> None:
     console.print(table)
     for r in record.stages:
         if r.error:
-            console.print(f"[red]{r.stage}[/]: {r.error['message']}")
+            console.print(_styled("[red]{}[/]: {}", r.stage, r.error["message"]))
     build = os.path.relpath(Path(record.project_root) / "build" / record.pipeline)
     console.print(f"executed notebooks and products: {build}/<stage>/")
     if record.mlflow_run_id:
-        console.print(f"MLflow parent run {record.mlflow_run_id} -> [bold]nbmlops ui[/]")
+        console.print(_styled("MLflow parent run {} -> [bold]nbmlops ui[/]", record.mlflow_run_id))
     if record.tracking_problem:
         console.print(
-            f"[red]MLflow: not recorded[/] - {record.tracking_problem}\n"
-            f"the run's full record is kept in .nbmlops/runs/{record.run_id}.json; "
-            "`nbmlops records replay` records it once the store is back"
+            _styled(
+                "[red]MLflow: not recorded[/] - {}\nthe run's full record is kept in "
+                ".nbmlops/runs/{}.json; `nbmlops records replay` records it once the store is back",
+                record.tracking_problem,
+                record.run_id,
+            )
         )
     for note in record.notes:
-        console.print(f"[yellow]note[/] {note}")
+        console.print(_styled("[yellow]note[/] {}", note))
     console.print("audit ledger: .nbmlops/ledger.jsonl (check it with `nbmlops audit verify`)")
 
 
@@ -257,8 +298,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if record.status == "up_to_date":
         console.print(
-            f"[green]nothing to do[/]: every stage of {spec.name} is up to date "
-            f"(recorded in the ledger as run {record.run_id})"
+            _styled(
+                "[green]nothing to do[/]: every stage of {} is up to date "
+                "(recorded in the ledger as run {})",
+                spec.name,
+                record.run_id,
+            )
         )
         return 0
     _print_record(console, record)
@@ -274,11 +319,19 @@ def cmd_env_check(args: argparse.Namespace) -> int:
     report = check_environment(kernel=args.kernel, lock=Path(args.lock))
     console = _console()
     if not report.differences:
-        console.print(f"[green]ok[/] kernel '{args.kernel}' ({report.python}) matches {args.lock}")
+        console.print(
+            _styled(
+                "[green]ok[/] kernel '{}' ({}) matches {}", args.kernel, report.python, args.lock
+            )
+        )
         return 0
     console.print(
-        f"[red]{len(report.differences)} difference(s)[/] between kernel "
-        f"'{args.kernel}' and {args.lock}:"
+        _styled(
+            "[red]{} difference(s)[/] between kernel '{}' and {}:",
+            len(report.differences),
+            args.kernel,
+            args.lock,
+        )
     )
     for diff in report.differences:
         console.print(f"  {diff}")
@@ -305,16 +358,20 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     report = verify_ledger(root)
     console = _console()
     if not report.ok:
-        console.print(f"[red]ledger FAILED verification[/]: {report.problem}")
+        console.print(_styled("[red]ledger FAILED verification[/]: {}", report.problem))
         return 1
     from nbmlops.review.decision import verify_decisions
 
     problems = verify_decisions(root)
     for seq, problem in problems:
-        console.print(f"[red]signed decision at ledger entry {seq} FAILED:[/] {problem}")
+        console.print(
+            _styled("[red]signed decision at ledger entry {} FAILED:[/] {}", seq, problem)
+        )
     if problems:
         return 1
-    console.print(f"[green]ledger intact[/]: {report.entries} entries, head {report.head}")
+    console.print(
+        _styled("[green]ledger intact[/]: {} entries, head {}", report.entries, report.head)
+    )
     return 0
 
 
@@ -415,6 +472,10 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
             help="override a parameter (type-checked against its default)",
         )
         s.set_defaults(func=func)
+        if name == "status":
+            s.add_argument(
+                "--json", action="store_true", help="print JSON: each stage's reasons by kind"
+            )
         if name == "run":
             s.add_argument(
                 "--stage", action="append", metavar="NAME", help="run only this stage (repeatable)"
@@ -532,10 +593,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except NbmlopsError as exc:
-        _console().print(f"[red]error:[/] {exc}")
+        _console().print(_styled("[red]error:[/] {}", exc))
         return 2
     except KeyboardInterrupt:
-        _console().print("[yellow]interrupted[/]")
+        _console().print(_styled("[yellow]interrupted[/]"))
         return 130
     return code
 

@@ -117,7 +117,7 @@ def cmd_signer_deactivate(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from nbmlops.cli import _console
+    from nbmlops.cli import _console, _styled
 
     root = Path(args.root)
     console = _console()
@@ -148,7 +148,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     if signed.model_version:
         console.print(f"MLflow model version {signed.model_version}")
     for note in signed.not_recorded:
-        console.print(f"[yellow]not recorded:[/] {note}")
+        console.print(_styled("[yellow]not recorded:[/] {}", note))
     return 0
 
 

@@ -11,7 +11,9 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     │   ├── MalformedNotebookError     not valid notebook JSON                   (path, detail)
     │   ├── StageMetadataError         metadata fails the schema             (path, field, detail)
     │   └── ParametersCellError        no / unreadable ``parameters`` cell,      (path, param)
-    │                                  or it disagrees with the declared params
+    │       │                          or it disagrees with the declared params
+    │       └── ParameterReassignedError  a later cell assigns a declared     (stage, param,
+    │                                  parameter again                      cell_index, line)
     ├── PipelineError                  the set of stages is not a valid DAG
     │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
     │   ├── DuplicateProductError      two stages write one product path         (path, stages)
@@ -66,6 +68,7 @@ __all__ = [
     "NbmlopsError",
     "NotebookError",
     "ParameterError",
+    "ParameterReassignedError",
     "ParametersCellError",
     "PhiDetectedError",
     "PipelineError",
@@ -143,6 +146,28 @@ class ParametersCellError(NotebookError):
     def __init__(self, message: str, *, path: Path, param: str | None = None) -> None:
         super().__init__(message, path=path)
         self.param = param
+
+
+class ParameterReassignedError(ParametersCellError):
+    """A code cell after the ``parameters`` cell assigns a declared parameter again, so a value
+    given at run time would be replaced while MLflow records it as used.
+
+    ``cell_index`` is 0-based (markdown cells included), ``line`` 1-based within that cell.
+    """
+
+    def __init__(self, *, path: Path, stage: str, param: str, cell_index: int, line: int) -> None:
+        super().__init__(
+            f"{path}: stage '{stage}' assigns its parameter '{param}' again in cell "
+            f"{cell_index + 1} (counting from 1, markdown included), line {line}, after the "
+            "'parameters' cell: a value given with --param would be silently replaced there "
+            "while the run records it as used. Give the derived value another name (e.g. "
+            f"`{param}_used = ...`), or change the parameter's default in the 'parameters' cell.",
+            path=path,
+            param=param,
+        )
+        self.stage = stage
+        self.cell_index = cell_index
+        self.line = line
 
 
 # -- pipelines -----------------------------------------------------------------------------------

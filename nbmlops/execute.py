@@ -463,7 +463,7 @@ class _Run:
         return self._skipped(name, "up to date (upstream products unchanged)")
 
     def _reason(self, name: str) -> str:
-        return "; ".join(self.plans[name].reasons) or "forced"
+        return self.plans[name].reason_text or "forced"
 
     def _execute_stage(self, name: str, pool: KernelPool) -> StageResult:
         stage = self.spec.stage(name)

@@ -17,6 +17,7 @@ from nbmlops.records import JSON
 from nbmlops.stage import StageSpec
 from nbmlops.state import (
     StageState,
+    StaleReason,
     file_digest,
     fingerprint,
     product_digest,
@@ -41,12 +42,17 @@ class StagePlan:
 
     stage: str
     selected: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[StaleReason, ...]
     state: StageState | None = field(repr=False, default=None)
 
     @property
     def up_to_date(self) -> bool:
         return not self.reasons
+
+    @property
+    def reason_text(self) -> str:
+        """The reasons for people, ``; ``-separated (``""`` when up to date)."""
+        return "; ".join(r.text for r in self.reasons)
 
 
 def select_stages(spec: PipelineSpec, stages: Iterable[str], downstream: bool) -> tuple[str, ...]:
@@ -123,12 +129,12 @@ def plan_stages(
         inputs = current_inputs(spec, stage, effective[stage.name], locks)
         reasons = stale_reasons(state, inputs, stage_dir, params=effective[stage.name])
         if state is not None and state.fingerprint != fingerprint(inputs) and not reasons:
-            reasons = ["inputs changed"]
+            reasons = [StaleReason(kind="inputs_changed", text="inputs changed")]
         if force and stage.name in selected:
-            reasons = ["forced", *reasons]
+            reasons = [StaleReason(kind="forced", text="forced"), *reasons]
         if not reasons:  # stale only through its upstream: say which will run first
             reasons = [
-                f"upstream {up} will run"
+                StaleReason(kind="upstream_will_run", subject=up, text=f"upstream {up} will run")
                 for up in stage.upstream
                 if not plans[up].up_to_date and plans[up].selected
             ]
@@ -138,6 +144,10 @@ def plan_stages(
     return tuple(plans[n] for n in spec.names)
 
 
+_PRODUCTS_GONE = frozenset({"never_run", "product_missing"})
+"""Reasons that leave an upstream stage without products to hand on."""
+
+
 def check_upstream_available(spec: PipelineSpec, plans: Mapping[str, StagePlan]) -> None:
     for plan in plans.values():
         if not plan.selected:
@@ -145,6 +155,6 @@ def check_upstream_available(spec: PipelineSpec, plans: Mapping[str, StagePlan])
         for up in spec.stage(plan.stage).upstream:
             up_plan = plans[up]
             if not up_plan.selected and (
-                up_plan.state is None or any("missing" in r for r in up_plan.reasons)
+                up_plan.state is None or any(r.kind in _PRODUCTS_GONE for r in up_plan.reasons)
             ):
                 raise UpstreamProductsMissingError(stage=plan.stage, upstream=up)

@@ -21,11 +21,16 @@ and jsonschema), and it would run in every stage's kernel and in every process t
 longer than most stages' own cells. This module imports only the standard library; inside a kernel
 :func:`record` uses IPython, which the kernel has already loaded.
 
-Two deliberate differences from ``scrapbook.glue`` (both make it refuse, never write differently):
+Three deliberate differences from ``scrapbook.glue`` (each makes it refuse, never write
+differently):
 
 - Non-finite floats are refused. JSON has no NaN or infinity; ``glue`` silently records the
   *string* ``"nan"`` (after a serialisation warning on stderr), which would turn a broken metric
   into a missing one. :func:`record` raises instead, naming the scrap.
+- Integers beyond a double's range (about 1.8e308) are refused: MLflow metrics are doubles, and
+  ``10**400`` once left a stage's MLflow run RUNNING and switched MLflow off for the rest of the
+  run. Record such a value as text (``str(n)``). Integers beyond 2**53 are kept exactly in the
+  scrap and the run record; as MLflow metrics they are rounded to the nearest double.
 - numpy scalars and arrays are converted to plain Python first (``glue`` refuses ``numpy.int64``
   and arrays). Other non-JSON values (pandas objects, datetimes, ``None`` at the top level, which
   scrapbook's payload schema forbids) are refused with a hint.
@@ -57,6 +62,8 @@ PAYLOAD_VERSION = 1
 """scrapbook's ``LATEST_SCRAP_VERSION`` (unchanged since scrapbook 0.3)."""
 
 _READABLE_ENCODERS = frozenset({"json", "text"})
+_MAX_INT = int(sys.float_info.max)
+"""The largest integer a double can hold (rounded): MLflow metrics are doubles."""
 
 
 # -- writing, inside a notebook -------------------------------------------------------------------
@@ -141,6 +148,12 @@ def _plain_json(name: str, value: object, where: str, parents: tuple[int, ...]) 
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
+        if abs(value) > _MAX_INT:
+            raise ValueError(
+                f"scrap {name!r}: {where} is an integer beyond the range of a double "
+                "(about 1.8e308), which MLflow metrics, JavaScript and most JSON readers use for "
+                f"numbers. Record it as text instead: record({name!r}, str(n))."
+            )
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):

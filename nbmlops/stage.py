@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.atomic import write_text_atomic
+from nbmlops.cell_code import (
+    assigned_values,
+    assignments,
+    check_parameters_not_reassigned,
+    line_assignments,
+    parse_cell,
+    split_lines,
+)
 from nbmlops.errors import (
     MalformedNotebookError,
     NotebookError,
@@ -176,6 +185,9 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
             param=name,
         )
     _check_reserved(path, assigned, has_upstream=bool(meta.get("upstream")))
+    check_parameters_not_reassigned(
+        nb["cells"], set(params), stage=meta["stage"], path=path, after=index
+    )
     for name, value in params.items():
         if type(value) is int and _literal_type(assigned[name]) is float:
             # JupyterLab writes notebook JSON from JavaScript numbers: a default of 1.0 saved
@@ -309,26 +321,7 @@ def assigned_names(text: str, *, path: Path, cell: str = "the 'parameters' cell"
     ParametersCellError
         The source is not valid Python (the message names ``path``, ``cell`` and the line).
     """
-    try:
-        tree = ast.parse(text)
-    except SyntaxError as exc:
-        raise ParametersCellError(
-            f"{path}: {cell} is not valid Python: {exc.msg} on line {exc.lineno}.",
-            path=path,
-        ) from None
-    assigned: dict[str, str] = {}
-    for node in tree.body:
-        targets: Sequence[ast.expr]
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        for target in targets:
-            if isinstance(target, ast.Name):
-                assigned[target.id] = ast.get_source_segment(text, value) or ""
-    return assigned
+    return assignments(parse_cell(text, path=path, cell=cell), text)
 
 
 def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue]:
@@ -345,11 +338,11 @@ def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue
     if text is None:
         return {}
     found: dict[str, JSONValue] = {}
-    for name, source in assigned_names(text, path=path).items():
+    for name, node in assigned_values(parse_cell(text, path=path)).items():
         if name in RESERVED_PARAMS:
             continue
         try:
-            value = ast.literal_eval(source)
+            value = ast.literal_eval(node)  # the parsed node: no second parse of its text
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             value = None
         found[name] = value if _is_json(value) else None
@@ -358,8 +351,10 @@ def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue
 
 def _is_json(value: JSONValue) -> bool:
     """Whether a literal is JSON as it stands (a tuple or set would change type on the way)."""
-    if isinstance(value, bool | int | float | str):
-        return json_problem(value) is None
+    if isinstance(value, bool | int | str):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
     if isinstance(value, list):
         return all(_is_json(v) for v in value)
     if isinstance(value, dict):
@@ -387,25 +382,34 @@ def sync_parameters_source(
         ``text`` is not valid Python.
     """
     current = text or ""
-    assigned = assigned_names(current, path=path)
-    lines = current.splitlines()
+    tree = parse_cell(current, path=path)
+    assigned = assignments(tree, current)
+    by_line = line_assignments(tree)
     reserved: dict[str, JSONValue] = {"product": None}
     if upstream:
         reserved = {"upstream": None, **reserved}
-    else:
-        lines = [line for line in lines if not _assigns(line, "upstream")]
+    kept = [
+        (i, line)
+        for i, line in enumerate(split_lines(current))
+        if upstream or "upstream" not in by_line.get(i, ())
+    ]
+    lines = [line for _, line in kept]
+    # which line first assigns each name, from one parse of the cell: linear in its size
+    first_line: dict[str, int] = {}
+    for new, (old, _) in enumerate(kept):
+        for name in by_line.get(old, ()):
+            first_line.setdefault(name, new)
     for name, value in {**reserved, **params}.items():
         if name in RESERVED_PARAMS and name in assigned and name in reserved:
             continue
         if name in assigned and _same_value(assigned[name], value):
             continue
-        new = f"{name} = {_python_literal(value)}"
-        for i, line in enumerate(lines):
-            if _assigns(line, name):
-                lines[i] = new
-                break
+        new_line = f"{name} = {_python_literal(value)}"
+        if name in first_line:
+            lines[first_line[name]] = new_line
         else:
-            lines.append(new)
+            first_line[name] = len(lines)
+            lines.append(new_line)
     return "\n".join(lines)
 
 
@@ -503,7 +507,7 @@ def _sync_parameters_cell(
     cell = nb["cells"][index]
     _parameters_cell(nb, path)  # a syntax error is reported with the cell's number
     text = sync_parameters_source(_cell_text(cell), params, upstream=upstream, path=path)
-    lines = text.splitlines()
+    lines = split_lines(text)
     cell["source"] = [line + "\n" for line in lines[:-1]] + lines[-1:] if lines else []
 
 
@@ -512,18 +516,6 @@ def _first_code_cell(nb: Mapping[str, JSONValue]) -> int:
         if cell.get("cell_type") == "code":
             return i
     return len(nb["cells"])
-
-
-def _assigns(line: str, name: str) -> bool:
-    """Whether a single-line statement assigns ``name`` (``name = ...`` / ``name: T = ...``)."""
-    try:
-        tree = ast.parse(line)
-    except SyntaxError:
-        return False
-    node = tree.body[0] if len(tree.body) == 1 else None
-    if isinstance(node, ast.Assign):
-        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-    return isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == name
 
 
 def _python_literal(value: JSONValue) -> str:
@@ -560,8 +552,12 @@ def _literal_type(source: str) -> type | None:
 _TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
 
 
-def parameter_types(text: str | None, *, path: Path) -> dict[str, str]:
+def parameter_types(
+    text: str | None, *, path: Path, values: Mapping[str, JSONValue] | None = None
+) -> dict[str, str]:
     """The type of each literal a ``parameters`` cell assigns (``int``, ``float``, ``str``,
-    ``bool``, ``list``, ``dict``): what a form shows, since JSON cannot tell ``1.0`` from ``1``."""
-    values = parameters_in_source(text, path=path)
+    ``bool``, ``list``, ``dict``): what a form shows, since JSON cannot tell ``1.0`` from ``1``.
+    ``values``: what :func:`parameters_in_source` already read from ``text`` (not read again)."""
+    if values is None:
+        values = parameters_in_source(text, path=path)
     return {name: _TYPE_NAMES[type(v)] for name, v in values.items() if type(v) in _TYPE_NAMES}

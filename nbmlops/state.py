@@ -6,8 +6,9 @@ digests of the products that came out, and the run that made them. A stage is up
 same inputs would go in again and its products are still the ones it wrote.
 
 Digests are content hashes (SHA-256), not timestamps: touching a file or re-running an upstream
-stage that produces identical bytes does not make anything stale. A product whose size and mtime
-are unchanged is trusted without rehashing, as git trusts its index.
+stage that produces identical bytes does not make anything stale. A product whose size, mtime,
+inode and ctime are unchanged is trusted without rehashing, as git trusts its index (size and
+mtime alone are not enough: mtime can be set back after an edit).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nbmlops.atomic import write_text_atomic
 from nbmlops.stage import StageSpec
@@ -25,7 +26,9 @@ from nbmlops.stage import StageSpec
 __all__ = [
     "STATE_FILE",
     "ProductRecord",
+    "ReasonKind",
     "StageState",
+    "StaleReason",
     "file_digest",
     "fingerprint",
     "product_digest",
@@ -39,6 +42,50 @@ __all__ = [
 STATE_FILE = ".nbmlops-state.json"
 _FORMAT = 1  # bump when the meaning of a fingerprint changes: every stage becomes stale once
 _CHUNK = 1 << 20
+_MISSING = "missing"  # an upstream product's digest when it is absent (a digest is hex)
+
+ReasonKind = Literal[
+    "never_run",
+    "source_changed",
+    "stage_changed",
+    "params_changed",
+    "environment_changed",
+    "upstream_changed",
+    "upstream_missing",
+    "product_missing",
+    "product_changed",
+    "inputs_changed",
+    "forced",
+    "upstream_will_run",
+]
+"""Why a stage is stale. ``subject`` names what changed: the parameter (``params_changed``), the
+upstream product as ``<stage>.<product>`` (``upstream_*``), the stage's own product
+(``product_*``), the upstream stage (``upstream_will_run``), the lock file
+(``environment_changed``) or the notebook (``source_changed``, ``stage_changed``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaleReason:
+    """One reason a stage must run again: a ``kind`` to decide on, a ``subject`` it is about, and
+    a ``text`` for people. Code decides on ``kind`` and ``subject``, never on ``text``.
+
+    Examples
+    --------
+    >>> StaleReason(kind="params_changed", subject="fill_missing",
+    ...             text="parameter fill_missing changed").kind
+    'params_changed'
+    """
+
+    kind: ReasonKind
+    subject: str | None = None
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_dict(self) -> dict[str, str | None]:
+        """``{"kind", "subject", "text"}``: what the server's JSON and ``--json`` output carry."""
+        return {"kind": self.kind, "subject": self.subject, "text": self.text}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +95,11 @@ class ProductRecord:
     sha256: str
     size: int
     mtime_ns: int
+    inode: int = -1
+    ctime_ns: int = -1
+    """With size and mtime, what must be unchanged for the recorded digest to be trusted without
+    rehashing (git's index keys on the same). -1 in a state written before they were kept: the
+    product is rehashed once."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,9 +137,15 @@ def record_products(stage_dir: Path, products: Mapping[str, str]) -> dict[str, P
     records = {}
     for name, rel in products.items():
         path = stage_dir / rel
-        st = path.stat()
+        digest = _tree_digest(path)
+        st = path.stat()  # after hashing: a write while it was read changes ctime, so it rehashes
         records[name] = ProductRecord(
-            path=rel, sha256=_tree_digest(path), size=st.st_size, mtime_ns=st.st_mtime_ns
+            path=rel,
+            sha256=digest,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            inode=st.st_ino,
+            ctime_ns=st.st_ctime_ns,
         )
     return records
 
@@ -104,13 +162,23 @@ def _tree_digest(path: Path) -> str:
 
 def product_digest(stage_dir: Path, record: ProductRecord) -> str | None:
     """The product's current digest (``None`` if it is gone), reusing the recorded one when the
-    file's size and mtime are unchanged."""
+    file's size, mtime, inode and ctime are unchanged.
+
+    mtime can be set back (``os.utime``, ``touch -d``, ``cp -p``, ``rsync -t``); ctime cannot,
+    short of changing the system clock, and a file replaced by another has another inode.
+    """
     path = stage_dir / record.path
     try:
         st = path.stat()
     except FileNotFoundError:
         return None
-    if not path.is_dir() and st.st_size == record.size and st.st_mtime_ns == record.mtime_ns:
+    unchanged = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns) == (
+        record.size,
+        record.mtime_ns,
+        record.inode,
+        record.ctime_ns,
+    )
+    if not path.is_dir() and unchanged:
         return record.sha256
     return _tree_digest(path)
 
@@ -151,7 +219,7 @@ def stage_inputs(
         "environment": lock_digest or "none",
     }
     for key, digest in sorted(upstream.items()):
-        inputs[f"upstream:{key}"] = digest or "missing"
+        inputs[f"upstream:{key}"] = digest or _MISSING
     return inputs
 
 
@@ -165,15 +233,15 @@ def stale_reasons(
     stage_dir: Path,
     *,
     params: Mapping[str, Any],
-) -> list[str]:
+) -> list[StaleReason]:
     """Why the stage must run again; an empty list means it is up to date."""
     if state is None:
-        return ["never run"]
+        return [StaleReason(kind="never_run", text="never run")]
     reasons = []
-    labels = {
-        "source": "notebook source changed",
-        "stage": "stage metadata changed",
-        "environment": "environment lock changed",
+    simple: dict[str, tuple[ReasonKind, str]] = {
+        "source": ("source_changed", "notebook source changed"),
+        "stage": ("stage_changed", "stage metadata changed"),
+        "environment": ("environment_changed", "environment lock changed"),
     }
     for key in sorted(set(inputs) | set(state.inputs)):
         old, new = state.inputs.get(key), inputs.get(key)
@@ -183,18 +251,30 @@ def stale_reasons(
             changed = sorted(
                 k for k in set(state.params) | set(params) if state.params.get(k) != params.get(k)
             )
-            reasons.append(f"parameters changed: {', '.join(changed)}")
+            reasons += [
+                StaleReason(kind="params_changed", subject=k, text=f"parameter {k} changed")
+                for k in changed
+            ]
         elif key.startswith("upstream:"):
             what = key.removeprefix("upstream:")
+            gone = new == _MISSING
             reasons.append(
-                f"upstream product {what} {'missing' if new == 'missing' else 'changed'}"
+                StaleReason(
+                    kind="upstream_missing" if gone else "upstream_changed",
+                    subject=what,
+                    text=f"upstream product {what} {'missing' if gone else 'changed'}",
+                )
             )
         else:
-            reasons.append(labels.get(key, f"{key} changed"))
+            kind, text = simple.get(key, ("inputs_changed", f"{key} changed"))
+            reasons.append(StaleReason(kind=kind, subject=key, text=text))
     for name, record in state.products.items():
         current = product_digest(stage_dir, record)
         if current is None:
-            reasons.append(f"product {name} missing")
+            reasons.append(
+                StaleReason(kind="product_missing", subject=name, text=f"product {name} missing")
+            )
         elif current != record.sha256:
-            reasons.append(f"product {name} modified since it was made")
+            text = f"product {name} modified since it was made"
+            reasons.append(StaleReason(kind="product_changed", subject=name, text=text))
     return reasons

@@ -339,7 +339,22 @@ class MlflowRecorder:
             tags["nbmlops.error"] = str(result.error.get("message") or json.dumps(result.error))
         start = _millis(result.started_at)
         child = self._client.create_run(self._experiment_id, start, _tags(tags), result.stage)
-        child_id, metrics = str(child.info.run_id), {"nbmlops.duration_s": result.duration_s}
+        child_id = str(child.info.run_id)
+        try:
+            self._log_stage_data(child_id, result)
+        except _mlflow().errors:
+            raise  # the store failed: the run stays RUNNING, and log_run redoes it
+        except Exception as exc:  # something in this stage MLflow cannot take
+            # End the run: a RUNNING run would read as "still going" forever, and the store works.
+            what = f"{type(exc).__name__}: {exc}"
+            self._client.set_tag(child_id, "nbmlops.recording", _clip(f"incomplete: {what}", 500))
+            self._client.set_terminated(child_id, "FAILED", end_time=_millis(result.finished_at))
+            self._not_recorded.append(f"stage {result.stage}: {what}")
+            _log.warning("stage %s: MLflow run %s incomplete (%s)", result.stage, child_id, what)
+        return child_id
+
+    def _log_stage_data(self, child_id: str, result: StageResult) -> None:
+        metrics = {"nbmlops.duration_s": result.duration_s}
         if result.status in ("succeeded", "failed"):
             numeric, other = _split_scraps(result.scraps)
             self._batch(child_id, metrics=metrics | numeric, params=result.params)
@@ -353,7 +368,6 @@ class MlflowRecorder:
             self._batch(child_id, metrics=metrics, params=result.params)
         end = _millis(result.finished_at)
         self._client.set_terminated(child_id, _STATUS[result.status], end_time=end)
-        return child_id
 
     def _end(self, record: RunRecord, ledger_head: str | None) -> None:
         tags = {"nbmlops.status": record.status, "nbmlops.force": str(record.force).lower()}
@@ -667,9 +681,10 @@ def _millis(timestamp: str | None) -> int | None:
 
 
 def _split_scraps(scraps: Mapping[str, JSON]) -> tuple[dict[str, float], dict[str, JSON]]:
-    numbers = {k: v for k, v in scraps.items() if isinstance(v, int | float)}
-    numeric = {k: float(v) for k, v in numbers.items() if not isinstance(v, bool)}
-    return numeric, {k: v for k, v in scraps.items() if k not in numeric}
+    # a number MLflow cannot hold (NaN, infinity, an int beyond a double) goes to scraps.json
+    from nbmlops.scraps import numeric_scraps, other_scraps
+
+    return numeric_scraps(scraps), other_scraps(scraps)
 
 
 def _stage_files(result: StageResult, other_scraps: Mapping[str, JSON]) -> dict[str, JSON]:

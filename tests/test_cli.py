@@ -112,3 +112,17 @@ def test_audit_verify_detects_an_edit(
     capsys.readouterr()
     assert main(["audit", "verify"]) == 1
     assert "line 2" in capsys.readouterr().out
+
+
+def test_status_json_gives_each_reason_its_kind_and_subject(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project("load", "double")
+    monkeypatch.chdir(root)
+    assert main(["status", "notebooks", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert [s["stage"] for s in answer["stages"]] == ["load", "double"]
+    assert answer["stages"][0]["reasons"] == [
+        {"kind": "never_run", "subject": None, "text": "never run"}
+    ]
+    assert answer["stages"][0]["up_to_date"] is False

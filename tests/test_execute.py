@@ -55,7 +55,7 @@ def test_run_then_nothing_changed_then_param_change(make_project: MakeProject) -
 
     third = run_pipeline(_spec(root), tracking=False, params={"double": {"scale": 3}})
     assert [s.status for s in third.stages] == ["skipped", "succeeded"]
-    assert third.stage("double").reason == "parameters changed: scale"
+    assert third.stage("double").reason == "parameter scale changed"
     assert json.loads(Path(third.stage("double").products["out"]).read_text())[-1] == 12
 
     assert _digests(root / "notebooks") == sources, "a run modified a source notebook"
@@ -89,7 +89,7 @@ def test_modified_product_makes_stage_stale(make_project: MakeProject) -> None:
     Path(first.stage("double").products["out"]).write_text("[999]")
     plans = {p.stage: p for p in plan_pipeline(_spec(root))}
     assert plans["load"].up_to_date
-    assert plans["double"].reasons == ("product out modified since it was made",)
+    assert [(r.kind, r.subject) for r in plans["double"].reasons] == [("product_changed", "out")]
 
 
 def test_stage_selection_and_missing_upstream(make_project: MakeProject) -> None:
@@ -232,3 +232,75 @@ def test_full_disk_fails_the_stage_cleanly_and_keeps_earlier_products(
     assert "No space left on device" in err["message"]
     assert Path(good.stage("double").products["out"]).read_bytes() == before
     assert verify_ledger(root).ok
+
+
+def _probe_pipeline(root: Path, fill: int = 0) -> None:
+    """``prep`` (a parameter whose name holds "missing") -> ``use``."""
+    from clinical import stage_notebook, write_notebook
+
+    prep = 'import json\njson.dump([fill_missing] * 3, open(product["data"], "w"))'
+    use = (
+        "import json\n"
+        'total = sum(json.load(open(upstream["prep"]["data"])))\n'
+        'json.dump(total, open(product["total"], "w"))'
+    )
+    write_notebook(
+        root / "notebooks" / "prep.ipynb",
+        stage_notebook("prep", prep, params={"fill_missing": fill}, products={"data": "d.json"}),
+    )
+    write_notebook(
+        root / "notebooks" / "use.ipynb",
+        stage_notebook("use", use, upstream=["prep"], products={"total": "t.json"}),
+    )
+
+
+def test_stale_reasons_are_structured_not_prose(make_project: MakeProject) -> None:
+    """A parameter named ``fill_missing`` once made an up-to-date upstream look "missing"."""
+    from nbmlops.state import StaleReason
+
+    root = make_project()
+    _probe_pipeline(root)
+    assert {p.reasons for p in plan_pipeline(_spec(root))} == {
+        (StaleReason(kind="never_run", text="never run"),)
+    }
+    run_pipeline(_spec(root), tracking=False)
+    changed = {"prep": {"fill_missing": 1}}
+    plans = {p.stage: p for p in plan_pipeline(_spec(root), params=changed)}
+    assert [(r.kind, r.subject) for r in plans["prep"].reasons] == [
+        ("params_changed", "fill_missing")
+    ]
+    assert [(r.kind, r.subject) for r in plans["use"].reasons] == [("upstream_will_run", "prep")]
+    # `use` alone: prep's products are there (only its parameter changed), so this runs
+    record = run_pipeline(_spec(root), tracking=False, params=changed, stages=["use"])
+    assert record.status == "up_to_date"
+    Path(root / "build" / "t" / "prep" / "d.json").unlink()
+    plans = {p.stage: p for p in plan_pipeline(_spec(root))}
+    assert [(r.kind, r.subject) for r in plans["prep"].reasons] == [("product_missing", "data")]
+    assert [(r.kind, r.subject) for r in plans["use"].reasons] == [
+        ("upstream_missing", "prep.data")
+    ]
+    with pytest.raises(UpstreamProductsMissingError) as err:
+        run_pipeline(_spec(root), tracking=False, stages=["use"])
+    assert (err.value.stage, err.value.upstream) == ("use", "prep")
+
+
+def test_a_product_edited_in_place_with_size_and_mtime_restored_is_noticed(
+    make_project: MakeProject,
+) -> None:
+    """Size and mtime alone once vouched for a product: the edit went unnoticed downstream."""
+    import os
+
+    root = make_project("load", "double")
+    first = run_pipeline(_spec(root), tracking=False)
+    out = Path(first.stage("double").products["out"])
+    before = out.stat()
+    edited = out.read_text().replace("8]", "9]")
+    assert len(edited) == before.st_size
+    out.write_text(edited)
+    os.utime(out, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (out.stat().st_size, out.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    plans = {p.stage: p for p in plan_pipeline(_spec(root))}
+    assert [(r.kind, r.subject) for r in plans["double"].reasons] == [("product_changed", "out")]
+    again = run_pipeline(_spec(root), tracking=False)
+    assert again.stage("double").status == "succeeded"
+    assert json.loads(out.read_text())[-1] == 8

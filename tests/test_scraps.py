@@ -159,6 +159,10 @@ def test_numpy_values_and_tuples_become_plain_json(value: object, plain: object)
         (float("nan"), ValueError),
         (np.float64("inf"), ValueError),
         ({"a": [1.0, -math.inf]}, ValueError),
+        pytest.param(
+            10**400, ValueError, id="10**400"
+        ),  # MLflow cannot take it: once a RUNNING child run, MLflow off
+        pytest.param({"ids": [-(10**309)]}, ValueError, id="nested -10**309"),
         (np.array([1.0, np.nan]), ValueError),
         (None, TypeError),
         ({1, 2}, TypeError),
@@ -176,6 +180,15 @@ def test_numpy_values_and_tuples_become_plain_json(value: object, plain: object)
 def test_record_refuses_values_json_cannot_hold(value: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="scrap 'metric'"):
         record("metric", value)
+
+
+def test_record_takes_integers_a_double_can_hold_and_says_what_to_do_with_others() -> None:
+    largest = int(sys.float_info.max)
+    data, _ = _display_bundle("n", [largest, -largest])
+    assert next(iter(data.values()))["data"] == [largest, -largest]
+    with pytest.raises(ValueError, match="scrap 'big'") as refused:
+        record("big", {"count": 10**400})
+    assert "value['count']" in str(refused.value) and "str(" in str(refused.value)
 
 
 def test_record_refuses_a_list_that_contains_itself() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ async def test_pipeline_lists_stages_with_their_state(jp_fetch: Any, project: Pa
     assert by["double"]["upstream"] == ["load"]
     assert answer["edges"] == [["load", "double"]]
     assert {s["state"] for s in by.values()} == {"never_run"}
+    never = {"kind": "never_run", "subject": None, "text": "never run"}
+    assert by["load"]["reasons"] == [never] and by["double"]["reasons"] == [never]
     assert by["load"]["notebook"] == "notebooks/load.ipynb"
 
 
@@ -185,11 +188,8 @@ async def test_a_parameters_cell_that_is_not_python_is_a_400_naming_the_line(
     jp_fetch: Any, project: Path, route: str
 ) -> None:
     body = json.dumps(
-        {
-            "path": "notebooks/new.ipynb",
-            "metadata": {"stage": "new"},
-            "parameters_source": "n = 1\nm = (",
-        }
+        {"path": "notebooks/new.ipynb", "parameters_source": "n = 1\nm = ("}
+        | ({"metadata": {"stage": "new"}} if route == "validate" else {})
     )
     code, answer = await _json(jp_fetch, "nbmlops", "stage", route, method="POST", body=body)
     assert code == 400, answer
@@ -375,3 +375,128 @@ async def test_the_one_run_rule_survives_a_server_restart(
     status = await _wait(jp_fetch, started["id"])
     assert status["status"] == "succeeded", status
     assert before._procs[started["id"]].wait(timeout=30) == 0  # the old server's child, reaped
+
+
+# -- bad input: sizes, types, slow parsing ------------------------------------------------------
+
+
+async def _post(jp_fetch: Any, route: str, body: Any, **kw: Any) -> tuple[int, dict[str, Any]]:
+    text = body if isinstance(body, str | bytes) else json.dumps(body)
+    return await _json(jp_fetch, "nbmlops", *route.split("/"), method="POST", body=text, **kw)
+
+
+def _big_source(kilobytes: int) -> tuple[str, dict[str, int]]:
+    lines = [f"param_{i:05d} = {i}" for i in range(kilobytes * 1024 // 18)]
+    return "\n".join(lines), {line.split(" ")[0]: 1 for line in lines}
+
+
+@pytest.mark.parametrize("route", ["stage/validate", "stage/context"])
+async def test_a_200_kb_parameters_cell_is_parsed_in_well_under_a_second(
+    jp_fetch: Any, project: Path, route: str
+) -> None:
+    """A 42 KB parameters_source once held the IOLoop (every user) for ~40 s: quadratic parsing."""
+    source, params = _big_source(200)
+    changed = dict(list(params.items())[:200])  # rewritten in place, the rest kept as it is
+    metadata = {"stage": "wide", "params": changed}
+    body = {"path": "notebooks/wide.ipynb", "parameters_source": source}
+    if route == "stage/validate":
+        body["metadata"] = metadata
+    warm = {k: v for k, v in body.items() if k != "parameters_source"}
+    await _post(jp_fetch, route, warm)  # imports (jsonschema) are not parsing: not timed
+    started = time.perf_counter()
+    code, answer = await _post(jp_fetch, route, body)
+    elapsed = time.perf_counter() - started
+    assert code == 200, answer
+    assert elapsed < 1.0, f"{route}: {elapsed:.2f} s for {len(source) // 1024} KB"
+    if route == "stage/validate":
+        lines = answer["parameters_source"].splitlines()
+        assert len(lines) == len(params) + 1  # and `product = None`
+        assert lines[0] == "param_00000 = 1" and lines[1000] == "param_01000 = 1000"
+    else:
+        assert len(answer["cell_params"]) == len(params)
+
+
+@pytest.mark.parametrize(
+    ("route", "limit"), [("stage/validate", 1 << 20), ("stage/context", 1 << 20), ("runs", 16384)]
+)
+async def test_a_body_over_the_route_limit_is_a_413_naming_the_limit(
+    jp_fetch: Any, project: Path, route: str, limit: int
+) -> None:
+    """A 35 MB body once grew the server to 11 GB."""
+    body = json.dumps({"path": "notebooks/x.ipynb", "parameters_source": "#" * limit})
+    code, answer = await _post(jp_fetch, route, body, expect_100_continue=True)
+    assert code == 413, answer
+    assert answer["error"] == "RequestBodyTooLarge" and answer["limit"] == limit
+    assert str(limit) in answer["message"]
+    code, _ = await _json(jp_fetch, "nbmlops", "runs")  # the server is still fine
+    assert code == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("runs", {"folder": 123}),
+        ("runs", {"folder": "notebooks", "downstream": "yes"}),
+        ("runs", {"folder": "notebooks", "force": 1}),
+        ("runs", {"folder": "notebooks", "stages": [1]}),
+        ("runs", {"folder": "notebooks", "forse": True}),  # a typo is not silently ignored
+        ("runs", {"folder": "note\u0000books"}),
+        ("stage/validate", {"path": 7, "metadata": {"stage": "x"}}),
+        ("stage/validate", {"path": "notebooks/x.ipynb", "metadata": "x"}),
+        ("stage/validate", {"path": "notebooks/x\u0000.ipynb", "metadata": {"stage": "x"}}),
+        ("stage/context", {"path": "notebooks/x.ipynb", "parameters_source": ["n = 1"]}),
+        ("stage/context", {"path": None}),
+        ("stage/context", "[" * 100_000 + "]" * 100_000),
+        ("stage/context", b"\xff\xfe{}"),
+    ],
+)
+async def test_wrong_json_types_and_nul_bytes_are_400_not_a_run_bound_to_fail(
+    jp_fetch: Any, project: Path, route: str, body: Any
+) -> None:
+    code, answer = await _post(jp_fetch, route, body)
+    assert code == 400, answer
+    assert answer["message"]
+    code, runs = await _json(jp_fetch, "nbmlops", "runs")
+    assert runs["runs"] == []  # nothing was started
+
+
+async def test_the_server_answers_others_while_a_slow_validation_runs(
+    jp_fetch: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbmlops.server import views
+
+    real = views.validate_view
+
+    def slow(*args: Any, **kw: Any) -> Any:  # a slow validation, on purpose
+        time.sleep(3)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(views, "validate_view", slow)
+    body = {"path": "notebooks/triple.ipynb", "metadata": {"stage": "triple"}}
+    validation = asyncio.ensure_future(_post(jp_fetch, "stage/validate", body))
+    await asyncio.sleep(0.3)
+    started = time.perf_counter()
+    code, _ = await _json(jp_fetch, "nbmlops", "pipeline", params={"folder": "notebooks"})
+    assert code == 200 and time.perf_counter() - started < 1.5
+    assert not validation.done()
+    code, answer = await validation
+    assert code == 200 and answer["stage"] == "triple"
+
+
+async def test_validation_refuses_a_parameter_assigned_again_in_a_later_cell(
+    jp_fetch: Any, project: Path
+) -> None:
+    metadata = {"stage": "triple", "params": {"min_auroc": 0.8}}
+    source = "min_auroc = 0.8\nproduct = None"
+    cells = [
+        {"cell_type": "markdown", "source": "# triple", "metadata": {}},
+        {"cell_type": "code", "source": source, "metadata": {"tags": ["parameters"]}},
+        {"cell_type": "code", "source": "x = 1\nmin_auroc = 0.7", "metadata": {}},
+    ]
+    body = {"path": "notebooks/triple.ipynb", "metadata": metadata, "parameters_source": source}
+    code, answer = await _post(jp_fetch, "stage/validate", body | {"cells": cells})
+    assert code == 400, answer
+    assert answer["error"] == "ParameterReassignedError" and answer["param"] == "min_auroc"
+    assert answer["stage"] == "triple" and "cell 3" in answer["message"]
+    code, answer = await _post(jp_fetch, "stage/validate", body | {"cells": cells[:2]})
+    assert code == 200, answer

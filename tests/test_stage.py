@@ -178,3 +178,85 @@ def test_parameter_types_read_the_cells_literals(tmp_path: Path) -> None:
         "e": "list",
         "f": "dict",
     }
+
+
+# -- a declared parameter assigned again after the parameters cell --------------------------------
+
+
+def _with_cells(tmp_path: Path, *later: str, params: dict[str, object] | None = None) -> Path:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from clinical import stage_notebook, write_notebook
+
+    declared = {"min_auroc": 0.8, "n": 3} if params is None else params
+    notebook = stage_notebook("check", list(later), params=declared)
+    notebook["cells"].insert(
+        1, {"cell_type": "markdown", "id": "md", "metadata": {}, "source": "#"}
+    )
+    return write_notebook(tmp_path / "check.ipynb", notebook)
+
+
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        ("x = 1\nmin_auroc = 0.7", 2),
+        ("min_auroc += 0.1", 1),
+        ("min_auroc: float = 0.7", 1),
+        ("a, (min_auroc, b) = 1, (2, 3)", 1),
+        ("for min_auroc in [0.5, 0.6]:\n    pass", 1),
+        ("import contextlib\nwith contextlib.nullcontext(1) as min_auroc:\n    pass", 2),
+        ("def f():\n    global min_auroc\n    min_auroc = 0.1", 2),
+        ("if True:\n    min_auroc = 0.7", 2),
+        ("try:\n    pass\nexcept Exception as min_auroc:\n    pass", 3),
+        ("print((min_auroc := 0.5))", 1),
+        ("%matplotlib inline\nmin_auroc = 0.7", 2),
+        ("import numpy as min_auroc", 1),
+        ("del min_auroc", 1),
+    ],
+)
+def test_a_declared_parameter_assigned_again_is_refused_with_the_cell(
+    tmp_path: Path, code: str, line: int
+) -> None:
+    """The injected value was silently replaced while MLflow recorded the override."""
+    from nbmlops.errors import ParameterReassignedError
+
+    notebook = _with_cells(tmp_path, "import math", code)
+    with pytest.raises(ParameterReassignedError) as refused:
+        load_stage(notebook)
+    err = refused.value
+    assert (err.stage, err.param, err.cell_index, err.line) == ("check", "min_auroc", 3, line)
+    assert isinstance(err, ParametersCellError) and "cell 4" in str(err)
+    before = notebook.read_bytes()
+    with pytest.raises(ParameterReassignedError):
+        set_stage(notebook, params={"n": 4})
+    assert notebook.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "threshold = min_auroc * 2\nprint(min_auroc)",
+        "def f(min_auroc):\n    min_auroc = 1\n    return min_auroc",
+        "class C:\n    min_auroc = 1",
+        "lambda min_auroc: min_auroc",
+        "[min_auroc for min_auroc in range(3)]",
+        "product = None\nupstream = None",  # papermill's placeholders are not declared params
+        "min_auroc: float",  # an annotation binds nothing
+        "%%bash\nmin_auroc=1",
+        "x = 1 +",  # not Python: the kernel reports it, not this check
+    ],
+)
+def test_reading_or_shadowing_a_parameter_in_another_scope_is_fine(
+    tmp_path: Path, code: str
+) -> None:
+    assert load_stage(_with_cells(tmp_path, code)).params == {"min_auroc": 0.8, "n": 3}
+
+
+def test_the_example_and_fixture_notebooks_assign_no_parameter_again() -> None:
+    repo = Path(__file__).parent.parent
+    for notebook in [*(repo / "notebooks").glob("*.ipynb"), *FIXTURES.glob("*.ipynb")]:
+        try:
+            read_stage(notebook)
+        except (MalformedNotebookError, StageMetadataError, ParametersCellError) as exc:
+            assert type(exc).__name__ != "ParameterReassignedError", exc

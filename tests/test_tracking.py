@@ -635,3 +635,54 @@ def test_replay_into_a_real_mlflow_server_after_an_outage(
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
     assert [r.data.tags["nbmlops.run_id"] for r in runs] == ["r-outage"]
+
+
+def test_scraps_mlflow_cannot_take_go_to_scraps_json_and_recording_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A notebook written by scrapbook.glue (not nbmlops.record) can hold 10**400 or NaN: once an
+    OverflowError left the stage's child run RUNNING and MLflow off for the rest of the run."""
+    huge = {"huge": 10**400, "nan": float("nan"), "auc": 0.8}
+    stages = (_stage(tmp_path, "prep", scraps=huge), _stage(tmp_path, "train"))
+    recorder = MlflowRecorder.for_project(tmp_path, "demo")
+    recorder.start(run_id="r-huge", pipeline="demo", provenance=PROVENANCE)
+    for result in stages:
+        assert recorder.stage(result) is not None
+    recorder.finish(_record(tmp_path, stages))
+    assert recorder.problem is None and recorder.not_recorded == ()
+    client, experiment = _client(tmp_path)
+    children = _children(client, experiment, str(recorder.run_id))
+    assert {run.info.status for run in children.values()} == {"FINISHED"}
+    prep = children["prep"]
+    assert "huge" not in prep.data.metrics and "nan" not in prep.data.metrics
+    assert prep.data.metrics["auc"] == 0.8
+    kept = Path(client.download_artifacts(prep.info.run_id, "scraps.json", str(tmp_path)))
+    assert str(10**400) in kept.read_text()
+
+
+def test_a_stage_that_cannot_be_logged_ends_its_child_run_and_the_others_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbmlops import tracking
+
+    real = tracking._stage_files
+
+    def faulty(result: StageResult, other: Any) -> Any:  # a fault injected on purpose
+        if result.stage == "prep":
+            raise ValueError("a value MLflow cannot take")
+        return real(result, other)
+
+    monkeypatch.setattr(tracking, "_stage_files", faulty)
+    stages = (_stage(tmp_path, "prep"), _stage(tmp_path, "train"))
+    recorder = MlflowRecorder.for_project(tmp_path, "demo")
+    recorder.start(run_id="r-fault", pipeline="demo", provenance=PROVENANCE)
+    ids = [recorder.stage(result) for result in stages]
+    done = recorder.finish(_record(tmp_path, stages))
+    client, experiment = _client(tmp_path)
+    children = _children(client, experiment, str(recorder.run_id))
+    assert children["prep"].info.status == "FAILED"
+    assert "ValueError" in children["prep"].data.tags["nbmlops.recording"]
+    assert children["train"].info.status == "FINISHED" and all(ids)
+    assert client.get_run(str(recorder.run_id)).info.status == "FINISHED"
+    assert recorder.not_recorded == ("stage prep: ValueError: a value MLflow cannot take",)
+    assert done.tracking_problem is not None and "stage prep" in done.tracking_problem

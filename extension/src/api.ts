@@ -8,6 +8,26 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { JSONValue, StageMetadata } from './metadata';
 import type { RunEvent, ServerState } from './progress';
 
+/** Why a stage is stale: decide on `kind` and `subject`, show `text` (nbmlops/state.py). */
+export interface StaleReason {
+  kind:
+    | 'never_run'
+    | 'source_changed'
+    | 'stage_changed'
+    | 'params_changed'
+    | 'environment_changed'
+    | 'upstream_changed'
+    | 'upstream_missing'
+    | 'product_missing'
+    | 'product_changed'
+    | 'inputs_changed'
+    | 'forced'
+    | 'upstream_will_run';
+  /** The parameter, product (`stage.product` upstream), stage or file it is about. */
+  subject: string | null;
+  text: string;
+}
+
 export interface PipelineStage {
   stage: string;
   upstream: string[];
@@ -17,7 +37,7 @@ export interface PipelineStage {
   environment?: string;
   notebook: string;
   state: ServerState;
-  reasons: string[];
+  reasons: StaleReason[];
   executed_notebook: string | null;
   mlflow_run_id: string | null;
   mlflow_url: string | null;
@@ -134,15 +154,26 @@ export function getStageContext(path: string, parametersSource: string | null): 
   return request<StageContext>(['stage', 'context'], post({ path, parameters_source: parametersSource }));
 }
 
-/** POST /nbmlops/stage/validate — the metadata checked as the CLI checks it. */
+/** A notebook cell as the server reads it (nbformat's fields, source as one string). */
+export interface CellSource {
+  cell_type: string;
+  source: string;
+  metadata: { tags: string[] };
+}
+
+/**
+ * POST /nbmlops/stage/validate — the metadata checked as the CLI checks it, and the open
+ * notebook's `cells` (no declared parameter may be assigned again after the parameters cell).
+ */
 export function validateStage(
   path: string,
   metadata: StageMetadata,
-  parametersSource: string | null
+  parametersSource: string | null,
+  cells: CellSource[] | null = null
 ): Promise<Validated> {
   return request<Validated>(
     ['stage', 'validate'],
-    post({ path, metadata, parameters_source: parametersSource })
+    post({ path, metadata, parameters_source: parametersSource, cells })
   );
 }
 

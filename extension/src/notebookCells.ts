@@ -5,6 +5,8 @@
 import type { ICellModel } from '@jupyterlab/cells';
 import type { INotebookModel } from '@jupyterlab/notebook';
 
+import type { CellSource } from './api';
+
 function tagsOf(cell: ICellModel): string[] {
   const tags = cell.getMetadata('tags');
   return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
@@ -18,6 +20,16 @@ export function parametersCell(model: INotebookModel): ICellModel | null {
     }
   }
   return null;
+}
+
+/** Every cell's type, source and tags: what the server checks for parameters assigned again. */
+export function cellSources(model: INotebookModel): CellSource[] {
+  const cells: CellSource[] = [];
+  for (let i = 0; i < model.cells.length; i++) {
+    const cell = model.cells.get(i);
+    cells.push({ cell_type: cell.type, source: cell.sharedModel.getSource(), metadata: { tags: tagsOf(cell) } });
+  }
+  return cells;
 }
 
 export function parametersSource(model: INotebookModel): string | null {

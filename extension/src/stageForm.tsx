@@ -13,7 +13,7 @@ import { StageForm } from './components/StageForm';
 import { describeError } from './controller';
 import { pipelineIcon } from './icons';
 import { JSONValue, StageMetadata, toFormState } from './metadata';
-import { parametersSource, writeParametersSource } from './notebookCells';
+import { cellSources, parametersSource, writeParametersSource } from './notebookCells';
 
 const open = new Map<string, MainAreaWidget>();
 
@@ -80,7 +80,9 @@ export async function openStageForm(
       kernels={kernelsOf(app)}
       choices={context.stages}
       problems={context.problems}
-      validate={(metadata: StageMetadata) => validateStage(path, metadata, parametersSource(model))}
+      validate={(metadata: StageMetadata) =>
+        validateStage(path, metadata, parametersSource(model), cellSources(model))
+      }
       save={save}
       close={close}
     />

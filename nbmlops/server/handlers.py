@@ -7,23 +7,31 @@
                                              other stages beside a notebook, the names its
                                              parameters cell assigns
 ``POST /nbmlops/stage/validate``             ``{"path": ..., "metadata": {...},
-                                             "parameters_source": ...}``: the stage metadata
-                                             checked as the CLI checks it, and the parameters
+                                             "parameters_source": ..., "cells": [...]}``: the
+                                             stage metadata checked as the CLI checks it (and
+                                             the open notebook's later cells: no declared
+                                             parameter assigned again), and the parameters
                                              cell with the metadata's params synced in
 ``POST /nbmlops/runs``                       ``{"folder": ..., "stages": [...], "downstream": b,
                                              "force": b}``: start a run in a background process
 ``GET  /nbmlops/runs``                       the run in progress (or null), the runs started here
 ``GET  /nbmlops/runs/<id>``                  its status, progress events and the log's tail
 
-Paths are relative to the server's root directory and may not leave it.
+Paths are relative to the server's root directory and may not leave it. Bodies are JSON objects
+with the fields above and their JSON types only (anything else is a 400), at most ``body_limit``
+bytes per route (a 413 naming the limit). The work runs in a thread, off the IOLoop, so one slow
+request never makes every user of the Jupyter server wait.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
@@ -47,16 +55,70 @@ _NOT_FOUND = (PipelineNotFoundError, UnknownStageError, UnknownRunError)
 _CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError, RunInProgressError)
 _FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle")
 _HOLDER_FIELDS = ("pid", "host", "user", "since", "command")  # RunInProgressError: who runs
+_FIELDS_OF_CELLS = ("cell_index", "line")  # a ParameterReassignedError's
+_T = TypeVar("_T")
+_MIB = 1 << 20
+_MAX_DEPTH = 64  # JSON nesting a body may have: deeper is no stage metadata, and costs recursion
+
+_STR, _OPT_STR, _BOOL, _OBJECT = (str,), (str, type(None)), (bool,), (dict,)
+_STRINGS = (list,)  # a list of strings: checked item by item
+_Body = Mapping[str, tuple[tuple[type, ...], Any]]  # field -> (JSON types, default)
+_CONTEXT: _Body = {"path": (_STR, ""), "parameters_source": (_OPT_STR, None)}
+_VALIDATE: _Body = {**_CONTEXT, "metadata": (_OBJECT, None), "cells": ((list, type(None)), None)}
+_RUN: _Body = {
+    "folder": (_STR, "notebooks"),
+    "stages": (_STRINGS, []),
+    "downstream": (_BOOL, False),
+    "force": (_BOOL, False),
+}
 
 
+@tornado.web.stream_request_body
 class NbmlopsHandler(APIHandler):
-    """Maps nbmlops errors to 400/404/409 with a JSON body; anything else stays a 500."""
+    """Maps nbmlops errors to 400/404/409 with a JSON body; anything else stays a 500.
+
+    Bodies are streamed in and refused past ``body_limit`` bytes (413), before they are read.
+    """
+
+    body_limit = 0
+    """Bytes a request body may have on this route."""
+
+    async def prepare(self) -> None:  # type: ignore[override] # jupyter_server's is typed loosely
+        await super().prepare()
+        self._chunks: list[bytes] = []
+        self._received = 0
+        if self._finished:
+            return
+        declared = int(self.request.headers.get("Content-Length") or 0)
+        if declared > self.body_limit:
+            self._too_large()
+            return
+        # a chunked body has no Content-Length: tornado cuts it off at the limit
+        self.request.connection.set_max_body_size(self.body_limit)  # type: ignore[union-attr]
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= self.body_limit:
+            self._chunks.append(chunk)
+
+    def _too_large(self) -> None:
+        self.set_status(413)
+        self.set_header("Content-Type", "application/json")
+        message = (
+            f"the request body is larger than this route's limit of {self.body_limit} bytes; "
+            "send less (a parameters cell or stage metadata is far smaller)"
+        )
+        self.finish(
+            json.dumps(
+                {"error": "RequestBodyTooLarge", "message": message, "limit": self.body_limit}
+            )
+        )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, NbmlopsError):
             body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
-            for name in (*_FIELDS, *_HOLDER_FIELDS):
+            for name in (*_FIELDS, *_HOLDER_FIELDS, *_FIELDS_OF_CELLS):
                 value = getattr(exc, name, None)
                 if value is not None:
                     body[name] = value if isinstance(value, str | int | list) else str(value)
@@ -75,16 +137,12 @@ class NbmlopsHandler(APIHandler):
     def _root(self) -> Path:
         return Path(self.settings["server_root_dir"]).resolve()
 
-    def _optional_str(self, body: dict[str, Any], key: str) -> str | None:
-        value = body.get(key)
-        if value is not None and not isinstance(value, str):
-            raise tornado.web.HTTPError(400, reason=f"{key} must be a string or null")
-        return value
-
     def _inside_root(self, relative: str, what: str) -> Path:
         root = self._root()
+        if not relative or "\x00" in relative:
+            raise tornado.web.HTTPError(400, reason=f"{what} must be a path inside {root}")
         path = (root / relative).resolve()
-        if not relative or not path.is_relative_to(root):
+        if not path.is_relative_to(root):
             raise tornado.web.HTTPError(400, reason=f"{what} must be a path inside {root}")
         return path
 
@@ -92,73 +150,127 @@ class NbmlopsHandler(APIHandler):
         """A pipeline target (folder or compiled name) inside the root, relative to it."""
         return self._inside_root(relative, "folder").relative_to(self._root()).as_posix()
 
-    def _json_body(self) -> dict[str, Any]:
+    def _body(self, fields: _Body) -> dict[str, Any]:
+        """The JSON object body with exactly ``fields``, each of its JSON type (or its default)."""
         try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError as exc:
+            body = json.loads(b"".join(self._chunks) or b"{}")
+        except (ValueError, RecursionError) as exc:
             raise tornado.web.HTTPError(400, reason=f"the body is not JSON: {exc}") from None
         if not isinstance(body, dict):
             raise tornado.web.HTTPError(400, reason="the body must be a JSON object")
-        return body
+        unknown = sorted(set(body) - set(fields))
+        if unknown:
+            raise tornado.web.HTTPError(
+                400, reason=f"unknown field(s) {unknown}: expected {sorted(fields)}"
+            )
+        if _depth(body) > _MAX_DEPTH:
+            raise tornado.web.HTTPError(
+                400, reason=f"the body nests deeper than {_MAX_DEPTH} levels"
+            )
+        parsed = {}
+        for name, (types, default) in fields.items():
+            value = body.get(name, default)
+            if types is _STRINGS:
+                ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            else:  # bool is an int in Python, not in JSON: exact types only
+                ok = type(value) in types
+            if not ok:
+                wanted = (
+                    "a list of strings"
+                    if types is _STRINGS
+                    else " or ".join(
+                        {
+                            str: "a string",
+                            bool: "true or false",
+                            dict: "an object",
+                            list: "a list",
+                            type(None): "null",
+                        }[t]
+                        for t in types
+                    )
+                )
+                raise tornado.web.HTTPError(400, reason=f"{name} must be {wanted}")
+            parsed[name] = value
+        return parsed
+
+    async def _off_loop(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run ``work`` in a thread: the IOLoop keeps serving everyone else meanwhile."""
+        return await asyncio.to_thread(work, *args, **kwargs)
+
+
+def _depth(value: Any) -> int:
+    """How deep JSON nests, without recursion (a body may be a million brackets deep)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > _MAX_DEPTH:
+                break
+            todo += [(v, level + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return deepest
 
 
 class PipelineHandler(NbmlopsHandler):
     @tornado.web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         from nbmlops.server.views import pipeline_view
 
         target = self._target(self.get_query_argument("folder", "notebooks"))
-        self.finish(pipeline_view(target, root=self._root(), active_run=_runs(self).active()))
+        active = _runs(self).active()
+        self.finish(
+            await self._off_loop(pipeline_view, target, root=self._root(), active_run=active)
+        )
 
 
 class StageValidateHandler(NbmlopsHandler):
-    @tornado.web.authenticated
-    def post(self) -> None:
-        from nbmlops.server.views import validate_view
+    body_limit = _MIB
 
-        body = self._json_body()
-        path = self._inside_root(str(body.get("path", "")), "path")
-        source = self._optional_str(body, "parameters_source")
-        self.finish(validate_view(path, body.get("metadata"), source, root=self._root()))
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from nbmlops.server import views
+
+        body = self._body(_VALIDATE)
+        path = self._inside_root(body["path"], "path")
+        args = (path, body["metadata"], body["parameters_source"])
+        check = functools.partial(views.validate_view, root=self._root(), cells=body["cells"])
+        self.finish(await self._off_loop(check, *args))
 
 
 class StageContextHandler(NbmlopsHandler):
-    @tornado.web.authenticated
-    def post(self) -> None:
-        from nbmlops.server.views import context_view
+    body_limit = _MIB
 
-        body = self._json_body()
-        path = self._inside_root(str(body.get("path", "")), "path")
-        source = self._optional_str(body, "parameters_source")
-        self.finish(context_view(path, source, root=self._root()))
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from nbmlops.server import views
+
+        body = self._body(_CONTEXT)
+        path = self._inside_root(body["path"], "path")
+        source = body["parameters_source"]
+        self.finish(await self._off_loop(views.context_view, path, source, root=self._root()))
 
 
 class RunsHandler(NbmlopsHandler):
+    body_limit = 16384  # a folder and stage names
+
     @tornado.web.authenticated
     def post(self) -> None:
-        body = self._json_body()
-        folder = self._target(str(body.get("folder", "notebooks")))
-        stages = body.get("stages", [])
-        if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
-            raise tornado.web.HTTPError(400, reason="stages must be a list of stage names")
-        runs = _runs(self)
-        started = runs.start(
-            folder,
-            stages=stages,
-            downstream=bool(body.get("downstream")),
-            force=bool(body.get("force")),
-        )
+        body = self._body(_RUN)
+        folder = self._target(body.pop("folder"))
+        # on the IOLoop on purpose: it only spawns a process, and two starts must not interleave
+        started = _runs(self).start(folder, **body)
         self.set_status(202)
         self.finish(started)
 
     @tornado.web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         runs = _runs(self)
         active = runs.active()
+        status = await self._off_loop(runs.status, active) if active else None
         holder = runs.holder()  # a run from a terminal holds the project too
         self.finish(
             {
-                "active": runs.status(active) if active else None,
+                "active": status,
                 "runs": runs.handles(),
                 "holder": holder.to_dict() if holder else None,
             }
@@ -167,8 +279,8 @@ class RunsHandler(NbmlopsHandler):
 
 class RunHandler(NbmlopsHandler):
     @tornado.web.authenticated
-    def get(self, handle: str) -> None:
-        self.finish(_runs(self).status(handle))
+    async def get(self, handle: str) -> None:
+        self.finish(await self._off_loop(_runs(self).status, handle))
 
 
 def _runs(handler: NbmlopsHandler) -> BackgroundRuns:

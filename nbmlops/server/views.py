@@ -50,7 +50,7 @@ def pipeline_view(target: str, *, root: Path, active_run: str | None = None) -> 
                 **stage.metadata(),
                 "notebook": _rel(stage.path, root),
                 "state": state,
-                "reasons": list(plan.reasons),
+                "reasons": [reason.to_dict() for reason in plan.reasons],
                 "executed_notebook": _rel(executed, root) if executed.is_file() else None,
                 "mlflow_run_id": run,
                 "mlflow_url": _run_url(base, tracking_uri(spec.root), run)
@@ -111,7 +111,7 @@ def context_view(path: Path, parameters_source: str | None, *, root: Path) -> di
     from nbmlops.stage import parameter_types, parameters_in_source
 
     cell_params = parameters_in_source(parameters_source, path=path)
-    cell_types = parameter_types(parameters_source, path=path)
+    cell_types = parameter_types(parameters_source, path=path, values=cell_params)
     others, problems = _neighbours(path, root)
     stages = [
         {"name": s.name, "notebook": _rel(s.path, root), "upstream": list(s.upstream)}
@@ -143,15 +143,23 @@ def _neighbours(path: Path, root: Path) -> tuple[list[Any], list[dict[str, str]]
 
 
 def validate_view(
-    path: Path, metadata: Any, parameters_source: str | None = None, *, root: Path
+    path: Path,
+    metadata: Any,
+    parameters_source: str | None = None,
+    *,
+    root: Path,
+    cells: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Check stage ``metadata`` for the notebook at ``path`` as ``nbmlops stage set`` would:
-    the schema, a unique name and that every upstream stage exists beside it. The answer carries
-    the ``parameters`` cell source with the metadata's params synced in, as ``set_stage`` writes.
+    the schema, a unique name, that every upstream stage exists beside it, and that no code cell
+    after the ``parameters`` cell assigns a declared parameter again. ``cells`` are the open
+    notebook's cells (``cell_type``, ``source``, ``metadata.tags``); without them, the saved
+    notebook's. The answer carries the ``parameters`` cell source with the metadata's params
+    synced in, as ``set_stage`` writes.
 
     Raises
     ------
-    StageMetadataError, UnknownUpstreamError, ParametersCellError
+    StageMetadataError, UnknownUpstreamError, ParametersCellError, ParameterReassignedError
     """
     from nbmlops.errors import StageMetadataError, UnknownUpstreamError
     from nbmlops.stage import sync_parameters_source, validate_stage_metadata
@@ -171,7 +179,34 @@ def validate_view(
     synced = sync_parameters_source(
         parameters_source, meta.get("params", {}), upstream=bool(meta.get("upstream")), path=path
     )
+    _check_later_cells(path, name, set(meta.get("params", {})), cells)
     return {"ok": True, "stage": name, "metadata": meta, "parameters_source": synced}
+
+
+def _check_later_cells(path: Path, stage: str, params: set[str], cells: list[Any] | None) -> None:
+    from nbmlops.cell_code import check_parameters_not_reassigned
+    from nbmlops.errors import NbmlopsError
+    from nbmlops.stage import read_notebook
+
+    if cells is None:
+        try:
+            cells = read_notebook(path)["cells"]
+        except NbmlopsError:  # not saved yet: nothing to check
+            return
+    shaped: list[dict[str, Any]] = [
+        {
+            "cell_type": c.get("cell_type"),
+            "source": c["source"] if isinstance(c.get("source"), str | list) else "",
+            "metadata": c.get("metadata") if isinstance(c.get("metadata"), dict) else {},
+        }
+        for c in cells
+        if isinstance(c, dict)
+    ]
+    tagged = [i for i, c in enumerate(shaped) if "parameters" in c["metadata"].get("tags", [])]
+    code = [i for i, c in enumerate(shaped) if c["cell_type"] == "code"]
+    # no parameters cell yet: the form inserts one before the first code cell
+    after = tagged[0] if tagged else (code[0] - 1 if code else len(shaped))
+    check_parameters_not_reassigned(shaped, params, stage=stage, path=path, after=after)
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -38,7 +38,7 @@ export function DagView({ stages, edges, stateOf, onSelect }: Props): JSX.Elemen
       {nodes.map(n => {
         const stage = byId.get(n.id)!;
         const state = stateOf(n.id);
-        const why = state === 'stale' && stage.reasons.length ? `\n${stage.reasons.join('\n')}` : '';
+        const why = state === 'stale' && stage.reasons.length ? `\n${stage.reasons.map(r => r.text).join('\n')}` : '';
         return (
           <g
             key={n.id}

@@ -35,7 +35,9 @@ export function StageRow(props: Props): JSX.Element {
       {reasons.length > 0 && (
         <ul className="nbmlops-StageRow-reasons">
           {reasons.map(r => (
-            <li key={r}>{r}</li>
+            <li key={`${r.kind}:${r.subject ?? ''}`} data-kind={r.kind}>
+              {r.text}
+            </li>
           ))}
         </ul>
       )}
