@@ -297,22 +297,63 @@ def cmd_env_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from nbmlops.ledger import verify_ledger
+    from rich.markup import escape
+
+    from nbmlops.audit import verify_project
+
+    report = verify_project(Path(args.root), anchors=args.anchor or (), mlflow=not args.no_mlflow)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
+        return 0 if report.ok else 1
+    console = _console()
+    for check in report.checks:
+        state = "[red]FAILED[/]" if check.failures else "[yellow]warn[/]" if check.warnings else (
+            "[green]ok[/]"
+        )
+        counts = f"{check.checked} checked"
+        if check.kind == "ledger":
+            counts = f"{report.ledger.entries} entries, head {report.ledger.head}"
+        counts += f", {len(check.failures)} failed" if check.failures else ""
+        counts += f", {len(check.warnings)} warning(s)" if check.warnings else ""
+        note = f" [dim]({escape(check.note)})[/]" if check.note else ""
+        console.print(f"{check.kind:<13} {state:<18} {counts}{note}")
+        for finding in check.failures:
+            console.print(f"  [red]x[/] {escape(str(finding))}")
+        for finding in check.warnings:
+            console.print(f"  [yellow]![/] {escape(str(finding))}")
+    if not report.ok:
+        console.print(f"[red]audit FAILED[/]: {len(report.failures)} disagreement(s) above")
+        return 1
+    console.print(f"[green]ledger intact[/]: {report.ledger.entries} entries, every anchor agrees")
+    return 0
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    from nbmlops.audit import append_anchor, ledger_anchor
 
     root = Path(args.root)
-    report = verify_ledger(root)
-    console = _console()
-    if not report.ok:
-        console.print(f"[red]ledger FAILED verification[/]: {report.problem}")
-        return 1
-    from nbmlops.review.decision import verify_decisions
+    anchor = append_anchor(root, args.append) if args.append else ledger_anchor(root)
+    sys.stdout.write(anchor.to_line() + "\n")
+    if args.append:
+        sys.stderr.write(f"anchored seq {anchor.seq} in {args.append}\n")
+    return 0
 
-    problems = verify_decisions(root)
-    for seq, problem in problems:
-        console.print(f"[red]signed decision at ledger entry {seq} FAILED:[/] {problem}")
-    if problems:
-        return 1
-    console.print(f"[green]ledger intact[/]: {report.entries} entries, head {report.head}")
+
+def cmd_audit_repair(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from nbmlops.ledger import repair_ledger
+
+    done = repair_ledger(Path(args.root))
+    console = _console()
+    if done.quarantine is None or done.entry is None:
+        console.print("nothing to repair: the ledger has no damaged tail")
+        return 0
+    console.print(
+        f"moved the damaged tail ({done.length} bytes, sha256 {done.sha256}) to "
+        f"{escape(str(done.quarantine))}; recorded as ledger entry {done.entry.seq} "
+        f"({done.entry.event}). Check the rest with `nbmlops audit verify`."
+    )
     return 0
 
 
@@ -437,11 +478,35 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     s = audit_sub.add_parser(
         "verify",
-        help="exit 0 if the ledger and every signed decision (signature, evidence) verify, "
-        "1 naming the bad entry",
+        help="exit 0 if the ledger, every signed decision and every anchor of the ledger (run "
+        "records, stage states, MLflow tags, evidence, --anchor files) agree; 1 naming what not",
     )
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.add_argument(
+        "--anchor",
+        action="append",
+        metavar="FILE",
+        help="also check the heads kept in FILE by `nbmlops audit anchor --append` (repeatable)",
+    )
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.add_argument(
+        "--no-mlflow", action="store_true", help="skip the MLflow ledger-head tags (faster)"
+    )
     s.set_defaults(func=cmd_audit_verify)
+    s = audit_sub.add_parser(
+        "anchor",
+        help="print the ledger's head (seq, hash, UTC time) as a JSON line, to keep elsewhere",
+    )
+    s.add_argument("--append", metavar="FILE", help="append the line to FILE (e.g. in a git repo)")
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.set_defaults(func=cmd_audit_anchor)
+    s = audit_sub.add_parser(
+        "repair",
+        help="move an interrupted append's incomplete last line to .nbmlops/ledger.quarantine/ "
+        "and record that (refuses any other damage)",
+    )
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.set_defaults(func=cmd_audit_repair)
 
     from nbmlops.cli_review import add_parsers
 
