@@ -11,10 +11,14 @@ state per stage in ``build/``. The entries are chained and hashed exactly as
 :func:`nbmlops.ledger.append` does, but written in one go (100,000 appends would time 100,000
 fsyncs, not verification). Then, interleaved ``--repeat`` times so that load hits every row alike:
 
-baseline: verify_ledger
-    the chain and head alone (what verification cost before issue 10 section 2)
-baseline: verify_ledger + verify_decisions
-    what ``nbmlops audit verify`` ran before (two passes over the file)
+before: verify_ledger (main)
+    the chain and head alone, with ``nbmlops/ledger.py`` as it is on the ``main`` branch (read
+    with ``git show``): what verification cost before
+before: audit verify (main)
+    what ``nbmlops audit verify`` ran on ``main``: that verify_ledger, then verify_decisions
+    reading the ledger through main's ledger module (two passes over the file)
+now: verify_ledger
+    the chain and head alone, this branch (one serialisation per line instead of two)
 verify_project (no MLflow)
     the new whole-project audit in-process: chain, decisions, run records, stage states,
     evidence, open runs
@@ -36,14 +40,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from nbmlops.audit import verify_project  # noqa: E402
 from nbmlops.ledger import GENESIS, _canonical, _digest, verify_ledger  # noqa: E402
+from nbmlops.review import decision  # noqa: E402
 from nbmlops.review.decision import verify_decisions  # noqa: E402
 
 STAGES = ("cohort", "features", "model", "review")
@@ -106,6 +114,28 @@ def build(root: Path, entries: int) -> int:
     return runs
 
 
+def _main_ledger() -> Any:
+    """``nbmlops/ledger.py`` of the main branch, as a module of its own."""
+    source = subprocess.run(
+        ["git", "-C", str(REPO), "show", "main:nbmlops/ledger.py"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    module = types.ModuleType("nbmlops_ledger_main")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, "main:nbmlops/ledger.py", "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+@contextmanager
+def _decisions_read_with(module: Any) -> Iterator[None]:
+    saved = decision.ledger
+    decision.ledger = module
+    try:
+        yield
+    finally:
+        decision.ledger = saved
+
+
 def _cli(root: Path) -> None:
     exe = Path(sys.executable).parent / "nbmlops"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -129,20 +159,25 @@ def main() -> int:
         print(f"built {args.entries} entries ({size / 1e6:.1f} MB), {runs} run records "
               f"in {time.perf_counter() - started:.1f} s: {root}")  # fmt: skip
 
+        main = _main_ledger()
+
         def old_cli() -> None:
-            assert verify_ledger(root).ok
-            assert verify_decisions(root) == []
+            if not main.verify_ledger(root).ok:
+                raise SystemExit("main's verify_ledger failed on the benchmark's ledger")
+            with _decisions_read_with(main):
+                verify_decisions(root)
 
         def new() -> None:
             report = verify_project(root, mlflow=False)
-            assert report.ok, [str(f) for f in report.failures]
-            assert report.check("run records").checked == runs
+            if not report.ok or report.check("run records").checked != runs:
+                raise SystemExit(f"verify_project failed: {[str(f) for f in report.failures]}")
 
         rows: dict[str, Callable[[], object]] = {
-            "baseline: verify_ledger": lambda: verify_ledger(root),
-            "baseline: verify_ledger + verify_decisions": old_cli,
-            "verify_project (no MLflow)": new,
-            "nbmlops audit verify (CLI)": lambda: _cli(root),
+            "before: verify_ledger (main)": lambda: main.verify_ledger(root),
+            "before: audit verify (main)": old_cli,
+            "now: verify_ledger": lambda: verify_ledger(root),
+            "now: verify_project (no MLflow)": new,
+            "now: nbmlops audit verify (CLI)": lambda: _cli(root),
         }
         samples: dict[str, list[float]] = {name: [] for name in rows}
         for _ in range(args.repeat):

@@ -100,7 +100,12 @@ class Finding:
     seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "subject": self.subject, "seq": self.seq, "message": self.message}
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "seq": self.seq,
+            "message": self.message,
+        }
 
     def __str__(self) -> str:
         at = f" (ledger seq {self.seq})" if self.seq is not None else ""
@@ -424,7 +429,7 @@ def _mlflow(root: Path, index: _Index) -> AuditCheck:
         return AuditCheck(kind="mlflow", checked=0, note="no MLflow store in this project")
     try:
         runs = list(_pipeline_runs(tracking_uri(root)))
-    except Exception as exc:  # noqa: BLE001 - any store failure: say it was not checked
+    except Exception as exc:  # any store failure (MLflow's, SQL's, HTTP's): not checked
         note = f"not checked: the MLflow store cannot be read ({type(exc).__name__}: {exc})"
         warning = Finding(kind="mlflow", subject="MLflow store", message=note)
         return AuditCheck(kind="mlflow", checked=0, warnings=(warning,), note=note)
@@ -563,4 +568,3 @@ def _open_runs(index: _Index) -> AuditCheck:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-

@@ -307,9 +307,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     console = _console()
     for check in report.checks:
-        state = "[red]FAILED[/]" if check.failures else "[yellow]warn[/]" if check.warnings else (
-            "[green]ok[/]"
-        )
+        state = "[green]ok[/]"
+        if check.failures or check.warnings:
+            state = "[red]FAILED[/]" if check.failures else "[yellow]warn[/]"
         counts = f"{check.checked} checked"
         if check.kind == "ledger":
             counts = f"{report.ledger.entries} entries, head {report.ledger.head}"

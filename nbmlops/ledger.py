@@ -12,11 +12,21 @@ the seq and hash of the last line::
     assert report.ok and report.head == entry.hash
     events = [e.event for e in read_entries(Path("."))]
 
-Threat model. Verification detects accidental and casual changes: an edited, deleted, inserted or
-reordered entry, a line that is not JSON or was cut off, and entries removed from the end (which a
-chain alone cannot show; the head file can). It does not stop someone with write access who
-recomputes the whole chain *and* the head. Only a copy of a head hash kept elsewhere makes that
-visible, which is why nbmlops tags each MLflow run with the hash of the entry it appended.
+Threat model. This module alone detects a careless edit: an edited, deleted, inserted or
+reordered entry, a line that is not JSON or was cut off, a line re-serialised by another JSON
+writer, and entries removed from the end (which a chain alone cannot show; the head file can). It
+does not stop a user with write access to ``.nbmlops/`` who recomputes the whole chain *and* the
+head: :func:`nbmlops.audit.verify_project` (``nbmlops audit verify``) then compares the chain with
+every copy of its hashes kept outside it (run records, stage states, MLflow's
+``nbmlops.ledger_head`` tags, archived evidence, anchor files). An administrator who rewrites all
+of those together is revealed only by an anchor kept where they cannot rewrite history
+(``nbmlops audit anchor --append FILE`` into a protected git remote or onto a team server).
+
+An append is all or nothing: a write or fsync that fails (a full disk) cuts the file back to its
+length before the append, under the lock, and the head is not advanced. A tail damaged anyway (a
+crash or power loss mid-write) is moved to ``.nbmlops/ledger.quarantine/`` by
+:func:`repair_ledger` (``nbmlops audit repair``), which records that act as a ``ledger_repaired``
+entry; it refuses any damage that is not such a tail.
 
 Writers hold an exclusive lock (``ledger.jsonl.lock``) while they read the tail and append, so
 parallel stages, processes and users of a shared project folder neither corrupt the file nor fork
@@ -180,8 +190,17 @@ def _append_locked(
         "event": event, "run_id": run_id, "data": payload, "prev": prev,
     }  # fmt: skip
     entry = LedgerEntry(**fields, hash=_digest(fields))
-    _write_line(ledger, _canonical(entry.to_dict()) + b"\n")
-    _write_head(ledger, entry)  # not reached when the line could not be written whole
+    before = _write_line(ledger, _canonical(entry.to_dict()) + b"\n")
+    try:
+        _write_head(ledger, entry)
+    except BaseException:
+        # all or nothing: a head left behind twice in a row would read as tampering
+        fd = os.open(ledger, os.O_WRONLY)
+        try:
+            _cut_back(ledger, fd, before)
+        finally:
+            os.close(fd)
+        raise
     return entry
 
 
@@ -555,8 +574,8 @@ def _last_line(ledger: Path) -> bytes | None:
         return tail or None
 
 
-def _write_line(ledger: Path, line: bytes) -> None:
-    """Append ``line`` whole or not at all (the caller holds the lock).
+def _write_line(ledger: Path, line: bytes) -> int:
+    """Append ``line`` whole or not at all (the caller holds the lock); the length before it.
 
     A full disk or an I/O error can leave part of the line written; the file is cut back to its
     length before the write, so the next append (a later run) chains onto an intact end.
@@ -575,6 +594,7 @@ def _write_line(ledger: Path, line: bytes) -> None:
             raise
     finally:
         os.close(fd)
+    return before
 
 
 def _cut_back(ledger: Path, fd: int, length: int) -> None:

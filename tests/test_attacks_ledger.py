@@ -21,7 +21,7 @@ from tests.clinical import clinical_project, nbmlops_cli
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a throw-away test credential
 Lines = list[dict[str, Any]]
 
 
@@ -167,7 +167,9 @@ def test_removing_a_signed_decision_fails_on_its_orphan_evidence(project: Path) 
     assert {Path(f["subject"]).name for f in orphans} <= archived
 
 
-def test_removing_a_refused_signature_fails_against_an_anchor(project: Path, tmp_path: Path) -> None:
+def test_removing_a_refused_signature_fails_against_an_anchor(
+    project: Path, tmp_path: Path
+) -> None:
     refused = nbmlops_cli(
         project, "review", "latest", "--stage", "model", "--decision", "approve",
         "--meaning", "I approve", "--comment", "fine", "--signer", "qa1", "--password-stdin",
@@ -199,9 +201,7 @@ def test_a_forged_mlflow_ledger_head_tag_fails(project: Path) -> None:
 
     client = open_client(tracking_uri(project))
     [experiment] = [e for e in client.search_experiments() if e.name == "nbmlops/analysis"]
-    runs = client.search_runs(
-        [experiment.experiment_id], "tags.`nbmlops.kind` = 'pipeline'"
-    )
+    runs = client.search_runs([experiment.experiment_id], "tags.`nbmlops.kind` = 'pipeline'")
     client.set_tag(runs[0].info.run_id, "nbmlops.ledger_head", "f" * 64)
 
     code, out, report = _verify(project)

@@ -466,7 +466,9 @@ def test_a_missing_ledger_where_runs_exist_fails(tmp_path: Path) -> None:
 
     runs = tmp_path / ".nbmlops" / "runs"
     runs.mkdir(parents=True)
-    (runs / "r1.json").write_text(json.dumps({"run_id": "r1", "ledger_seq": 4, "ledger_head": "c" * 64}))
+    (runs / "r1.json").write_text(
+        json.dumps({"run_id": "r1", "ledger_seq": 4, "ledger_head": "c" * 64})
+    )
 
     report = verify_project(tmp_path, mlflow=False)
 
@@ -485,3 +487,25 @@ def test_an_empty_project_verifies(tmp_path: Path) -> None:
     assert report.ok
     assert [c.kind for c in report.checks] == list(CHECKS)
     assert not (tmp_path / ".nbmlops").exists()  # verifying creates nothing
+
+
+def test_a_head_that_cannot_be_written_undoes_the_line(
+    six: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from nbmlops import ledger
+
+    before = (_ledger(six).read_bytes(), _head(six).read_bytes())
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ledger, "write_bytes_atomic", full)
+    with pytest.raises(LedgerError):
+        append(six, "run_started")
+
+    assert (_ledger(six).read_bytes(), _head(six).read_bytes()) == before
+    monkeypatch.undo()
+    assert append(six, "run_started").seq == 6
+    assert verify_ledger(six).ok
