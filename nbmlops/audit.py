@@ -199,6 +199,7 @@ class _Index:
         self.finished: dict[str, tuple[int, str]] = {}
         self.runs: set[str] = set()
         self.evidence: set[str] = set()
+        self.decision_hashes: set[str] = set()
         self.decisions = 0
 
     def add(self, entry: LedgerEntry) -> None:
@@ -212,6 +213,7 @@ class _Index:
                 self.finished[entry.run_id] = (entry.seq, entry.hash)
         if entry.event == "review_signed":
             self.decisions += 1
+            self.decision_hashes.add(entry.hash)
             items = entry.data.get("evidence", {}).get("items", [])
             self.evidence.update(str(i.get("digest")) for i in items if isinstance(i, dict))
 
@@ -421,6 +423,19 @@ def _stage_states(root: Path, index: _Index) -> AuditCheck:
     return AuditCheck(kind="stage states", checked=len(paths), failures=tuple(failures))
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Tagged:
+    """What one MLflow run or model version says about the ledger."""
+
+    subject: str
+    run_id: str | None = None
+    """``nbmlops.run_id`` of a pipeline run (None for a model version)."""
+    head: str | None = None
+    """``nbmlops.ledger_head``: the hash of the run's ``run_finished`` entry."""
+    decision: str | None = None
+    """``nbmlops.review.ledger_entry``: the hash of a ``review_signed`` entry."""
+
+
 def _mlflow(root: Path, index: _Index) -> AuditCheck:
     from nbmlops.tracking import tracking_uri
 
@@ -428,48 +443,62 @@ def _mlflow(root: Path, index: _Index) -> AuditCheck:
     if not shared and not (root / ".nbmlops" / "mlflow.db").is_file():
         return AuditCheck(kind="mlflow", checked=0, note="no MLflow store in this project")
     try:
-        runs = list(_pipeline_runs(tracking_uri(root)))
+        # a shared server's registry holds other projects' models, which no run id ties to ours
+        tagged = list(_mlflow_tags(tracking_uri(root), registry=not shared))
     except Exception as exc:  # any store failure (MLflow's, SQL's, HTTP's): not checked
         note = f"not checked: the MLflow store cannot be read ({type(exc).__name__}: {exc})"
         warning = Finding(kind="mlflow", subject="MLflow store", message=note)
         return AuditCheck(kind="mlflow", checked=0, warnings=(warning,), note=note)
-    checked, failures, warnings = 0, [], []
+    checked, failures, warnings = 0, list[Finding](), list[Finding]()
     known = index.runs | _record_ids(root)
-    for mlflow_id, run_id, head in runs:
-        if shared and run_id not in known:
+    for item in tagged:
+        if shared and item.run_id is not None and item.run_id not in known:
             continue  # a shared server holds other projects' runs; only this project's count
         checked += 1
-        subject = f"MLflow run {mlflow_id} (run {run_id})"
-        finished = index.finished.get(run_id)
-        if head is None:
-            if run_id not in index.runs:
-                message = "the ledger does not mention this run: its entries were removed"
-                failures.append(Finding(kind="mlflow", subject=subject, message=message))
-            else:
-                message = "no nbmlops.ledger_head tag: the run's end was not recorded in MLflow"
-                warnings.append(Finding(kind="mlflow", subject=subject, message=message))
-            continue
-        if finished is not None and finished[1] == head:
-            continue
-        at = index.seq_of.get(head)
-        if at is not None:
-            message = (
-                f"tagged nbmlops.ledger_head {head[:16]}…, the ledger's entry {at}, which is not "
-                "this run's run_finished entry"
+        if item.run_id is not None and (found := _head_finding(item, item.run_id, index)):
+            (failures if found[0] else warnings).append(found[1])
+        if item.decision is not None and item.decision not in index.decision_hashes:
+            at = index.seq_of.get(item.decision)
+            what = (
+                f"the ledger's entry {at}, not a review_signed entry"
+                if at is not None
+                else "which is not in the ledger: a signed decision was removed or rewritten"
             )
-        else:
-            message = f"tagged nbmlops.ledger_head {head[:16]}…, which is not in the ledger: " + (
-                "the ledger was rewritten" if finished is not None else "its entries were removed"
-            )
-        seq = finished[0] if finished is not None else at
-        failures.append(Finding(kind="mlflow", subject=subject, seq=seq, message=message))
+            message = f"tagged nbmlops.review.ledger_entry {item.decision[:16]}…, {what}"
+            failures.append(Finding(kind="mlflow", subject=item.subject, seq=at, message=message))
     note = "shared store: runs this project knows" if shared else ""
     return AuditCheck(kind="mlflow", checked=checked, failures=tuple(failures),
                       warnings=tuple(warnings), note=note)  # fmt: skip
 
 
-def _pipeline_runs(uri: str) -> Iterator[tuple[str, str, str | None]]:
-    """(MLflow run id, nbmlops run id, ledger head tag) of every pipeline run, deleted ones too."""
+def _head_finding(item: _Tagged, run_id: str, index: _Index) -> tuple[bool, Finding] | None:
+    """(is a failure, why) a pipeline run's ``nbmlops.ledger_head`` disagrees with the chain;
+    None when it agrees."""
+    finished, head = index.finished.get(run_id), item.head
+    if head is None:
+        if run_id not in index.runs:
+            message = "the ledger does not mention this run: its entries were removed"
+            return True, Finding(kind="mlflow", subject=item.subject, message=message)
+        message = "no nbmlops.ledger_head tag: the run's end was not recorded in MLflow"
+        return False, Finding(kind="mlflow", subject=item.subject, message=message)
+    if finished is not None and finished[1] == head:
+        return None
+    at = index.seq_of.get(head)
+    if at is not None:
+        message = (
+            f"tagged nbmlops.ledger_head {head[:16]}…, the ledger's entry {at}, which is not "
+            "this run's run_finished entry"
+        )
+    else:
+        message = f"tagged nbmlops.ledger_head {head[:16]}…, which is not in the ledger: " + (
+            "the ledger was rewritten" if finished is not None else "its entries were removed"
+        )
+    seq = finished[0] if finished is not None else at
+    return True, Finding(kind="mlflow", subject=item.subject, message=message, seq=seq)
+
+
+def _mlflow_tags(uri: str, *, registry: bool) -> Iterator[_Tagged]:
+    """Every pipeline run (deleted ones too) and, with ``registry``, every model version."""
     from mlflow.entities import ViewType
 
     from nbmlops.tracking import open_client
@@ -490,9 +519,29 @@ def _pipeline_runs(uri: str) -> Iterator[tuple[str, str, str | None]]:
             page_token=token,
         )
         for run in page:
-            tags = run.data.tags
-            yield run.info.run_id, tags.get("nbmlops.run_id", "?"), tags.get("nbmlops.ledger_head")
+            tags, run_id = run.data.tags, run.data.tags.get("nbmlops.run_id", "?")
+            yield _Tagged(
+                subject=f"MLflow run {run.info.run_id} (run {run_id})",
+                run_id=run_id,
+                head=tags.get("nbmlops.ledger_head"),
+                decision=tags.get("nbmlops.review.ledger_entry"),
+            )
         token = page.token
+        if not token:
+            break
+    token = None
+    while registry:
+        versions = client.search_model_versions(max_results=10000, page_token=token)
+        for version in versions:
+            decision = version.tags.get("nbmlops.review.ledger_entry")
+            if decision is not None:
+                # a search leaves aliases out; the version itself names them
+                full = client.get_model_version(version.name, version.version)
+                aliases = ", ".join(getattr(full, "aliases", None) or [])
+                shown = f" (alias {aliases})" if aliases else ""
+                subject = f"MLflow model {version.name} version {version.version}{shown}"
+                yield _Tagged(subject=subject, decision=decision)
+        token = versions.token
         if not token:
             return
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.clinical import clinical_project, nbmlops_cli
+from tests.clinical import NBMLOPS, clinical_project, nbmlops_cli, stage_notebook, write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -62,10 +66,8 @@ def _failures(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [f for c in report["checks"] if c["kind"] == kind for f in c["failures"]]
 
 
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clinical project after two real runs (the second with C=0.5) and a signer."""
-    root = clinical_project(tmp_path_factory.mktemp("ran"))
+def _two_runs_and_a_signer(root: Path) -> Path:
+    clinical_project(root)
     for args in (("run", "analysis"), ("run", "analysis", "--param", "model.C=0.5")):
         done = nbmlops_cli(root, *args)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -77,18 +79,34 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clinical project after two real runs (the second with C=0.5) and a signer."""
+    return _two_runs_and_a_signer(tmp_path_factory.mktemp("ran"))
+
+
 @pytest.fixture
 def project(ran: Path, tmp_path: Path) -> Path:
-    """A private copy of ``ran`` (its own ledger, run records and MLflow store)."""
+    """A private copy of ``ran``: its own ledger, run records, stage states and MLflow store.
+
+    Not for signing: run records name their MLflow store and products by absolute path, so a
+    decision signed in a copy would be mirrored into ``ran``'s store (see ``fresh``).
+    """
     root = tmp_path / "copy"
     shutil.copytree(ran, root)
     return root
 
 
-def _sign(root: Path) -> None:
+@pytest.fixture
+def fresh(tmp_path: Path) -> Path:
+    """A project of its own, made and run in place, for probes that sign decisions."""
+    return _two_runs_and_a_signer(tmp_path / "fresh")
+
+
+def _sign(root: Path, decision: str = "reject") -> None:
     done = nbmlops_cli(
-        root, "review", "latest", "--stage", "model", "--decision", "reject",
-        "--meaning", "I reject this model for the pilot", "--comment", "AUROC too low",
+        root, "review", "latest", "--stage", "model", "--decision", decision,
+        "--meaning", f"I {decision} this model for the pilot", "--comment", "AUROC as reviewed",
         "--signer", "qa1", "--password-stdin", input=PASSWORD + "\n",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -153,18 +171,22 @@ def test_a_consistent_shorter_ledger_fails(project: Path) -> None:
     assert len(_failures(report, "mlflow")) == 1
 
 
-def test_removing_a_signed_decision_fails_on_its_orphan_evidence(project: Path) -> None:
-    _sign(project)
-    assert _verify(project)[0] == 0
-    _rechain(project, lambda es: [e for e in es if e["event"] != "review_signed"])
+def test_removing_an_approval_fails_on_its_evidence_and_mlflow(fresh: Path) -> None:
+    _sign(fresh, "approve")
+    assert _verify(fresh)[0] == 0
+    _rechain(fresh, lambda es: [e for e in es if e["event"] != "review_signed"])
 
-    code, out, report = _verify(project)
+    code, out, report = _verify(fresh)
 
     assert code == 1, out
     orphans = _failures(report, "evidence")
     assert orphans
-    archived = {p.name for p in (project / ".nbmlops" / "evidence").iterdir()}
+    archived = {p.name for p in (fresh / ".nbmlops" / "evidence").iterdir()}
     assert {Path(f["subject"]).name for f in orphans} <= archived
+    # the MLflow run and the approved model version still name the removed decision
+    subjects = [f["subject"] for f in _failures(report, "mlflow")]
+    assert any(s.startswith("MLflow run ") for s in subjects), subjects
+    assert any("version 1 (alias approved)" in s for s in subjects), subjects
 
 
 def test_removing_a_refused_signature_fails_against_an_anchor(
@@ -265,3 +287,50 @@ def test_repair_refuses_a_bad_line_in_the_middle(project: Path) -> None:
     assert "tamper" in repaired.stdout
     assert ledger_file.read_bytes() == before
     assert not (project / ".nbmlops" / "ledger.quarantine").exists()
+
+
+def test_a_shared_store_counts_only_this_projects_runs(ran: Path, tmp_path: Path) -> None:
+    """Another project's runs in a shared MLflow store are not this project's anchors."""
+    other = tmp_path / "other"
+    other.mkdir()
+    shared = {"MLFLOW_TRACKING_URI": f"sqlite:///{ran / '.nbmlops' / 'mlflow.db'}"}
+
+    done = nbmlops_cli(other, "audit", "verify", "--json", env=shared)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    mlflow = next(c for c in json.loads(done.stdout)["checks"] if c["kind"] == "mlflow")
+    assert (mlflow["checked"], mlflow["note"]) == (0, "shared store: runs this project knows")
+
+
+def test_a_killed_run_is_reported_as_never_finished(project: Path) -> None:
+    write_notebook(
+        project / "slow" / "hold.ipynb",
+        stage_notebook("hold", "import time\ntime.sleep(300)", products={"x": "x.txt"}),
+    )
+    ledger_file = project / ".nbmlops" / "ledger.jsonl"
+    before = len(_entries(project))
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    run = subprocess.Popen(  # its own session: the kernel it starts is killed with it
+        [str(NBMLOPS), "run", "slow"], cwd=project, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(ledger_file.read_bytes().splitlines()) == before:
+            assert time.monotonic() < deadline, "the run never started"
+            assert run.poll() is None, "the run ended early"
+            time.sleep(0.2)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    started = _entries(project)[-1]
+    assert started["event"] == "run_started"
+
+    code, out, report = _verify(project, text=True)
+
+    assert code == 0, out
+    warnings = [w for c in report["checks"] if c["kind"] == "open runs" for w in c["warnings"]]
+    assert [(w["subject"], w["seq"]) for w in warnings] == [
+        (f"run {started['run_id']}", started["seq"])
+    ]
+    assert "never finished" in out
