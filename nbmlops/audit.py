@@ -349,7 +349,8 @@ def _ledger(report: LedgerReport, others: Iterable[AuditCheck]) -> AuditCheck:
                 kind="ledger",
                 subject=str(report.path),
                 seq=report.problem.line - 1,
-                message=str(report.problem),
+                message=f"{report.problem} (An incomplete last line left by a crash is what "
+                "`nbmlops audit repair` moves aside, recorded; anything else is tampering.)",
             )
         )
     elif report.entries == 0:

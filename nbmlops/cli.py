@@ -307,16 +307,17 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     console = _console()
     for check in report.checks:
-        state = "[green]ok[/]"
-        if check.failures or check.warnings:
-            state = "[red]FAILED[/]" if check.failures else "[yellow]warn[/]"
+        word, colour = ("FAILED", "red") if check.failures else ("ok", "green")
+        if check.warnings and not check.failures:
+            word, colour = "warn", "yellow"
         counts = f"{check.checked} checked"
         if check.kind == "ledger":
-            counts = f"{report.ledger.entries} entries, head {report.ledger.head}"
+            last = f"seq {report.ledger.entries - 1} " if report.ledger.entries else ""
+            counts = f"{report.ledger.entries} entries, head {last}{report.ledger.head}"
         counts += f", {len(check.failures)} failed" if check.failures else ""
         counts += f", {len(check.warnings)} warning(s)" if check.warnings else ""
         note = f" [dim]({escape(check.note)})[/]" if check.note else ""
-        console.print(f"{check.kind:<13} {state:<18} {counts}{note}")
+        console.print(f"{check.kind:<13} [{colour}]{word:<7}[/] {counts}{note}")
         for finding in check.failures:
             console.print(f"  [red]x[/] {escape(str(finding))}")
         for finding in check.warnings:

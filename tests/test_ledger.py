@@ -509,3 +509,22 @@ def test_a_head_that_cannot_be_written_undoes_the_line(
     monkeypatch.undo()
     assert append(six, "run_started").seq == 6
     assert verify_ledger(six).ok
+
+
+def test_audit_anchor_prints_the_head_and_appends_it(
+    six: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nbmlops.cli import main
+
+    kept = tmp_path / "team" / "anchors.jsonl"
+    head = list(read_entries(six))[-1]
+
+    assert main(["audit", "anchor", "--root", str(six)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert main(["audit", "anchor", "--root", str(six), "--append", str(kept)]) == 0
+    assert main(["audit", "anchor", "--root", str(six), "--append", str(kept)]) == 0
+
+    assert (printed["seq"], printed["hash"], printed["entries"]) == (5, head.hash, 6)
+    assert printed["at"].endswith("Z")
+    assert [json.loads(line)["hash"] for line in kept.read_text().splitlines()] == [head.hash] * 2
+    assert main(["audit", "verify", "--root", str(six), "--anchor", str(kept)]) == 0
