@@ -319,7 +319,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         note = f" [dim]({escape(check.note)})[/]" if check.note else ""
         console.print(f"{check.kind:<13} [{colour}]{word:<7}[/] {counts}{note}")
         for finding in check.failures:
-            console.print(f"  [red]x[/] {escape(str(finding))}")
+            # a decision's line reads as it always has (scripts and people grep for it)
+            text = str(finding)
+            if finding.kind == "decisions":
+                text = f"signed decision at ledger entry {finding.seq} FAILED: {finding.message}"
+            console.print(f"  [red]x[/] {escape(text)}")
         for finding in check.warnings:
             console.print(f"  [yellow]![/] {escape(str(finding))}")
     if not report.ok:
