@@ -214,8 +214,10 @@ class _Index:
         if entry.event == "review_signed":
             self.decisions += 1
             self.decision_hashes.add(entry.hash)
-            items = entry.data.get("evidence", {}).get("items", [])
-            self.evidence.update(str(i.get("digest")) for i in items if isinstance(i, dict))
+            evidence = entry.data.get("evidence")  # a forged entry may hold anything here
+            items = evidence.get("items") if isinstance(evidence, dict) else None
+            if isinstance(items, list):
+                self.evidence.update(str(i.get("digest")) for i in items if isinstance(i, dict))
 
     def at(self, seq: object, digest: object, what: str) -> str | None:
         """Why ``digest`` is not the ledger's entry at ``seq`` (None when it is)."""
@@ -375,9 +377,19 @@ def _decisions(root: Path, index: _Index, report: LedgerReport) -> AuditCheck:
         return AuditCheck(kind="decisions", checked=0, note="not checked: the ledger fails")
     from nbmlops.review.decision import verify_decisions
 
+    try:
+        problems = verify_decisions(root)
+    except LedgerError:
+        raise
+    except Exception as exc:  # a malformed entry must be a finding, never a traceback
+        message = (
+            f"the decisions cannot be checked ({type(exc).__name__}: {exc}): an entry is malformed"
+        )
+        failure = Finding(kind="decisions", subject="review_signed entries", message=message)
+        return AuditCheck(kind="decisions", checked=index.decisions, failures=(failure,))
     failures = tuple(
         Finding(kind="decisions", subject="review_signed entry", seq=seq, message=problem)
-        for seq, problem in verify_decisions(root)
+        for seq, problem in problems
     )
     return AuditCheck(kind="decisions", checked=index.decisions, failures=failures)
 

@@ -321,7 +321,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         for finding in check.failures:
             # a decision's line reads as it always has (scripts and people grep for it)
             text = str(finding)
-            if finding.kind == "decisions":
+            if finding.kind == "decisions" and finding.seq is not None:
                 text = f"signed decision at ledger entry {finding.seq} FAILED: {finding.message}"
             console.print(f"  [red]x[/] {escape(text)}")
         for finding in check.warnings:

@@ -528,3 +528,15 @@ def test_audit_anchor_prints_the_head_and_appends_it(
     assert printed["at"].endswith("Z")
     assert [json.loads(line)["hash"] for line in kept.read_text().splitlines()] == [head.hash] * 2
     assert main(["audit", "verify", "--root", str(six), "--anchor", str(kept)]) == 0
+
+
+def test_a_malformed_decision_entry_does_not_stop_the_audit(six: Path) -> None:
+    from nbmlops.audit import verify_project
+
+    append(six, "review_signed", run_id="run-1", data={"evidence": "not a list of items"})
+
+    report = verify_project(six, mlflow=False)
+
+    assert not report.ok  # verify_decisions names it; the other checks still ran
+    assert report.check("decisions").failures
+    assert report.check("evidence").checked == 0
