@@ -352,25 +352,68 @@ def cmd_env_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from nbmlops.ledger import verify_ledger
+    from nbmlops.audit import verify_project
 
-    root = Path(args.root)
-    report = verify_ledger(root)
+    report = verify_project(Path(args.root), anchors=args.anchor or (), mlflow=not args.no_mlflow)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
+        return 0 if report.ok else 1
     console = _console()
+    for check in report.checks:
+        word, colour = ("FAILED", "red") if check.failures else ("ok", "green")
+        if check.warnings and not check.failures:
+            word, colour = "warn", "yellow"
+        counts = f"{check.checked} checked"
+        if check.kind == "ledger":
+            last = f"seq {report.ledger.entries - 1} " if report.ledger.entries else ""
+            counts = f"{report.ledger.entries} entries, head {last}{report.ledger.head}"
+        counts += f", {len(check.failures)} failed" if check.failures else ""
+        counts += f", {len(check.warnings)} warning(s)" if check.warnings else ""
+        note = f" ({check.note})" if check.note else ""
+        template = f"{{:<13}} [{colour}]{{:<7}}[/] {{}}[dim]{{}}[/]"
+        console.print(_styled(template, check.kind, word, counts, note))
+        for finding in check.failures:
+            # a decision's line reads as it always has (scripts and people grep for it)
+            text = str(finding)
+            if finding.kind == "decisions" and finding.seq is not None:
+                text = f"signed decision at ledger entry {finding.seq} FAILED: {finding.message}"
+            console.print(_styled("  [red]x[/] {}", text))
+        for finding in check.warnings:
+            console.print(_styled("  [yellow]![/] {}", finding))
     if not report.ok:
-        console.print(_styled("[red]ledger FAILED verification[/]: {}", report.problem))
-        return 1
-    from nbmlops.review.decision import verify_decisions
-
-    problems = verify_decisions(root)
-    for seq, problem in problems:
         console.print(
-            _styled("[red]signed decision at ledger entry {} FAILED:[/] {}", seq, problem)
+            _styled("[red]audit FAILED[/]: {} disagreement(s) above", len(report.failures))
         )
-    if problems:
         return 1
     console.print(
-        _styled("[green]ledger intact[/]: {} entries, head {}", report.entries, report.head)
+        _styled("[green]ledger intact[/]: {} entries, every anchor agrees", report.ledger.entries)
+    )
+    return 0
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    from nbmlops.audit import append_anchor, ledger_anchor
+
+    root = Path(args.root)
+    anchor = append_anchor(root, args.append) if args.append else ledger_anchor(root)
+    sys.stdout.write(anchor.to_line() + "\n")
+    if args.append:
+        sys.stderr.write(f"anchored seq {anchor.seq} in {args.append}\n")
+    return 0
+
+
+def cmd_audit_repair(args: argparse.Namespace) -> int:
+    from nbmlops.ledger import repair_ledger
+
+    done = repair_ledger(Path(args.root))
+    console = _console()
+    if done.quarantine is None or done.entry is None:
+        console.print("nothing to repair: the ledger has no damaged tail")
+        return 0
+    console.print(
+        f"moved the damaged tail ({done.length} bytes, sha256 {done.sha256}) to "
+        f"{done.quarantine}; recorded as ledger entry {done.entry.seq} "
+        f"({done.entry.event}). Check the rest with `nbmlops audit verify`."
     )
     return 0
 
@@ -382,22 +425,31 @@ def cmd_records_replay(args: argparse.Namespace) -> int:
 
     def show(outcome: ReplayOutcome) -> None:
         if outcome.status == "failed":
-            console.print(f"[red]not recorded[/] run {outcome.run_id}: {outcome.problem}")
+            console.print(
+                _styled("[red]not recorded[/] run {}: {}", outcome.run_id, outcome.problem)
+            )
             return
         how = "recorded" if outcome.status == "recorded" else "completed (it was partly there)"
         console.print(
-            f"[green]{how}[/] run {outcome.run_id} -> MLflow run {outcome.mlflow_run_id} "
-            f"at {outcome.uri}"
+            _styled(
+                "[green]{}[/] run {} -> MLflow run {} at {}",
+                how,
+                outcome.run_id,
+                outcome.mlflow_run_id,
+                outcome.uri,
+            )
         )
         for note in outcome.notes:
-            console.print(f"  [yellow]note[/] {note}")
+            console.print(_styled("  [yellow]note[/] {}", note))
 
     outcomes = replay_records(Path(args.root), uri=args.uri, wait=args.wait, progress=show)
     failed = sum(o.status == "failed" for o in outcomes)
     if not outcomes:
         console.print("every run record in .nbmlops/runs/ is already in MLflow: nothing to replay")
     elif failed:
-        console.print(f"[red]{failed} of {len(outcomes)} run(s) still not recorded[/]; run again")
+        console.print(
+            _styled("[red]{} of {} run(s) still not recorded[/]; run again", failed, len(outcomes))
+        )
     return 1 if failed else 0
 
 
@@ -536,11 +588,35 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     s = audit_sub.add_parser(
         "verify",
-        help="exit 0 if the ledger and every signed decision (signature, evidence) verify, "
-        "1 naming the bad entry",
+        help="exit 0 if the ledger, every signed decision and every anchor of the ledger (run "
+        "records, stage states, MLflow tags, evidence, --anchor files) agree; 1 naming what not",
     )
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.add_argument(
+        "--anchor",
+        action="append",
+        metavar="FILE",
+        help="also check the heads kept in FILE by `nbmlops audit anchor --append` (repeatable)",
+    )
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.add_argument(
+        "--no-mlflow", action="store_true", help="skip the MLflow ledger-head tags (faster)"
+    )
     s.set_defaults(func=cmd_audit_verify)
+    s = audit_sub.add_parser(
+        "anchor",
+        help="print the ledger's head (seq, hash, UTC time) as a JSON line, to keep elsewhere",
+    )
+    s.add_argument("--append", metavar="FILE", help="append the line to FILE (e.g. in a git repo)")
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.set_defaults(func=cmd_audit_anchor)
+    s = audit_sub.add_parser(
+        "repair",
+        help="move an interrupted append's incomplete last line to .nbmlops/ledger.quarantine/ "
+        "and record that (refuses any other damage)",
+    )
+    s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.set_defaults(func=cmd_audit_repair)
 
     records = sub.add_parser("records", help="the run records kept in .nbmlops/runs/")
     records_sub = records.add_subparsers(dest="records_command", required=True, metavar="ACTION")

@@ -44,7 +44,9 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     │                                  (.nbmlops/run.lock)                        host, user, since)
     ├── UnknownRunError                no such run was started from this server  (handle)
     └── LedgerError                    the ledger cannot be read or written      (path)
-        └── LedgerTamperedError        verification found a bad entry            (line, reason)
+        ├── LedgerTamperedError        verification found a bad entry            (line, reason)
+        └── LedgerRepairError          repair refused: the damage is not an      (line, reason)
+                                       interrupted append's incomplete last line
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ __all__ = [
     "KernelDiedError",
     "KernelNotFoundError",
     "LedgerError",
+    "LedgerRepairError",
     "LedgerTamperedError",
     "LockFileError",
     "MalformedNotebookError",
@@ -476,6 +479,18 @@ class LedgerTamperedError(LedgerError):
             f"{path}: ledger entry on line {line} fails verification: {reason}. "
             "The ledger after this point cannot be trusted; restore it from a backup and "
             "investigate who changed it.",
+            path=path,
+        )
+        self.line = line
+        self.reason = reason
+
+
+class LedgerRepairError(LedgerError):
+    def __init__(self, *, path: Path, line: int, reason: str) -> None:
+        super().__init__(
+            f"{path}: not repaired: line {line}: {reason}. `nbmlops audit repair` only moves "
+            "the incomplete last line an interrupted append leaves; nothing was changed. Restore "
+            "the ledger from a backup and investigate who changed it.",
             path=path,
         )
         self.line = line

@@ -378,6 +378,7 @@ class _Run:
                 "tracking_problem": record.tracking_problem,
             },
         )
+        record = replace(record, ledger_seq=head.seq, ledger_head=head.hash)
         record = recorder.finish(record, ledger_head=head.hash)
         runs = self.spec.root / ".nbmlops" / "runs"
         runs.mkdir(parents=True, exist_ok=True)

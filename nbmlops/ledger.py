@@ -12,11 +12,21 @@ the seq and hash of the last line::
     assert report.ok and report.head == entry.hash
     events = [e.event for e in read_entries(Path("."))]
 
-Threat model. Verification detects accidental and casual changes: an edited, deleted, inserted or
-reordered entry, a line that is not JSON or was cut off, and entries removed from the end (which a
-chain alone cannot show; the head file can). It does not stop someone with write access who
-recomputes the whole chain *and* the head. Only a copy of a head hash kept elsewhere makes that
-visible, which is why nbmlops tags each MLflow run with the hash of the entry it appended.
+Threat model. This module alone detects a careless edit: an edited, deleted, inserted or
+reordered entry, a line that is not JSON or was cut off, a line re-serialised by another JSON
+writer, and entries removed from the end (which a chain alone cannot show; the head file can). It
+does not stop a user with write access to ``.nbmlops/`` who recomputes the whole chain *and* the
+head: :func:`nbmlops.audit.verify_project` (``nbmlops audit verify``) then compares the chain with
+every copy of its hashes kept outside it (run records, stage states, MLflow's
+``nbmlops.ledger_head`` tags, archived evidence, anchor files). An administrator who rewrites all
+of those together is revealed only by an anchor kept where they cannot rewrite history
+(``nbmlops audit anchor --append FILE`` into a protected git remote or onto a team server).
+
+An append is all or nothing: a write or fsync that fails (a full disk) cuts the file back to its
+length before the append, under the lock, and the head is not advanced. A tail damaged anyway (a
+crash or power loss mid-write) is moved to ``.nbmlops/ledger.quarantine/`` by
+:func:`repair_ledger` (``nbmlops audit repair``), which records that act as a ``ledger_repaired``
+entry; it refuses any damage that is not such a tail.
 
 Writers hold an exclusive lock (``ledger.jsonl.lock``) while they read the tail and append, so
 parallel stages, processes and users of a shared project folder neither corrupt the file nor fork
@@ -40,15 +50,28 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from nbmlops.atomic import write_bytes_atomic
-from nbmlops.errors import LedgerError, LedgerTamperedError
+from nbmlops.errors import LedgerError, LedgerRepairError, LedgerTamperedError
 from nbmlops.records import utc_now
 
-__all__ = ["GENESIS", "LedgerEntry", "LedgerReport", "append", "read_entries", "verify_ledger"]
+__all__ = [
+    "GENESIS",
+    "REPAIRED",
+    "LedgerEntry",
+    "LedgerRepair",
+    "LedgerReport",
+    "append",
+    "read_entries",
+    "repair_ledger",
+    "verify_ledger",
+]
 
 GENESIS = "0" * 64
 """The ``prev`` of the first entry."""
 
 LEDGER_PATH = Path(".nbmlops") / "ledger.jsonl"
+QUARANTINE = Path(".nbmlops") / "ledger.quarantine"
+REPAIRED = "ledger_repaired"
+"""The event :func:`repair_ledger` appends: what it quarantined (file, SHA-256, length)."""
 LOCK_TIMEOUT_S = 120.0
 _TAIL_BLOCK = 64 * 1024
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -93,6 +116,20 @@ class LedgerReport:
         return self.problem is None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LedgerRepair:
+    """What :func:`repair_ledger` did: the damaged tail's new home and the entry recording it.
+
+    ``quarantine`` is None (and ``entry`` too) when the ledger had no damaged tail.
+    """
+
+    path: Path
+    quarantine: Path | None = None
+    length: int = 0
+    sha256: str = ""
+    entry: LedgerEntry | None = None
+
+
 def append(
     root: Path, event: str, *, run_id: str | None = None, data: Mapping[str, Any] | None = None
 ) -> LedgerEntry:
@@ -132,22 +169,38 @@ def append(
         ledger.parent.mkdir(parents=True, exist_ok=True)
         lock = _acquire(ledger)
         try:
-            seq, prev = _next_link(ledger)
-            fields: dict[str, Any] = {
-                "seq": seq, "ts": utc_now(), "who": _who(), "host": _host(),
-                "event": event, "run_id": run_id, "data": payload, "prev": prev,
-            }  # fmt: skip
-            entry = LedgerEntry(**fields, hash=_digest(fields))
-            _write_line(ledger, _canonical(entry.to_dict()) + b"\n")
-            _write_head(ledger, entry)
+            return _append_locked(ledger, event, run_id, payload)
         finally:
             lock.release()
     except OSError as exc:
         raise LedgerError(
-            f"{ledger}: cannot write the ledger ({exc}). Check that you may write to "
-            f"{ledger.parent}.",
+            f"{ledger}: cannot write the ledger ({exc}); nothing was appended and the ledger is "
+            f"as it was. Check that you may write to {ledger.parent} and that its disk has room.",
             path=ledger,
         ) from exc
+
+
+def _append_locked(
+    ledger: Path, event: str, run_id: str | None, payload: dict[str, Any]
+) -> LedgerEntry:
+    """Chain and write one entry; the caller holds the ledger lock."""
+    seq, prev = _next_link(ledger)
+    fields: dict[str, Any] = {
+        "seq": seq, "ts": utc_now(), "who": _who(), "host": _host(),
+        "event": event, "run_id": run_id, "data": payload, "prev": prev,
+    }  # fmt: skip
+    entry = LedgerEntry(**fields, hash=_digest(fields))
+    before = _write_line(ledger, _canonical(entry.to_dict()) + b"\n")
+    try:
+        _write_head(ledger, entry)
+    except BaseException:
+        # all or nothing: a head left behind twice in a row would read as tampering
+        fd = os.open(ledger, os.O_WRONLY)
+        try:
+            _cut_back(ledger, fd, before)
+        finally:
+            os.close(fd)
+        raise
     return entry
 
 
@@ -216,6 +269,123 @@ def read_entries(path_or_root: str | os.PathLike[str]) -> Iterator[LedgerEntry]:
     yield from _scan(_ledger_path(path_or_root))
 
 
+def repair_ledger(path_or_root: str | os.PathLike[str]) -> LedgerRepair:
+    """Move an interrupted append's incomplete last line to a quarantine file, and record that.
+
+    Only a damaged *tail* is repaired: bytes after the last intact entry that do not end with a
+    newline (a crash or power loss mid-append; a full disk no longer leaves them, see
+    :func:`append`). They are copied, byte for byte, to
+    ``.nbmlops/ledger.quarantine/<UTC time>.jsonl`` (read-only, never deleted), cut from the
+    ledger, and a ``ledger_repaired`` entry records the quarantined bytes' SHA-256 and length.
+    Anything else - a bad line with intact lines after it, a complete line that fails its hash, a
+    head that disagrees - is not what a crash leaves, and is refused untouched.
+
+    Parameters
+    ----------
+    path_or_root : path
+        The project folder, or the ledger file itself.
+
+    Returns
+    -------
+    LedgerRepair
+        With ``quarantine`` None when there was nothing to repair.
+
+    Raises
+    ------
+    LedgerRepairError
+        The damage is not a damaged tail; nothing was changed.
+    LedgerError
+        The ledger cannot be locked, read or written.
+
+    Examples
+    --------
+    >>> done = repair_ledger(root)
+    >>> done.quarantine, done.length, done.entry.event
+    (PosixPath('.../.nbmlops/ledger.quarantine/20260102T030405Z.jsonl'), 37, 'ledger_repaired')
+    """
+    ledger = _ledger_path(path_or_root)
+    if not ledger.is_file():
+        return LedgerRepair(path=ledger)
+    try:
+        lock = _acquire(ledger)
+        try:
+            return _repair_locked(ledger)
+        finally:
+            lock.release()
+    except OSError as exc:
+        raise LedgerError(f"{ledger}: cannot repair the ledger ({exc}).", path=ledger) from exc
+
+
+def _repair_locked(ledger: Path) -> LedgerRepair:
+    size = ledger.stat().st_size
+    good, last, line = 0, None, 0
+    with ledger.open("rb") as lines:
+        try:
+            for last in _checked_lines(ledger, lines, size):
+                good += len(_canonical(last.to_dict())) + 1
+                line += 1
+        except LedgerTamperedError as bad:
+            lines.seek(good)
+            tail = lines.read()
+            if b"\n" in tail:
+                reason = (
+                    f"{bad.reason}, and it is a complete line"
+                    + (" with more lines after it" if tail.index(b"\n") < len(tail) - 1 else "")
+                    + ": an edit (tampering), not an interrupted append"
+                )
+                raise LedgerRepairError(path=ledger, line=bad.line, reason=reason) from None
+        else:
+            tail = b""
+    try:
+        head = _parse_head(_read_head(ledger))
+    except ValueError as exc:
+        reason = f"the head file {_head_path(ledger)} is damaged ({exc})"
+        raise LedgerRepairError(path=ledger, line=line + 1, reason=reason) from None
+    if (found := _head_problem(last, head)) is not None:
+        raise LedgerRepairError(path=ledger, line=found[0], reason=found[1])
+    if not tail:
+        return LedgerRepair(path=ledger)
+    quarantine = _quarantine(ledger, tail)
+    with ledger.open("r+b") as f:
+        f.truncate(good)
+        f.flush()
+        os.fsync(f.fileno())
+    digest = hashlib.sha256(tail).hexdigest()
+    where = quarantine.relative_to(ledger.parent.parent).as_posix()
+    data = {"quarantine": where, "sha256": digest, "length": len(tail), "line": line + 1}
+    entry = _append_locked(ledger, REPAIRED, None, data)
+    return LedgerRepair(
+        path=ledger, quarantine=quarantine, length=len(tail), sha256=digest, entry=entry
+    )
+
+
+def _quarantine(ledger: Path, tail: bytes) -> Path:
+    """Keep ``tail`` in a new read-only file beside the ledger, on disk before the ledger is cut."""
+    folder = ledger.parent / QUARANTINE.name
+    folder.mkdir(exist_ok=True)
+    stamp = utc_now().replace("-", "").replace(":", "").replace(".", "")
+    for n in range(1000):
+        target = folder / (f"{stamp}.jsonl" if n == 0 else f"{stamp}-{n}.jsonl")
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except FileExistsError:
+            continue
+        try:
+            view = memoryview(tail)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return target
+    raise LedgerError(f"{folder}: cannot name a new quarantine file.", path=ledger)
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 
@@ -269,19 +439,41 @@ def _entry_from_line(raw: bytes) -> LedgerEntry:
     if not raw.strip():
         raise ValueError("the line is empty")
     try:
-        obj = json.loads(raw, parse_constant=_no_constant)
+        obj = _DECODER.decode(raw.decode("utf-8"))
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ValueError(f"the line is not valid JSON ({exc})") from None
-    if not isinstance(obj, dict) or set(obj) != set(_TYPES):
+    if not isinstance(obj, dict) or obj.keys() != _TYPES.keys():
         raise ValueError(f"the line is not a ledger entry (fields: {', '.join(_TYPES)})")
     wrong = [k for k, t in _TYPES.items() if not isinstance(obj[k], t)]
     if wrong or isinstance(obj["seq"], bool):
         raise ValueError(f"field(s) {', '.join(wrong or ['seq'])} of the entry have the wrong type")
-    if _digest(obj) != obj["hash"]:
+    digest: str = obj.pop("hash")
+    body = _canonical(obj)
+    if hashlib.sha256(body).hexdigest() != digest:
         raise ValueError("hash does not match its contents")
-    if _canonical(obj) + b"\n" != raw:
+    if not _is_body_with_hash(raw, body, digest):
         raise ValueError("the line is not in canonical form: it was re-serialized or hand-edited")
-    return LedgerEntry(**obj)
+    return LedgerEntry(**obj, hash=digest)
+
+
+def _is_body_with_hash(raw: bytes, body: bytes, digest: str) -> bool:
+    """Whether ``raw`` is ``body`` with ``,"hash":"<digest>"`` where sorted keys put it.
+
+    One serialisation per line instead of two (the 100k-entry verify is dominated by them). The
+    last structural ``,"hash":"`` is the top-level key: JSON strings escape their quotes, and
+    every top-level value after ``data`` is a string, a number or null.
+    """
+    cut = raw.rfind(_HASH_KEY)
+    start = cut + len(_HASH_KEY)
+    end = start + len(digest)
+    return (
+        cut >= 0
+        and raw[start:end] == digest.encode()
+        and raw[end : end + len(_HOST_KEY)] == _HOST_KEY
+        and raw[:cut] == body[:cut]
+        and raw[end + 1 : -1] == body[cut:]
+        and raw.endswith(b"}\n")
+    )
 
 
 def _head_problem(last: LedgerEntry | None, head: tuple[int, str]) -> tuple[int, str] | None:
@@ -346,12 +538,18 @@ def _parse_head(raw: bytes | None) -> tuple[int, str]:
 def _next_link(ledger: Path) -> tuple[int, str]:
     """The seq and prev of the next entry; refuses to chain onto a damaged or shortened end."""
     raw = _last_line(ledger)
-    todo = "Nothing was appended; run `nbmlops verify` and restore the ledger from a backup"
+    todo = (
+        "Nothing was appended. `nbmlops audit verify` names what disagrees; restore the ledger "
+        "from a backup"
+    )
     try:
         last = None if raw is None else _entry_from_line(raw)
         head = _parse_head(_read_head(ledger))
     except ValueError as exc:
-        cut = " (if an append was interrupted, remove its incomplete last line)"
+        cut = (
+            ", or, if an append was interrupted (a crash, a full disk), run `nbmlops audit "
+            "repair`: it moves the incomplete last line to a quarantine file and records that"
+        )
         raise LedgerError(
             f"{ledger}: its end is damaged: {exc}. {todo}{cut}.", path=ledger
         ) from None
@@ -376,16 +574,40 @@ def _last_line(ledger: Path) -> bytes | None:
         return tail or None
 
 
-def _write_line(ledger: Path, line: bytes) -> None:
+def _write_line(ledger: Path, line: bytes) -> int:
+    """Append ``line`` whole or not at all (the caller holds the lock); the length before it.
+
+    A full disk or an I/O error can leave part of the line written; the file is cut back to its
+    length before the write, so the next append (a later run) chains onto an intact end.
+    """
     # O_APPEND and one write: even a writer that ignores the lock cannot interleave inside the line.
     fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        view = memoryview(line)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        before = os.fstat(fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            _cut_back(ledger, fd, before)
+            raise
     finally:
         os.close(fd)
+    return before
+
+
+def _cut_back(ledger: Path, fd: int, length: int) -> None:
+    try:
+        os.ftruncate(fd, length)
+        os.fsync(fd)
+    except OSError as exc:  # the tail stays damaged: later appends refuse, repair quarantines it
+        raise LedgerError(
+            f"{ledger}: an append failed and its partial line could not be removed ({exc}). "
+            "Free space, then run `nbmlops audit repair`, which quarantines the incomplete "
+            "last line and records that.",
+            path=ledger,
+        ) from exc
 
 
 def _write_head(ledger: Path, entry: LedgerEntry) -> None:
@@ -434,10 +656,7 @@ def _plain_json(ledger: Path, event: str, run_id: object, data: object) -> dict[
 
 
 def _canonical(obj: Mapping[str, Any]) -> bytes:
-    text = json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def _digest(fields: Mapping[str, Any]) -> str:
@@ -446,6 +665,15 @@ def _digest(fields: Mapping[str, Any]) -> str:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+# one encoder and decoder for every line: json.dumps/loads build a new one per call with options
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_HASH_KEY = b',"hash":"'
+_HOST_KEY = b'","host":'
 
 
 def _ledger_path(path_or_root: str | os.PathLike[str]) -> Path:

@@ -116,6 +116,10 @@ class RunRecord:
     """Set when MLflow could not be written: what was not recorded and why."""
     notes: tuple[str, ...] = ()
     """Bookkeeping that failed without failing the run (an HTML export, a record)."""
+    ledger_seq: int | None = None
+    ledger_head: str | None = None
+    """Seq and hash of this run's ``run_finished`` ledger entry (also the MLflow tag
+    ``nbmlops.ledger_head``): an anchor ``nbmlops audit verify`` checks against the chain."""
 
     @property
     def duration_s(self) -> float:

@@ -12,8 +12,16 @@ from typing import Any
 
 import pytest
 
-from nbmlops.errors import LedgerError, LedgerTamperedError
-from nbmlops.ledger import GENESIS, LedgerEntry, append, read_entries, verify_ledger
+from nbmlops.errors import LedgerError, LedgerRepairError, LedgerTamperedError
+from nbmlops.ledger import (
+    GENESIS,
+    REPAIRED,
+    LedgerEntry,
+    append,
+    read_entries,
+    repair_ledger,
+    verify_ledger,
+)
 
 Lines = list[bytes]
 
@@ -272,3 +280,263 @@ def test_parallel_writers_never_fork_the_chain(tmp_path: Path) -> None:
     assert [e.seq for e in entries] == list(range(400))
     written = sorted((e.run_id or "", e.data["i"]) for e in entries)
     assert written == sorted((f"worker-{w}", i) for w in range(8) for i in range(50))
+
+
+# -- a full disk and a damaged tail ---------------------------------------------------------------
+
+
+def _full_disk_for(monkeypatch: pytest.MonkeyPatch, ledger: Path, after: int) -> list[int]:
+    """Make ``os.write`` to ``ledger`` write ``after`` bytes, then fail with ENOSPC, as a disk
+    that fills up mid-line does; writes to every other file go through untouched."""
+    import errno
+    import os
+
+    real, written = os.write, [0]
+
+    def write(fd: int, data: Any) -> int:
+        if os.path.realpath(f"/proc/self/fd/{fd}") != str(ledger.resolve()):
+            return real(fd, data)
+        room = after - written[0]
+        if room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        done = real(fd, bytes(data)[:room])
+        written[0] += done
+        return done
+
+    monkeypatch.setattr(os, "write", write)
+    return written
+
+
+@pytest.mark.parametrize("after", [0, 1, 40])
+def test_a_full_disk_leaves_no_partial_line(
+    six: Path, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    before = (_ledger(six).read_bytes(), _head(six).read_bytes())
+    written = _full_disk_for(monkeypatch, _ledger(six), after)
+
+    with pytest.raises(LedgerError) as raised:
+        append(six, "run_started", run_id="full", data={"pipeline": "p"})
+
+    assert written[0] == after  # the line really was cut off on disk before the failure
+    assert raised.value.path == _ledger(six)
+    assert "No space left" in str(raised.value)
+    assert (_ledger(six).read_bytes(), _head(six).read_bytes()) == before
+    monkeypatch.undo()
+    assert append(six, "run_started", run_id="later").seq == 6
+    assert verify_ledger(six).ok
+
+
+def test_messages_name_commands_that_exist(six: Path) -> None:
+    _ledger(six).write_bytes(_ledger(six).read_bytes() + b'{"cut')
+
+    with pytest.raises(LedgerError) as raised:
+        append(six, "run_started")
+
+    assert "nbmlops verify" not in str(raised.value)
+    assert "nbmlops audit repair" in str(raised.value)
+
+
+def test_repair_quarantines_a_cut_off_tail_and_records_it(six: Path) -> None:
+    good = _ledger(six).read_bytes()
+    torn = b'{"data":{"stage":"s6"},"ev'
+    _ledger(six).write_bytes(good + torn)
+
+    done = repair_ledger(six)
+
+    assert done.quarantine is not None and done.entry is not None
+    assert done.quarantine.parent == six / ".nbmlops" / "ledger.quarantine"
+    assert done.quarantine.read_bytes() == torn
+    assert (done.length, done.sha256) == (len(torn), hashlib.sha256(torn).hexdigest())
+    assert done.entry.seq == 6
+    assert done.entry.event == REPAIRED
+    assert done.entry.data == {
+        "quarantine": ".nbmlops/ledger.quarantine/" + done.quarantine.name,
+        "sha256": done.sha256,
+        "length": len(torn),
+        "line": 7,
+    }
+    assert _ledger(six).read_bytes().startswith(good)
+    assert verify_ledger(six).entries == 7
+    assert repair_ledger(six).quarantine is None  # nothing left to repair
+
+
+def test_repair_quarantines_the_zeros_a_power_loss_leaves(six: Path) -> None:
+    _ledger(six).write_bytes(_ledger(six).read_bytes() + b"\0" * 4096)
+    assert repair_ledger(six).length == 4096
+    assert verify_ledger(six).ok
+
+
+@pytest.mark.parametrize(
+    ("kind", "line"),
+    [("edit a field", 3), ("garbage last line", 6), ("delete a middle line", 3)],
+)
+def test_repair_refuses_what_a_crash_cannot_leave(six: Path, kind: str, line: int) -> None:
+    _rewrite(six, LINE_TAMPERS[kind][0])
+    before = (_ledger(six).read_bytes(), _head(six).read_bytes())
+
+    with pytest.raises(LedgerRepairError) as raised:
+        repair_ledger(six)
+
+    assert raised.value.line == line
+    assert "tamper" in raised.value.reason
+    assert (_ledger(six).read_bytes(), _head(six).read_bytes()) == before
+    assert not (six / ".nbmlops" / "ledger.quarantine").exists()
+
+
+def test_repair_refuses_a_tail_cut_behind_a_rewritten_head(six: Path) -> None:
+    _rewrite(six, LINE_TAMPERS["delete the last line"][0])
+    _ledger(six).write_bytes(_ledger(six).read_bytes() + b'{"cut')
+
+    with pytest.raises(LedgerRepairError) as raised:
+        repair_ledger(six)
+
+    assert "removed from the end" in raised.value.reason
+
+
+# -- the whole project's audit (fast cases; tests/test_attacks_ledger.py runs real projects) -----
+
+
+def test_anchors_are_checked_line_by_line(six: Path, tmp_path: Path) -> None:
+    from nbmlops.audit import append_anchor, verify_project
+
+    anchors = tmp_path / "kept" / "anchors.jsonl"
+    first = append_anchor(six, anchors)
+    append(six, "run_started", run_id="r7")
+    second = append_anchor(six, anchors)
+    with anchors.open("a") as out:
+        out.write("# comments and blank lines are fine\n\n")
+        out.write(json.dumps({"seq": 3, "hash": first.hash}) + "\n")  # at the wrong seq
+        out.write(json.dumps({"seq": 99, "hash": first.hash}) + "\n")  # past the end
+        out.write("not an anchor\n")
+
+    check = verify_project(six, anchors=[anchors], mlflow=False).check("anchors")
+
+    assert (first.seq, second.seq, second.entries) == (5, 6, 7)
+    assert check.checked == 5
+    assert [(f.subject, f.seq) for f in check.failures] == [
+        (f"{anchors}:5", 3),
+        (f"{anchors}:6", 99),
+        (f"{anchors}:7", None),
+    ]
+    assert "that hash is at seq 5" in check.failures[0].message
+    assert "entries were removed" in check.failures[1].message
+
+
+def test_a_missing_anchor_file_fails(six: Path, tmp_path: Path) -> None:
+    from nbmlops.audit import verify_project
+
+    report = verify_project(six, anchors=[tmp_path / "nowhere.jsonl"], mlflow=False)
+
+    assert not report.ok
+    assert report.check("anchors").failures[0].subject == str(tmp_path / "nowhere.jsonl")
+
+
+def test_an_empty_ledger_cannot_be_anchored(tmp_path: Path) -> None:
+    from nbmlops.audit import ledger_anchor
+
+    with pytest.raises(LedgerError):
+        ledger_anchor(tmp_path)
+
+
+def test_stage_states_and_evidence_must_be_known_to_the_ledger(six: Path) -> None:
+    from nbmlops.audit import verify_project
+
+    state = six / "build" / "p" / "train" / ".nbmlops-state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"run_id": "run-3"}))
+    other = state.parent.parent / "score" / ".nbmlops-state.json"
+    other.parent.mkdir()
+    other.write_text(json.dumps({"run_id": "never-seen"}))
+    store = six / ".nbmlops" / "evidence"
+    store.mkdir()
+    (store / ("a" * 64)).write_text("orphan")
+    (store / ("b" * 64 + ".partial")).write_text("half")
+
+    report = verify_project(six, mlflow=False)
+
+    states, evidence = report.check("stage states"), report.check("evidence")
+    assert states.checked == 2
+    assert [f.subject for f in states.failures] == ["build/p/score/.nbmlops-state.json"]
+    assert [f.subject for f in evidence.failures] == [f".nbmlops/evidence/{'a' * 64}"]
+    assert [w.subject for w in evidence.warnings] == [f".nbmlops/evidence/{'b' * 64}.partial"]
+
+
+def test_a_missing_ledger_where_runs_exist_fails(tmp_path: Path) -> None:
+    from nbmlops.audit import verify_project
+
+    runs = tmp_path / ".nbmlops" / "runs"
+    runs.mkdir(parents=True)
+    (runs / "r1.json").write_text(
+        json.dumps({"run_id": "r1", "ledger_seq": 4, "ledger_head": "c" * 64})
+    )
+
+    report = verify_project(tmp_path, mlflow=False)
+
+    assert not report.ok
+    [ledger_failure] = report.check("ledger").failures
+    assert "1 run records" in ledger_failure.message
+    [record] = report.check("run records").failures
+    assert (record.subject, record.seq) == (".nbmlops/runs/r1.json", 4)
+
+
+def test_an_empty_project_verifies(tmp_path: Path) -> None:
+    from nbmlops.audit import CHECKS, verify_project
+
+    report = verify_project(tmp_path)
+
+    assert report.ok
+    assert [c.kind for c in report.checks] == list(CHECKS)
+    assert not (tmp_path / ".nbmlops").exists()  # verifying creates nothing
+
+
+def test_a_head_that_cannot_be_written_undoes_the_line(
+    six: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from nbmlops import ledger
+
+    before = (_ledger(six).read_bytes(), _head(six).read_bytes())
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ledger, "write_bytes_atomic", full)
+    with pytest.raises(LedgerError):
+        append(six, "run_started")
+
+    assert (_ledger(six).read_bytes(), _head(six).read_bytes()) == before
+    monkeypatch.undo()
+    assert append(six, "run_started").seq == 6
+    assert verify_ledger(six).ok
+
+
+def test_audit_anchor_prints_the_head_and_appends_it(
+    six: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nbmlops.cli import main
+
+    kept = tmp_path / "team" / "anchors.jsonl"
+    head = list(read_entries(six))[-1]
+
+    assert main(["audit", "anchor", "--root", str(six)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert main(["audit", "anchor", "--root", str(six), "--append", str(kept)]) == 0
+    assert main(["audit", "anchor", "--root", str(six), "--append", str(kept)]) == 0
+
+    assert (printed["seq"], printed["hash"], printed["entries"]) == (5, head.hash, 6)
+    assert printed["at"].endswith("Z")
+    assert [json.loads(line)["hash"] for line in kept.read_text().splitlines()] == [head.hash] * 2
+    assert main(["audit", "verify", "--root", str(six), "--anchor", str(kept)]) == 0
+
+
+def test_a_malformed_decision_entry_does_not_stop_the_audit(six: Path) -> None:
+    from nbmlops.audit import verify_project
+
+    append(six, "review_signed", run_id="run-1", data={"evidence": "not a list of items"})
+
+    report = verify_project(six, mlflow=False)
+
+    assert not report.ok  # verify_decisions names it; the other checks still ran
+    assert report.check("decisions").failures
+    assert report.check("evidence").checked == 0
