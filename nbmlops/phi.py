@@ -52,9 +52,13 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
 
 from nbmlops.errors import MalformedNotebookError, PhiDetectedError
+
+if TYPE_CHECKING:
+    from nbmlops.identifiers import IdentifierRegistry
 
 __all__ = [
     "NotebookCheck",
@@ -68,7 +72,7 @@ __all__ = [
     "scan_text",
 ]
 
-PhiKind = Literal["ssn", "mrn", "phone", "email", "date", "geographic"]
+PhiKind = Literal["ssn", "mrn", "phone", "email", "date", "geographic", "name", "other_id"]
 Policy = Literal["refuse", "redact", "off"]
 
 EXCERPT_CONTEXT = 20
@@ -232,10 +236,20 @@ def _mask_data_uris(text: str) -> str:
     return _DATA_URI.sub(lambda m: m.group(1) + "~" * len(m.group(2)), text)
 
 
-def _spans(text: str) -> list[tuple[PhiKind, int, int]]:
-    """``(kind, start, end)`` of every finding in ``text``, left to right, never overlapping."""
+def _spans(
+    text: str, identifiers: IdentifierRegistry | None | Literal["project"] = "project"
+) -> list[tuple[PhiKind, int, int]]:
+    """``(kind, start, end)`` of every finding in ``text``, left to right, never overlapping.
+
+    ``identifiers``: the registry whose values are findings too; ``"project"`` (the default)
+    is that of the project around the working directory, if it has one.
+    """
     text = _mask_data_uris(text)
     found: list[tuple[int, int, PhiKind]] = []
+    found.extend(_names(text))
+    registry = _current_registry() if identifiers == "project" else identifiers
+    if registry is not None:
+        found.extend((start, end, kind) for kind, start, end in registry.spans(text))  # type: ignore[misc]
     for match in _LEADING.finditer(text):
         rule = match.lastgroup
         if rule is not None and _valid(rule, match.group()):
@@ -267,6 +281,88 @@ def _emails(text: str) -> list[tuple[int, int, PhiKind]]:
             found.append((local.start(), domain.end(), "email"))
         at = text.find("@", at + 1)
     return found
+
+
+# -- person names ---------------------------------------------------------------------------------
+# A name is a first-name token then a last-name token, both capitalised (``Ann Lee``, ``ANN LEE``,
+# an optional middle initial between), both in the 1990 Census lists shipped in
+# ``data/census_names_1990.json.gz``. Matching on the pair, never on one word, is what keeps
+# "Random Forest" or "Mean Price" clean: the first word must be a first name that is not an
+# everyday English word (the file lists the ones left out: Will, May, Mark, Grant ...).
+
+_NAME_CANDIDATE = re.compile(
+    r"(?<![\w'-])(?P<first>[A-Z](?:[a-z]+|[A-Z]+))"
+    r"(?:[ \t]+[A-Z]\.?)?[ \t]+"
+    r"(?P<last>(?:Ma?c|O'|D')?[A-Z](?:[a-z]+(?:[-'][A-Z][a-z]+)?|[A-Z]+))(?![\w'-])"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CensusNames:
+    """The person-name lists: their version and source, and the names themselves (lower case)."""
+
+    version: str
+    source: str
+    licence: str
+    first: frozenset[str]
+    last: frozenset[str]
+
+
+@cache
+def census_names() -> CensusNames:
+    """The shipped 1990 Census name lists, loaded on first use (~0.1 s).
+
+    Examples
+    --------
+    >>> names = census_names()
+    >>> "ann" in names.first, "lee" in names.last, "will" in names.first
+    (True, True, False)
+    """
+    import gzip
+    import json
+    from importlib import resources
+
+    blob = resources.files("nbmlops").joinpath("data/census_names_1990.json.gz").read_bytes()
+    data = json.loads(gzip.decompress(blob))
+    return CensusNames(
+        version=str(data["version"]),
+        source=str(data["source"]),
+        licence=str(data["licence"]),
+        first=frozenset(data["first_names"]),
+        last=frozenset(data["last_names"]),
+    )
+
+
+def _names(text: str) -> list[tuple[int, int, PhiKind]]:
+    found: list[tuple[int, int, PhiKind]] = []
+    names: CensusNames | None = None
+    position = 0
+    while (match := _NAME_CANDIDATE.search(text, position)) is not None:
+        first, last = match.group("first"), match.group("last")
+        names = names or census_names()
+        if (
+            first.isupper() == last.isupper()  # "AUC Score", "Ann SMITH": not written as names
+            and first.lower() in names.first
+            and all(part in names.last for part in last.lower().replace("'", "").split("-"))
+        ):
+            found.append((match.start(), match.end(), "name"))
+            position = match.end()
+        else:  # "Patient Ann Lee": the second word may start the name
+            position = match.start("last")
+    return found
+
+
+def _current_registry() -> IdentifierRegistry | None:
+    """The identifier registry of the project around the working directory, if any."""
+    import os
+
+    from nbmlops.identifiers import project_registry
+
+    here = Path(os.getcwd())
+    for folder in (here, *here.parents):
+        if (folder / ".nbmlops").is_dir():
+            return project_registry(folder)
+    return None
 
 
 # -- text -----------------------------------------------------------------------------------------

@@ -1,0 +1,240 @@
+"""The project's own identifiers, kept as keyed hashes, so that every PHI scan finds them by value.
+
+A pattern scan finds what *looks like* an identifier (an SSN's shape, a date); it cannot know that
+``Ann Lee`` or ``A-0042`` is one of this project's patients. :func:`register_identifiers` (called
+by :func:`nbmlops.deid.deidentify` for every column it removes, or by you at ingest) keeps a
+keyed hash of each value under ``.nbmlops/``; :meth:`IdentifierRegistry.spans` then finds those
+values wherever they appear in text: notebook outputs, scraps, error messages, parameter values.
+
+- **Keyed** (HMAC-SHA256, truncated to 64 bits) with a per-project secret,
+  ``.nbmlops/identifiers.key`` (32 random bytes, mode 0600, created on first use). Without the
+  key the hashes cannot be tested against guesses (an SSN has only 10^9 values, a name far fewer),
+  so the registry file holds nothing a reader can turn back into a patient.
+- **Normalised**: case-folded, whitespace collapsed. Names are also kept as single tokens
+  (``ann``, ``lee``) and as unordered token pairs (``ann lee`` matches "Lee, Ann" too). Other
+  kinds (MRN, SSN, e-mail, ...) are kept as the whole value, matched against single tokens of the
+  text (a token: letters and digits joined by ``- . @ ' +``, e.g. ``MRN08784650``,
+  ``123-45-6789``, ``ann.lee@example.org``).
+- **Matching**: a token pair of a registered name is always a finding; a single name token only
+  where the text writes it capitalised (``Lee``, ``LEE``), so that a patient called "Young" does
+  not turn every "young" in prose into a finding. Identifier values match as one token.
+- **Store**: ``.nbmlops/identifiers.bin`` (mode 0600), 9-byte records: the 8-byte digest and one
+  byte for the kind. Appended, never rewritten; duplicates are not written twice.
+
+A 64-bit truncation keeps the file small (1M patients' names, tokens and pairs: ~40 MB) and the
+chance that an unrelated token collides with one of N registered values is N / 2^64.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "IDENTIFIER_KINDS",
+    "IdentifierRegistry",
+    "project_registry",
+    "register_identifiers",
+]
+
+KEY_FILE = "identifiers.key"
+STORE_FILE = "identifiers.bin"
+
+IDENTIFIER_KINDS: tuple[str, ...] = (
+    "name",  # a whole name or a pair of its tokens
+    "name_token",  # one token of a name: matched only where written capitalised
+    "ssn",
+    "mrn",
+    "email",
+    "phone",
+    "other_id",
+)
+"""Kinds a registry record can have; its byte in the store is the index here."""
+
+# Safe Harbor kinds that register_identifiers keeps as-is; any other identifier is "other_id"
+_AS_IS = {"name", "ssn", "mrn", "email", "phone"}
+_TOKEN = re.compile(r"[^\W_]+(?:['.@+-][^\W_]+)*")
+_GAP = re.compile(r"[\s,]{1,3}\Z")  # what may stand between two tokens of a name
+_MIN_ID_LENGTH = 4  # shorter values (a site code, "F") are not identifying on their own
+_MIN_NAME_TOKEN = 2
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentifierRegistry:
+    """A project's registered identifiers (keyed digests) and the key that makes them.
+
+    Build it with :func:`project_registry`; it is a snapshot of the store when it was read.
+    """
+
+    root: Path
+    key: bytes = field(repr=False)
+    digests: dict[bytes, int] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def digest(self, normalised: str) -> bytes:
+        """The 8-byte keyed digest of an already normalised value."""
+        return hmac.digest(self.key, normalised.encode("utf-8"), "sha256")[:8]
+
+    def spans(self, text: str) -> Iterator[tuple[str, int, int]]:
+        """``(kind, start, end)`` of every registered value in ``text``, left to right.
+
+        ``kind`` is ``"name"`` for names and name tokens, else the registered kind.
+        """
+        if not self.digests:
+            return
+        memo: dict[str, int | None] = {}
+        previous: re.Match[str] | None = None
+        for match in _TOKEN.finditer(text):
+            token = match.group()
+            if previous is not None and _GAP.fullmatch(text, previous.end(), match.start()):
+                pair = sorted((previous.group().casefold(), token.casefold()))
+                if self.digests.get(self.digest(" ".join(pair))) == 0:  # a name's token pair
+                    yield "name", previous.start(), match.end()
+                    previous = None
+                    continue
+            kind = self._lookup(token, memo)
+            if kind is not None:
+                yield kind, match.start(), match.end()
+            previous = match
+
+    def _lookup(self, token: str, memo: dict[str, int | None]) -> str | None:
+        if len(token) < _MIN_NAME_TOKEN:
+            return None
+        if token not in memo:
+            memo[token] = self.digests.get(self.digest(token.casefold()))
+        index = memo[token]
+        if index is None:
+            return None
+        kind = IDENTIFIER_KINDS[index]
+        if kind == "name_token":
+            # a name's token counts where it is written as a name: "Lee", "LEE", not "lee"
+            return "name" if token[:1].isupper() else None
+        return "name" if kind == "name" else kind
+
+
+_CACHE: dict[Path, tuple[tuple[int, int], IdentifierRegistry]] = {}
+_LOCK = threading.Lock()
+
+
+def project_registry(root: Path, *, create: bool = False) -> IdentifierRegistry | None:
+    """The registry of the project at ``root``, or ``None`` when it has none (and not ``create``).
+
+    Read once and cached until the store changes (its size and mtime), so calling it for every
+    scan costs one ``stat``.
+    """
+    folder = Path(root) / ".nbmlops"
+    store = folder / STORE_FILE
+    try:
+        info = store.stat()
+        stamp = (info.st_size, info.st_mtime_ns)
+    except FileNotFoundError:
+        if not create:
+            return None
+        stamp = (-1, -1)
+    with _LOCK:
+        cached = _CACHE.get(folder)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        key = _key(folder)
+        digests: dict[bytes, int] = {}
+        if stamp[0] > 0:
+            data = store.read_bytes()
+            usable = len(data) - len(data) % 9  # a torn last record is ignored
+            for offset in range(0, usable, 9):
+                digests[data[offset : offset + 8]] = data[offset + 8]
+        registry = IdentifierRegistry(root=Path(root), key=key, digests=digests)
+        _CACHE[folder] = (stamp, registry)
+        return registry
+
+
+def _key(folder: Path) -> bytes:
+    """The project's secret, created (mode 0600) on first use."""
+    path = folder / KEY_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> int:
+    """Keep keyed digests of identifier values, so that every later PHI scan finds them.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder (its ``.nbmlops/`` holds the key and the store).
+    values : iterable
+        The values (a column, a list); missing values (``None``, NaN) are skipped.
+    kind : str
+        A Safe Harbor kind (``"name"``, ``"mrn"``, ``"ssn"``, ``"email"``, ``"phone"``; any
+        other kind is kept as ``"other_id"``).
+
+    Returns
+    -------
+    int
+        How many new digests were written.
+
+    Examples
+    --------
+    >>> register_identifiers(root, raw["patient_name"], kind="name")  # doctest: +SKIP
+    1203
+    """
+    registry = project_registry(root, create=True)
+    assert registry is not None  # noqa: S101 - create=True always makes one
+    kind = kind if kind in _AS_IS else "other_id"
+    records: dict[bytes, int] = {}
+    for value in {str(v) for v in values if v is not None and v == v}:  # v == v: not NaN
+        for normalised, record_kind in _keys(value, kind):
+            digest = registry.digest(normalised)
+            if digest not in registry.digests and digest not in records:
+                records[digest] = IDENTIFIER_KINDS.index(record_kind)
+    if not records:
+        return 0
+    store = Path(root) / ".nbmlops" / STORE_FILE
+    payload = b"".join(digest + bytes([index]) for digest, index in records.items())
+    fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return len(records)
+
+
+def _keys(value: str, kind: str) -> Iterator[tuple[str, str]]:
+    """The normalised strings to keep for one value, with the record kind of each."""
+    if kind != "name":
+        normalised = _normalise(value)
+        if len(normalised) >= _MIN_ID_LENGTH:
+            yield normalised, kind
+        return
+    tokens = [t.casefold() for t in _TOKEN.findall(value)]
+    for token in tokens:
+        if len(token) >= _MIN_NAME_TOKEN:
+            yield token, "name_token"
+    for i, first in enumerate(tokens):
+        for second in tokens[i + 1 :]:
+            yield " ".join(sorted((first, second))), "name"
