@@ -15,9 +15,12 @@ values wherever they appear in text: notebook outputs, scraps, error messages, p
   kinds (MRN, SSN, e-mail, ...) are kept as the whole value, matched against single tokens of the
   text (a token: letters and digits joined by ``- . @ ' +``, e.g. ``MRN08784650``,
   ``123-45-6789``, ``ann.lee@example.org``).
-- **Matching**: a token pair of a registered name is always a finding; a single name token only
-  where the text writes it capitalised (``Lee``, ``LEE``), so that a patient called "Young" does
-  not turn every "young" in prose into a finding. Identifier values match as one token.
+- **Matching**: a token pair of a registered name is always a finding (``Ann Lee``,
+  ``lee, ann``); a single name token only where the text writes it capitalised (``Okafor``,
+  ``OKAFOR``) and it is rare, i.e. not in the 1990 Census name lists nor an everyday word left
+  out of them (:func:`nbmlops.phi.census_names`): a patient called "White" or "Young" must not
+  turn a race column or every sentence into findings, and a common surname alone identifies
+  nobody. Identifier values (MRN, SSN, ...) match as one token.
 - **Store**: ``.nbmlops/identifiers.bin`` (mode 0600), 9-byte records: the 8-byte digest and one
   byte for the kind. Appended, never rewritten; duplicates are not written twice.
 
@@ -38,7 +41,9 @@ from pathlib import Path
 
 __all__ = [
     "IDENTIFIER_KINDS",
+    "LEDGER_DIGEST",
     "IdentifierRegistry",
+    "ledger_digest",
     "project_registry",
     "register_identifiers",
 ]
@@ -119,8 +124,12 @@ class IdentifierRegistry:
             return None
         kind = IDENTIFIER_KINDS[index]
         if kind == "name_token":
-            # a name's token counts where it is written as a name: "Lee", "LEE", not "lee"
-            return "name" if token[:1].isupper() else None
+            # One token of a name counts where it is written as a name ("Okafor", "OKAFOR", not
+            # "okafor") and is rare: a common one alone ("White", "Young", "Will") is an everyday
+            # word or shared by thousands, and would flag "White" in a race column.
+            from nbmlops.phi import census_names
+
+            return "name" if token[:1].isupper() and not census_names().is_common(token) else None
         return "name" if kind == "name" else kind
 
 
@@ -206,7 +215,7 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
     assert registry is not None  # noqa: S101 - create=True always makes one
     kind = kind if kind in _AS_IS else "other_id"
     records: dict[bytes, int] = {}
-    for value in {str(v) for v in values if v is not None and v == v}:  # v == v: not NaN
+    for value in {str(v) for v in values if not _missing(v)}:
         for normalised, record_kind in _keys(value, kind):
             digest = registry.digest(normalised)
             if digest not in registry.digests and digest not in records:
@@ -224,6 +233,16 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
     return len(records)
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, pandas' NA and NaT: what a column holds where it has no value."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # noqa: PLR0124 - NaN and NaT are not equal to themselves
+    except (TypeError, ValueError):  # pandas.NA refuses to be a bool
+        return True
+
+
 def _keys(value: str, kind: str) -> Iterator[tuple[str, str]]:
     """The normalised strings to keep for one value, with the record kind of each."""
     if kind != "name":
@@ -238,3 +257,30 @@ def _keys(value: str, kind: str) -> Iterator[tuple[str, str]]:
     for i, first in enumerate(tokens):
         for second in tokens[i + 1 :]:
             yield " ".join(sorted((first, second))), "name"
+
+
+LEDGER_DIGEST = "hmac-sha256"
+"""The key of a digest in a ledger entry: ``{"hmac-sha256": "<64 hex digits>"}``."""
+
+
+def ledger_digest(root: Path, value: object) -> dict[str, str]:
+    """A keyed digest of free text (an error, parameter values) for the ledger, in its place.
+
+    The ledger is append-only and copied around: it must hold no text that can carry PHI. The
+    text lives in the run record (``.nbmlops/runs/<id>.json``, which the PHI policy covers and
+    which can be redacted without breaking the chain); the ledger binds it with HMAC-SHA256 over
+    its canonical JSON (sorted keys, no spaces, UTF-8), keyed with a key derived from the
+    project's secret. Keyed, because an SSN or a birth date has few enough values that a plain
+    SHA-256 of it could be reversed by trying them all. ``verify`` recomputes it on the machine
+    that holds ``.nbmlops/identifiers.key``.
+
+    Examples
+    --------
+    >>> ledger_digest(root, {"message": "bad age"})  # doctest: +SKIP
+    {'hmac-sha256': '5b0c...'}
+    """
+    import json
+
+    key = hmac.digest(_key(Path(root) / ".nbmlops"), b"nbmlops ledger digest v1", "sha256")
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return {LEDGER_DIGEST: hmac.new(key, canonical.encode("utf-8"), "sha256").hexdigest()}

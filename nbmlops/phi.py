@@ -51,9 +51,9 @@ import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from nbmlops.errors import MalformedNotebookError, PhiDetectedError
 
@@ -61,19 +61,28 @@ if TYPE_CHECKING:
     from nbmlops.identifiers import IdentifierRegistry
 
 __all__ = [
+    "CensusNames",
     "NotebookCheck",
     "NotebookFinding",
     "PhiFinding",
     "PhiKind",
+    "apply_policy",
+    "census_names",
     "check_notebook",
+    "redact_injected_parameters",
     "redact_notebook",
     "redact_text",
+    "register_identifiers",
     "scan_notebook",
     "scan_text",
+    "scan_value",
 ]
 
 PhiKind = Literal["ssn", "mrn", "phone", "email", "date", "geographic", "name", "other_id"]
 Policy = Literal["refuse", "redact", "off"]
+Identifiers: TypeAlias = "IdentifierRegistry | Literal['project'] | None"
+"""Whose registered identifiers a scan also finds: a registry, ``None`` (none), or ``"project"``
+(the default: the registry of the project around the working directory, if it has one)."""
 
 EXCERPT_CONTEXT = 20
 """Characters of context kept on each side of a finding in its excerpt (digits masked)."""
@@ -237,7 +246,7 @@ def _mask_data_uris(text: str) -> str:
 
 
 def _spans(
-    text: str, identifiers: IdentifierRegistry | None | Literal["project"] = "project"
+    text: str, identifiers: IdentifierRegistry | Literal["project"] | None = "project"
 ) -> list[tuple[PhiKind, int, int]]:
     """``(kind, start, end)`` of every finding in ``text``, left to right, never overlapping.
 
@@ -306,6 +315,13 @@ class CensusNames:
     licence: str
     first: frozenset[str]
     last: frozenset[str]
+    common_words: frozenset[str]
+    """Names left out of ``first`` / ``last`` because they are everyday words (Will, May)."""
+
+    def is_common(self, token: str) -> bool:
+        """Whether a token (any case) is a listed name or one of the common words left out."""
+        lowered = token.lower()
+        return lowered in self.first or lowered in self.last or lowered in self.common_words
 
 
 @cache
@@ -330,6 +346,7 @@ def census_names() -> CensusNames:
         licence=str(data["licence"]),
         first=frozenset(data["first_names"]),
         last=frozenset(data["last_names"]),
+        common_words=frozenset(data["excluded_first"] + data["excluded_last"]),
     )
 
 
@@ -352,17 +369,32 @@ def _names(text: str) -> list[tuple[int, int, PhiKind]]:
     return found
 
 
+def register_identifiers(values: Any, *, kind: str, root: Path | str | None = None) -> int:
+    """Keep keyed hashes of identifier values, so that every PHI scan of the project finds them.
+
+    Call it at ingest for identifiers that :func:`nbmlops.deid.deidentify` does not remove
+    for you (it registers what it removes). ``root`` defaults to the project around the working
+    directory (the nearest folder with ``.nbmlops``, ``uv.lock``, ``pyproject.toml`` or ``.git``).
+    See :mod:`nbmlops.identifiers`; returns how many new hashes were kept.
+
+    Examples
+    --------
+    >>> register_identifiers(raw["patient_name"], kind="name")  # doctest: +SKIP
+    1203
+    """
+    from nbmlops.identifiers import register_identifiers as register
+    from nbmlops.pipeline import find_project_root
+
+    project = Path(root) if root is not None else find_project_root(Path.cwd())
+    return register(project, values, kind=kind)
+
+
 def _current_registry() -> IdentifierRegistry | None:
     """The identifier registry of the project around the working directory, if any."""
-    import os
-
     from nbmlops.identifiers import project_registry
+    from nbmlops.pipeline import find_project_root
 
-    here = Path(os.getcwd())
-    for folder in (here, *here.parents):
-        if (folder / ".nbmlops").is_dir():
-            return project_registry(folder)
-    return None
+    return project_registry(find_project_root(Path.cwd()))
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -395,7 +427,7 @@ class PhiFinding:
     excerpt: str
 
 
-def scan_text(text: str) -> tuple[PhiFinding, ...]:
+def scan_text(text: str, *, identifiers: Identifiers = "project") -> tuple[PhiFinding, ...]:
     """Find what looks like PHI in ``text`` (see the module docstring for what is found).
 
     Parameters
@@ -418,7 +450,7 @@ def scan_text(text: str) -> tuple[PhiFinding, ...]:
     >>> scan_text("fitted 2024 model, AUROC 0.873, shape (5000, 22)")
     ()
     """
-    spans = list(_spans(text))
+    spans = list(_spans(text, identifiers))
     if not spans:
         return ()
     findings, line, counted = [], 1, 0
@@ -457,7 +489,7 @@ def _excerpt(text: str, spans: list[tuple[PhiKind, int, int]], index: int) -> st
     return "".join(pieces).strip()
 
 
-def redact_text(text: str) -> str:
+def redact_text(text: str, *, identifiers: Identifiers = "project") -> str:
     """``text`` with every finding of :func:`scan_text` replaced by ``[REDACTED:<kind>]``.
 
     Labels are kept (``MRN: [REDACTED:mrn]``), and so are line breaks.
@@ -468,7 +500,7 @@ def redact_text(text: str) -> str:
     'call [REDACTED:phone] or mail [REDACTED:email]; born [REDACTED:date]'
     """
     pieces, position = [], 0
-    for kind, start, end in _spans(text):
+    for kind, start, end in _spans(text, identifiers):
         pieces.append(text[position:start])
         pieces.append(f"[REDACTED:{kind}]")
         position = end
@@ -518,7 +550,9 @@ class NotebookFinding:
         }
 
 
-def scan_notebook(notebook: Mapping[str, Any] | Path | str) -> tuple[NotebookFinding, ...]:
+def scan_notebook(
+    notebook: Mapping[str, Any] | Path | str, *, identifiers: Identifiers = "project"
+) -> tuple[NotebookFinding, ...]:
     """Find what looks like PHI in the outputs of a notebook's code cells.
 
     Only outputs are read (see the module docstring for which); cell sources, the papermill
@@ -549,6 +583,7 @@ def scan_notebook(notebook: Mapping[str, Any] | Path | str) -> tuple[NotebookFin
     [(0, 0, 'phone')]
     """
     path, parsed = _notebook(notebook)
+    registry = _current_registry() if identifiers == "project" else identifiers
     return tuple(
         NotebookFinding(
             cell_index=cell_index,
@@ -560,11 +595,13 @@ def scan_notebook(notebook: Mapping[str, Any] | Path | str) -> tuple[NotebookFin
             excerpt=finding.excerpt,
         )
         for cell_index, output_index, source, text in _output_texts(path, parsed)
-        for finding in scan_text(text)
+        for finding in scan_text(text, identifiers=registry)
     )
 
 
-def redact_notebook(notebook: Mapping[str, Any] | Path | str) -> dict[str, Any]:
+def redact_notebook(
+    notebook: Mapping[str, Any] | Path | str, *, identifiers: Identifiers = "project"
+) -> dict[str, Any]:
     """A copy of the notebook with every finding in its code cells' outputs redacted.
 
     The input is not changed. Text kept as a list of lines stays a list of lines; JSON data is
@@ -583,21 +620,22 @@ def redact_notebook(notebook: Mapping[str, Any] | Path | str) -> dict[str, Any]:
     ['SSN [REDACTED:ssn]\\n']
     """
     path, parsed = _notebook(notebook)
+    ids = _current_registry() if identifiers == "project" else identifiers
     copied: dict[str, Any] = copy.deepcopy(dict(parsed))
     for cell in _code_cells(path, copied):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and "text" in output:
-                output["text"] = _redact_lines(output["text"])
+                output["text"] = _redact_lines(output["text"], ids)
             elif output.get("output_type") == "error":
                 for key in ("evalue", "traceback"):
                     if key in output:
-                        output[key] = _redact_json(output[key])
+                        output[key] = _redact_json(output[key], ids)
             elif isinstance(output.get("data"), Mapping):
                 for mimetype, payload in output["data"].items():
                     if _scanned(mimetype) and mimetype.startswith("text/"):
-                        output["data"][mimetype] = _redact_lines(payload)
+                        output["data"][mimetype] = _redact_lines(payload, ids)
                     elif _scanned(mimetype):
-                        output["data"][mimetype] = _redact_json(payload)
+                        output["data"][mimetype] = _redact_json(payload, ids)
     return copied
 
 
@@ -623,7 +661,9 @@ class NotebookCheck:
     redacted: dict[str, Any] | None
 
 
-def check_notebook(path: Path | str, *, policy: Policy) -> NotebookCheck:
+def check_notebook(
+    path: Path | str, *, policy: Policy, identifiers: Identifiers = "project"
+) -> NotebookCheck:
     """Apply a PHI policy to an executed notebook before it is logged.
 
     Parameters
@@ -662,10 +702,11 @@ def check_notebook(path: Path | str, *, policy: Policy) -> NotebookCheck:
     if policy == "off":
         return NotebookCheck(path=path, policy=policy, findings=(), redacted=None)
     parsed = _load(path)
-    findings = scan_notebook(parsed)
+    registry = _current_registry() if identifiers == "project" else identifiers
+    findings = scan_notebook(parsed, identifiers=registry)
     if findings and policy == "refuse":
         raise PhiDetectedError(path=path, findings=[finding.to_dict() for finding in findings])
-    redacted = redact_notebook(parsed) if findings else None
+    redacted = redact_notebook(parsed, identifiers=registry) if findings else None
     return NotebookCheck(path=path, policy=policy, findings=findings, redacted=redacted)
 
 
@@ -746,23 +787,108 @@ def _json_strings(value: object) -> Iterator[str]:
             yield from _json_strings(item)
 
 
-def _redact_json(value: object) -> Any:
+def _redact_json(value: object, identifiers: Identifiers) -> Any:
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, identifiers=identifiers)
     if isinstance(value, list):
-        return [_redact_json(item) for item in value]
+        return [_redact_json(item, identifiers) for item in value]
     if isinstance(value, Mapping):
         redacted: dict[str, Any] = {}
         for key, item in value.items():
-            new_key = redact_text(str(key))
+            new_key = redact_text(str(key), identifiers=identifiers)
             while new_key in redacted:  # two keys redacted alike: keep both values
                 new_key += "'"
-            redacted[new_key] = _redact_json(item)
+            redacted[new_key] = _redact_json(item, identifiers)
         return redacted
     return value
 
 
-def _redact_lines(text: object) -> str | list[str]:
+def _redact_lines(text: object, identifiers: Identifiers) -> str | list[str]:
     if isinstance(text, list):
-        return redact_text(_joined(text)).splitlines(keepends=True)
-    return redact_text(str(text))
+        return redact_text(_joined(text), identifiers=identifiers).splitlines(keepends=True)
+    return redact_text(str(text), identifiers=identifiers)
+
+
+# -- values: parameters, error texts, scraps ------------------------------------------------------
+# What is recorded besides notebooks: a run-time parameter value, an exception's message, a value
+# a notebook chose to record(). Each goes to MLflow and the run record, so each passes the policy.
+
+WITHHELD = "[WITHHELD: looked like PHI ({kinds}); see the executed notebook under build/]"
+"""What ``refuse`` records in place of a text that looks like PHI (an error message, a scrap)."""
+
+
+def scan_value(value: object, *, identifiers: Identifiers = "project") -> tuple[PhiKind, ...]:
+    """The kinds of PHI found in every string of a JSON value (object keys included).
+
+    Examples
+    --------
+    >>> scan_value({"note": "seen 2024-03-05", "n": 3}, identifiers=None)
+    ('date',)
+    """
+    registry = _current_registry() if identifiers == "project" else identifiers
+    kinds: dict[PhiKind, None] = {}
+    for text in _json_strings([value]):
+        for kind, _, _ in _spans(text, registry):
+            kinds[kind] = None
+    return tuple(kinds)
+
+
+def apply_policy(
+    value: Any, *, policy: Policy, identifiers: Identifiers = "project"
+) -> tuple[Any, tuple[PhiKind, ...]]:
+    """``value`` as the policy lets it be recorded, and the kinds of PHI found in it.
+
+    ``redact`` replaces each finding in each string by ``[REDACTED:<kind>]``; ``refuse``
+    replaces each string that holds a finding by :data:`WITHHELD`; ``off`` changes nothing.
+    Numbers, booleans and ``None`` are never changed.
+
+    Examples
+    --------
+    >>> apply_policy({"message": "bad age for MRN 0012345"}, policy="redact", identifiers=None)
+    ({'message': 'bad age for MRN [REDACTED:mrn]'}, ('mrn',))
+    """
+    if policy == "off":
+        return value, ()
+    registry = _current_registry() if identifiers == "project" else identifiers
+    kinds = scan_value(value, identifiers=registry)
+    if not kinds:
+        return value, ()
+    if policy == "redact":
+        return _redact_json(value, registry), kinds
+
+    def withhold(item: Any) -> Any:
+        if isinstance(item, str):
+            found = {kind: None for kind, _, _ in _spans(item, registry)}
+            return WITHHELD.format(kinds=", ".join(found)) if found else item
+        if isinstance(item, list):
+            return [withhold(i) for i in item]
+        if isinstance(item, Mapping):
+            return {redact_text(str(k), identifiers=registry): withhold(v) for k, v in item.items()}
+        return item
+
+    return withhold(value), kinds
+
+
+def redact_injected_parameters(path: Path, *, identifiers: Identifiers = "project") -> bool:
+    """Redact the papermill ``injected-parameters`` cell of an executed notebook, in place.
+
+    The kernel ran with the real values; the file that is kept and logged shows them redacted.
+    Returns whether anything was changed.
+    """
+    import json
+
+    from nbmlops.atomic import write_text_atomic
+
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    changed = False
+    for cell in notebook.get("cells", []):
+        if "injected-parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = _joined(cell.get("source", ""))
+        redacted = redact_text(source, identifiers=identifiers)
+        if redacted != source:
+            cell["source"] = redacted
+            changed = True
+    if changed:
+        write_text_atomic(Path(path), json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    return changed

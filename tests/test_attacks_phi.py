@@ -110,9 +110,7 @@ raise ValueError(f"bad age for {row.patient_name} {row.mrn}")
 
 
 @pytest.mark.parametrize("policy", ["refuse", "redact"])
-def test_error_naming_a_patient_stays_out_of_ledger_and_mlflow(
-    tmp_path: Path, policy: str
-) -> None:
+def test_error_naming_a_patient_stays_out_of_ledger_and_mlflow(tmp_path: Path, policy: str) -> None:
     root = clinical_project(tmp_path / "study")
     _probe_stage(root, RAISE_WITH_PATIENT)
     patient = _first_patient(root)
