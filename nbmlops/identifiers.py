@@ -16,8 +16,8 @@ values wherever they appear in text: notebook outputs, scraps, error messages, p
   text (a token: letters and digits joined by ``- . @ ' +``, e.g. ``MRN08784650``,
   ``123-45-6789``, ``ann.lee@example.org``).
 - **Matching**: a token pair of a registered name is always a finding (``Ann Lee``,
-  ``lee, ann``); a single name token only where the text writes it capitalised (``Okafor``,
-  ``OKAFOR``) and it is rare, i.e. not in the 1990 Census name lists nor an everyday word left
+  ``lee, ann``); a single name token only where the text writes it capitalised (``Adeyemi``,
+  ``ADEYEMI``) and it is rare, i.e. not in the 1990 Census name lists nor an everyday word left
   out of them (:func:`nbmlops.phi.census_names`): a patient called "White" or "Young" must not
   turn a race column or every sentence into findings, and a common surname alone identifies
   nobody. Identifier values (MRN, SSN, ...) match as one token.
@@ -31,6 +31,7 @@ chance that an unrelated token collides with one of N registered values is N / 2
 from __future__ import annotations
 
 import hmac
+import itertools
 import os
 import re
 import secrets
@@ -66,6 +67,11 @@ IDENTIFIER_KINDS: tuple[str, ...] = (
 _AS_IS = {"name", "ssn", "mrn", "email", "phone"}
 _TOKEN = re.compile(r"[^\W_]+(?:['.@+-][^\W_]+)*")
 _GAP = re.compile(r"[\s,]{1,3}\Z")  # what may stand between two tokens of a name
+_JOINERS = "'.@+-"  # what may stand inside a token (see _TOKEN)
+_SEPARATORS = str.maketrans(
+    {chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) not in _JOINERS}
+)
+_NUMBER = re.compile(r"\d*\.\d+")  # 0.8731, 1.5: measurements, not ids
 _MIN_ID_LENGTH = 4  # shorter values (a site code, "F") are not identifying on their own
 _MIN_NAME_TOKEN = 2
 
@@ -84,6 +90,8 @@ class IdentifierRegistry:
     root: Path
     key: bytes = field(repr=False)
     digests: dict[bytes, int] = field(repr=False)
+    seen: dict[str, int | None] = field(default_factory=dict, repr=False, compare=False)
+    """Digest look-ups already made (normalised text -> record kind index or None)."""
 
     def __len__(self) -> int:
         return len(self.digests)
@@ -97,40 +105,70 @@ class IdentifierRegistry:
 
         ``kind`` is ``"name"`` for names and name tokens, else the registered kind.
         """
-        if not self.digests:
+        if not self.digests or not self._anything_in(text):
             return
-        memo: dict[str, int | None] = {}
         previous: re.Match[str] | None = None
         for match in _TOKEN.finditer(text):
             token = match.group()
-            if previous is not None and _GAP.fullmatch(text, previous.end(), match.start()):
-                pair = sorted((previous.group().casefold(), token.casefold()))
-                if self.digests.get(self.digest(" ".join(pair))) == 0:  # a name's token pair
-                    yield "name", previous.start(), match.end()
-                    previous = None
-                    continue
-            kind = self._lookup(token, memo)
+            if (
+                previous is not None
+                and _GAP.fullmatch(text, previous.end(), match.start())
+                and self._pair(previous.group(), token)
+            ):
+                yield "name", previous.start(), match.end()
+                previous = None
+                continue
+            kind = self._single(token)
             if kind is not None:
                 yield kind, match.start(), match.end()
             previous = match
 
-    def _lookup(self, token: str, memo: dict[str, int | None]) -> str | None:
-        if len(token) < _MIN_NAME_TOKEN:
+    def _anything_in(self, text: str) -> bool:
+        """A quick first look: any registered token or name pair at all? (Most text has none.)
+
+        ``translate`` and ``split`` run in C (a regex over every token of a 5 MB notebook does
+        not), and repeated tokens are looked up once; the positional pass then runs only over
+        text that has a hit.
+        """
+        words = [w.strip(_JOINERS) for w in text.translate(_SEPARATORS).split()]
+        if any(self._single(word) for word in set(words) if word):
+            return True
+        return any(self._pair(a, b) for a, b in set(itertools.pairwise(words)))
+
+    def _pair(self, first: str, second: str) -> bool:
+        if not (first and second and first.isalpha() and second.isalpha()):
+            return False
+        key = " ".join(sorted((first.casefold(), second.casefold())))
+        return self._memo(key) == 0  # index 0: "name", a name's token pair
+
+    def _single(self, token: str) -> str | None:
+        if not token:
             return None
-        if token not in memo:
-            memo[token] = self.digests.get(self.digest(token.casefold()))
-        index = memo[token]
+        if token.isalpha():
+            if not token[:1].isupper():  # names count where written as names
+                return None
+        elif len(token) < _MIN_ID_LENGTH or _NUMBER.fullmatch(token):
+            return None
+        index = self._memo(token.casefold())
         if index is None:
             return None
         kind = IDENTIFIER_KINDS[index]
         if kind == "name_token":
-            # One token of a name counts where it is written as a name ("Okafor", "OKAFOR", not
-            # "okafor") and is rare: a common one alone ("White", "Young", "Will") is an everyday
+            # One token of a name counts where it is written as a name ("Adeyemi", "ADEYEMI", not
+            # "adeyemi") and is rare: a common one alone ("White", "Young", "Will") is an everyday
             # word or shared by thousands, and would flag "White" in a race column.
             from nbmlops.phi import census_names
 
-            return "name" if token[:1].isupper() and not census_names().is_common(token) else None
+            return None if census_names().is_common(token) else "name"
         return "name" if kind == "name" else kind
+
+    def _memo(self, normalised: str) -> int | None:
+        seen = self.seen
+        if normalised not in seen:
+            if len(seen) > 200_000:  # bounded: a scan of endless distinct tokens stays flat
+                seen.clear()
+            seen[normalised] = self.digests.get(self.digest(normalised))
+        return seen[normalised]
 
 
 _CACHE: dict[Path, tuple[tuple[int, int], IdentifierRegistry]] = {}

@@ -274,7 +274,7 @@ def _spans(
             rule = labelled.lastgroup
             found.append((*labelled.span(_VALUE_GROUP.get(rule, rule)), _KIND[rule]))
     spans: list[tuple[PhiKind, int, int]] = []
-    for start, end, kind in sorted(found):
+    for start, end, kind in sorted(found, key=lambda f: (f[0], -f[1])):  # longest first
         if not spans or start >= spans[-1][2]:
             spans.append((kind, start, end))
     return spans
@@ -300,7 +300,8 @@ def _emails(text: str) -> list[tuple[int, int, PhiKind]]:
 # everyday English word (the file lists the ones left out: Will, May, Mark, Grant ...).
 
 _NAME_CANDIDATE = re.compile(
-    r"(?<![\w'-])(?P<first>[A-Z](?:[a-z]+|[A-Z]+))"
+    # the capital first, then the look back: `re` skips fast to a plain character class only
+    r"(?P<first>[A-Z](?<![\w'-].)(?:[a-z]+|[A-Z]+))"
     r"(?:[ \t]+[A-Z]\.?)?[ \t]+"
     r"(?P<last>(?:Ma?c|O'|D')?[A-Z](?:[a-z]+(?:[-'][A-Z][a-z]+)?|[A-Z]+))(?![\w'-])"
 )
