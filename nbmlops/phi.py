@@ -873,6 +873,8 @@ def apply_policy(
 def redact_injected_parameters(path: Path, *, identifiers: Identifiers = "project") -> bool:
     """Redact the papermill ``injected-parameters`` cell of an executed notebook, in place.
 
+    The values papermill keeps in the notebook's metadata (``papermill.parameters``) too.
+
     The kernel ran with the real values; the file that is kept and logged shows them redacted.
     Returns whether anything was changed.
     """
@@ -890,6 +892,12 @@ def redact_injected_parameters(path: Path, *, identifiers: Identifiers = "projec
         if redacted != source:
             cell["source"] = redacted
             changed = True
+    # papermill also keeps the values it injected in the notebook's metadata
+    papermill = notebook.get("metadata", {}).get("papermill", {})
+    if isinstance(papermill.get("parameters"), dict):
+        redacted_values = _redact_json(papermill["parameters"], identifiers)
+        changed = changed or redacted_values != papermill["parameters"]
+        papermill["parameters"] = redacted_values
     if changed:
         write_text_atomic(Path(path), json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     return changed

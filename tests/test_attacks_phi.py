@@ -119,7 +119,8 @@ def test_error_naming_a_patient_stays_out_of_ledger_and_mlflow(tmp_path: Path, p
     for value in (patient["patient_name"], patient["mrn"]):
         assert _mlflow_and_ledger(root, value) == [], value
         assert value not in _run_record(root)
-    entries = [json.loads(line) for line in (root / ".nbmlops" / "ledger.jsonl").open()]
+    ledger = (root / ".nbmlops" / "ledger.jsonl").read_text(encoding="utf-8")
+    entries = [json.loads(line) for line in ledger.splitlines()]
     (failed,) = [e for e in entries if e["data"].get("stage") == "probe"]
     assert set(failed["data"]["error"]) == {"hmac-sha256"}  # the text lives in the run record
     record = json.loads(_run_record(root))
