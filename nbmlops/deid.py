@@ -42,6 +42,22 @@ the identifiers (164.514(c)). Any ``datetime64`` column is a date whatever its n
 report's ``detected_by == "name"`` rows; declare what detection gets wrong with
 ``identifiers={"column": kind}``, or ``None`` for "not an identifier".
 
+CDISC SDTM/ADaM variable names are known too: ``USUBJID`` and ``SUBJID`` are subject
+identifiers (``other_id``), every ``--DT``, ``--DTC`` and ``--DTM`` (``BRTHDTC``, ``TRTSDT``) is a
+date. A text column that no name rule recognises is read: a sample of
+:data:`CONTENT_SAMPLE` values (fixed seed) is classified value by value as a person's name
+(1990 Census lists, :func:`nbmlops.phi.census_names`), e-mail, phone, SSN, MRN-like id
+(letters then 5-12 digits, nearly all distinct) or full date, and a kind that at least
+:data:`CONTENT_SHARE` of them have makes the column an identifier "detected by content"
+(``detected_by == "content"``). ``strict=True`` refuses such a column (declare it with
+``identifiers=``); ``strict=False`` treats it by its kind and reports it.
+
+Every removed name, SSN, MRN, e-mail, phone or other id column is registered (when the working
+directory is inside a project with a ``.nbmlops/`` folder): keyed hashes of its values go into the
+project's identifier registry (:mod:`nbmlops.identifiers`), and every later PHI scan of
+outputs, scraps, errors and parameters finds those values by value. The report's
+``registered`` says how many hashes each column added.
+
 The restricted three-digit ZIP areas are data, not code: ``nbmlops/data/safe_harbor_zip3.json``
 names its source (HHS OCR's 2012 de-identification guidance, section 3.4, from the 2000
 Census) and has a version that every report records. The rule itself asks for "the current
@@ -50,10 +66,10 @@ once newer figures are published. When HHS (or your privacy officer, from a newe
 updates the list: edit ``restricted_zip3`` and ``census`` in that file, bump ``version``, note
 the new source, and run ``tests/test_deid.py``, which checks every listed prefix.
 
-What this does not do: find identifiers inside free text (notes), in numeric columns (an SSN
-stored as an integer), or in column names; and Safe Harbor also requires that you have no actual
-knowledge that what remains could identify someone. It is a tool for that judgement, not a
-replacement for it.
+What this does not do: find identifiers inside free text (notes) beyond the pattern scan of
+kept columns, in numeric columns (an SSN stored as an integer), or in column names; and Safe
+Harbor also requires that you have no actual knowledge that what remains could identify
+someone. It is a tool for that judgement, not a replacement for it.
 """
 
 from __future__ import annotations

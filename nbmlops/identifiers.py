@@ -253,7 +253,7 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
     assert registry is not None  # noqa: S101 - create=True always makes one
     kind = kind if kind in _AS_IS else "other_id"
     records: dict[bytes, int] = {}
-    for value in {str(v) for v in values if not _missing(v)}:
+    for value in {str(v) for v in values if not _missing(v) and not _flag(v)}:
         for normalised, record_kind in _keys(value, kind):
             digest = registry.digest(normalised)
             if digest not in registry.digests and digest not in records:
@@ -269,6 +269,11 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
     finally:
         os.close(fd)
     return len(records)
+
+
+def _flag(value: object) -> bool:
+    """True/False (Python's or numpy's) are flags, not identifiers, whatever column holds them."""
+    return type(value).__name__ in ("bool", "bool_")  # numpy 2 names its scalar "bool" too
 
 
 def _missing(value: object) -> bool:

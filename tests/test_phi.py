@@ -615,3 +615,12 @@ def test_a_parameter_value_with_phi_is_refused_naming_parameter_and_kind(
     assert "Thompson" not in str(err) and "219-09" not in str(err)
     recorded = check_phi({"train": {"note": value, "seed": 7}}, policy="redact", identifiers=None)
     assert f"[REDACTED:{kind}]" in json.dumps(recorded) and recorded["train"]["seed"] == 7
+
+
+def test_flags_and_short_values_are_never_registered(tmp_path: Path) -> None:
+    import numpy as np
+
+    from nbmlops.identifiers import register_identifiers
+
+    assert register_identifiers(tmp_path, [True, np.bool_(False), None], kind="name") == 0
+    assert register_identifiers(tmp_path, ["A1", "007"], kind="mrn") == 0  # under 4 characters
