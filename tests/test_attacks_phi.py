@@ -184,3 +184,27 @@ def test_a_renamed_name_column_is_refused_by_deidentify(tmp_path: Path) -> None:
     assert probe["status"] == "failed"
     assert "nombre" in probe["error"]["message"]
     assert "content" in probe["error"]["message"]
+
+
+def test_printed_names_are_refused_even_before_any_identifier_is_registered(
+    tmp_path: Path,
+) -> None:
+    # the first stage of a new project: nothing registered yet, so the census lists are what
+    # find the printed names (no MRN, date or phone beside them), and the default policy keeps
+    # them out of MLflow
+    root = clinical_project(tmp_path / "study")
+    write_notebook(
+        root / "analysis" / "peek.ipynb",
+        stage_notebook(
+            "peek",
+            "import pandas as pd\n"
+            "print(pd.read_parquet(extract)[['patient_name']].head(5).to_string())",
+            params={"extract": str(root / "data" / "extract.parquet")},
+        ),
+    )
+    done = nbmlops_cli(root, "run", "analysis", "--stage", "peek")
+    assert done.returncode == 0, done.stderr
+    assert not (root / ".nbmlops" / "identifiers.bin").exists()
+    for name in pd.read_parquet(root / "data" / "extract.parquet").head(5)["patient_name"]:
+        assert _mlflow_and_ledger(root, name) == [], name
+    assert "NOT logged to MLflow" in _run_record(root)
