@@ -215,14 +215,21 @@ def _key(folder: Path) -> bytes:
         pass
     folder.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
+    # written whole under a private name, then linked into place: a process that loses the
+    # race to create it reads the winner's complete key, never an empty file
+    draft = folder / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(draft, path)
     except FileExistsError:  # another process made it first: use theirs
         return path.read_bytes()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
+    finally:
+        draft.unlink()
     return key
 
 
@@ -264,6 +271,9 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
     payload = b"".join(digest + bytes([index]) for digest, index in records.items())
     fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
+        torn = os.fstat(fd).st_size % 9
+        if torn:  # a write cut short (disk full): drop its tail so records stay aligned
+            os.ftruncate(fd, os.fstat(fd).st_size - torn)
         os.write(fd, payload)
         os.fsync(fd)
     finally:

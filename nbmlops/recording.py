@@ -174,8 +174,8 @@ class RecordsThread:
         params = result.params
         if self.phi_policy == "redact":
             params, _ = apply_policy(result.params, policy="redact", identifiers=ids)
-            notebook = result.executed_notebook
-            if notebook and Path(notebook).is_file():
+            notebook = result.executed_notebook  # this run's (a skipped stage's is older)
+            if result.status in ("succeeded", "failed") and notebook and Path(notebook).is_file():
                 redact_injected_parameters(Path(notebook), identifiers=ids)
         return replace(result, error=error, scraps=scraps, params=params)
 

@@ -624,3 +624,18 @@ def test_flags_and_short_values_are_never_registered(tmp_path: Path) -> None:
 
     assert register_identifiers(tmp_path, [True, np.bool_(False), None], kind="name") == 0
     assert register_identifiers(tmp_path, ["A1", "007"], kind="mrn") == 0  # under 4 characters
+
+
+def test_a_torn_record_is_dropped_before_the_next_append(tmp_path: Path) -> None:
+    from nbmlops.identifiers import project_registry, register_identifiers
+
+    register_identifiers(tmp_path, ["QX-77120435"], kind="account")
+    store = tmp_path / ".nbmlops" / "identifiers.bin"
+    with store.open("ab") as fh:
+        fh.write(b"\x01\x02\x03")  # a write cut short
+    register_identifiers(tmp_path, ["QX-77120436"], kind="account")
+    assert store.stat().st_size == 18
+    registry = project_registry(tmp_path)
+    assert scan_text("QX-77120435 QX-77120436", identifiers=None) == ()  # no pattern finds them
+    found = scan_text("QX-77120435 QX-77120436", identifiers=registry)
+    assert [f.kind for f in found] == ["other_id", "other_id"]
