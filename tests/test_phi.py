@@ -571,8 +571,14 @@ def test_a_5_mb_notebook_is_scanned_quickly_with_a_registry_of_10000_patients(
     nb = _notebook(*cells)
     census_names()
     started = time.perf_counter()
+    assert scan_notebook(nb, identifiers=None) == ()
+    without = time.perf_counter() - started
+    started = time.perf_counter()
     assert scan_notebook(nb, identifiers=registry) == ()
-    assert time.perf_counter() - started < 3.0  # ~0.5 s without the registry on this machine
+    # measured against the same scan without a registry in the same run, so that a loaded
+    # machine slows both: here ~0.2 s more (the registry's quick look) on ~0.6 s; a regex pass
+    # over every token instead cost ~1.7 times the pattern scan
+    assert time.perf_counter() - started < 1.5 * without + 0.1
 
 
 # -- values: parameters, errors, scraps -----------------------------------------------------------
