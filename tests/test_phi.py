@@ -570,15 +570,17 @@ def test_a_5_mb_notebook_is_scanned_quickly_with_a_registry_of_10000_patients(
     ]
     nb = _notebook(*cells)
     census_names()
-    started = time.perf_counter()
-    assert scan_notebook(nb, identifiers=None) == ()
-    without = time.perf_counter() - started
-    started = time.perf_counter()
-    assert scan_notebook(nb, identifiers=registry) == ()
-    # measured against the same scan without a registry in the same run, so that a loaded
-    # machine slows both: here ~0.2 s more (the registry's quick look) on ~0.6 s; a regex pass
-    # over every token instead cost ~1.7 times the pattern scan
-    assert time.perf_counter() - started < 1.5 * without + 0.1
+
+    def cpu_seconds(identifiers: Any) -> float:  # this process's CPU: others' load does not count
+        started = time.process_time()
+        assert scan_notebook(nb, identifiers=identifiers) == ()
+        return time.process_time() - started
+
+    without = min(cpu_seconds(None) for _ in range(2))
+    with_registry = min(cpu_seconds(registry) for _ in range(2))
+    # measured against the same scan without a registry: here ~0.2 s more (the registry's quick
+    # look) on ~0.6 s; a regex pass over every token instead cost ~1.7 times the pattern scan
+    assert with_registry < 1.5 * without + 0.1
 
 
 # -- values: parameters, errors, scraps -----------------------------------------------------------
