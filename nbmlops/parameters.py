@@ -12,10 +12,13 @@ import json
 import keyword
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbmlops.errors import ParameterError
 from nbmlops.pipeline import PipelineSpec
+
+if TYPE_CHECKING:
+    from nbmlops.phi import Identifiers, Policy
 
 __all__ = ["CliValue", "check_phi", "check_value", "parse_overrides", "resolve_params"]
 
@@ -179,8 +182,8 @@ def resolve_params(
 def check_phi(
     overrides: Mapping[str, Mapping[str, JSONValue]],
     *,
-    policy: str,
-    identifiers: Any = "project",
+    policy: Policy,
+    identifiers: Identifiers = "project",
 ) -> dict[str, dict[str, JSONValue]]:
     """Apply the PHI policy to run-time parameter values; return them as they may be recorded.
 
@@ -220,8 +223,8 @@ def check_phi(
     recorded: dict[str, dict[str, JSONValue]] = {}
     for stage, values in overrides.items():
         for name, value in values.items():
-            mode = "redact" if policy == "refuse" else policy  # refuse raises below instead
-            shown, kinds = apply_policy(value, policy=mode, identifiers=identifiers)  # type: ignore[arg-type]
+            mode: Policy = "redact" if policy == "refuse" else policy  # refuse raises below
+            shown, kinds = apply_policy(value, policy=mode, identifiers=identifiers)
             if kinds and policy == "refuse":
                 findings = [{"kind": kind, "param": f"{stage}.{name}"} for kind in kinds]
                 raise PhiDetectedError(path=None, findings=findings, stage=stage, param=name)
