@@ -62,11 +62,15 @@ def demo_false_positives(root: Path) -> None:
     found = [f for path in paths for f in scan_notebook(path, identifiers=registry)]
     with_registry = time.perf_counter() - started
     size = len(registry) if registry else 0
-    print(f"demo outputs: {len(paths)} notebooks, {chars:,} characters, {words:,} words, {pairs} "
-          f"capitalised word pairs tested by the name detector")
+    print(
+        f"demo outputs: {len(paths)} notebooks, {chars:,} characters, {words:,} words, {pairs} "
+        f"capitalised word pairs tested by the name detector"
+    )
     print(f"  name findings (census lists): {sum(f.kind == 'name' for f in plain)}")
-    print(f"  findings with the registry ({size:,} hashes): {len(found)} "
-          f"({', '.join(sorted({f.kind for f in found})) or 'none'})")
+    print(
+        f"  findings with the registry ({size:,} hashes): {len(found)} "
+        f"({', '.join(sorted({f.kind for f in found})) or 'none'})"
+    )
     for finding in found:
         print(f"    cell {finding.cell_index}: {finding.kind}: {finding.excerpt}")
     print(f"  scan time: {without:.2f} s without the registry, {with_registry:.2f} s with it")
@@ -96,8 +100,10 @@ def large_frame(rows: int) -> None:
     as_of = datetime.date(2026, 1, 1)
     started = time.perf_counter()
     deidentify(frame, as_of=as_of, strict=False, register=False)
-    print(f"deidentify() of {rows:,} rows, content detection, no registry: "
-          f"{time.perf_counter() - started:.2f} s")
+    print(
+        f"deidentify() of {rows:,} rows, content detection, no registry: "
+        f"{time.perf_counter() - started:.2f} s"
+    )
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / ".nbmlops").mkdir()
         here = Path.cwd()
@@ -110,8 +116,10 @@ def large_frame(rows: int) -> None:
             os.chdir(here)
         kept = sum(c.registered for c in result.report.columns)
         store = Path(folder) / ".nbmlops" / "identifiers.bin"
-        print(f"  with registration ({kept:,} hashes of {len(patients):,} distinct patients, "
-              f"{store.stat().st_size / 1e6:.1f} MB): {took:.2f} s")
+        print(
+            f"  with registration ({kept:,} hashes of {len(patients):,} distinct patients, "
+            f"{store.stat().st_size / 1e6:.1f} MB): {took:.2f} s"
+        )
 
 
 def main() -> None:

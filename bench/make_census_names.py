@@ -4,7 +4,8 @@ The files (``dist.all.last``, ``dist.female.first``, ``dist.male.first``: name, 
 cumulative %, rank) are a work of the US Government (public domain); the ``names`` package on PyPI
 (MIT, 0.3.0) ships them unchanged::
 
-    pip download --no-deps --no-binary :all: names==0.3.0 -d /tmp/names && tar xzf /tmp/names/*.tar.gz -C /tmp/names
+    pip download --no-deps --no-binary :all: names==0.3.0 -d /tmp/names
+    tar xzf /tmp/names/names-0.3.0.tar.gz -C /tmp/names
     .venv/bin/python bench/make_census_names.py /tmp/names/names-0.3.0/names
 
 The cut: every name up to 90 % cumulative frequency (first names: both whole lists, which end at
@@ -25,6 +26,7 @@ from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
 
 CUT = 90.0
 VERSION = "1990.1"
+# a word list reads best as text
 COMMON_FIRST = """
 april may june august will bill mark grant chase frank guy rob drew pat sue ray art max dean earl
 king duke major miles page rich bob jack jay joy gay val van don dick tim ben gene lane lee glen
@@ -37,7 +39,7 @@ precious temple dusty lucky lottie sherry brandy gale gail carol carl neil nick 
 page chance christian colt cole deane doll golden harley harmony haven heaven hunter jewel joy
 kitty lady liberty marina melody mercedes miracle nova oliver pepper price reed rocky sable
 scarlet shannon sharon stormy sunshine tiffany trinity unique velvet west august world
-""".split()
+""".split()  # noqa: SIM905
 
 
 def read(path: Path) -> list[tuple[str, float]]:
