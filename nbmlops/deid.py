@@ -42,6 +42,22 @@ the identifiers (164.514(c)). Any ``datetime64`` column is a date whatever its n
 report's ``detected_by == "name"`` rows; declare what detection gets wrong with
 ``identifiers={"column": kind}``, or ``None`` for "not an identifier".
 
+CDISC SDTM/ADaM variable names are known too: ``USUBJID`` and ``SUBJID`` are subject
+identifiers (``other_id``), every ``--DT``, ``--DTC`` and ``--DTM`` (``BRTHDTC``, ``TRTSDT``) is a
+date. A text column that no name rule recognises is read: a sample of
+:data:`CONTENT_SAMPLE` values (fixed seed) is classified value by value as a person's name
+(1990 Census lists, :func:`nbmlops.phi.census_names`), e-mail, phone, SSN, MRN-like id
+(letters then 5-12 digits, nearly all distinct) or full date, and a kind that at least
+:data:`CONTENT_SHARE` of them have makes the column an identifier "detected by content"
+(``detected_by == "content"``). ``strict=True`` refuses such a column (declare it with
+``identifiers=``); ``strict=False`` treats it by its kind and reports it.
+
+Every removed name, SSN, MRN, e-mail, phone or other id column is registered (when the working
+directory is inside a project with a ``.nbmlops/`` folder): keyed hashes of its values go into the
+project's identifier registry (:mod:`nbmlops.identifiers`), and every later PHI scan of
+outputs, scraps, errors and parameters finds those values by value. The report's
+``registered`` says how many hashes each column added.
+
 The restricted three-digit ZIP areas are data, not code: ``nbmlops/data/safe_harbor_zip3.json``
 names its source (HHS OCR's 2012 de-identification guidance, section 3.4, from the 2000
 Census) and has a version that every report records. The rule itself asks for "the current
@@ -50,10 +66,10 @@ once newer figures are published. When HHS (or your privacy officer, from a newe
 updates the list: edit ``restricted_zip3`` and ``census`` in that file, bump ``version``, note
 the new source, and run ``tests/test_deid.py``, which checks every listed prefix.
 
-What this does not do: find identifiers inside free text (notes), in numeric columns (an SSN
-stored as an integer), or in column names; and Safe Harbor also requires that you have no actual
-knowledge that what remains could identify someone. It is a tool for that judgement, not a
-replacement for it.
+What this does not do: find identifiers inside free text (notes) beyond the pattern scan of
+kept columns, in numeric columns (an SSN stored as an integer), or in column names; and Safe
+Harbor also requires that you have no actual knowledge that what remains could identify
+someone. It is a tool for that judgement, not a replacement for it.
 """
 
 from __future__ import annotations
@@ -68,6 +84,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nbmlops.errors import PhiDetectedError
@@ -169,14 +186,19 @@ class ColumnReport:
         Rows whose value was removed or altered (missing values do not count).
     output : str or None
         The column's name in the output frame (``None`` when removed).
-    detected_by : {"given", "name", "dtype"} or None
-        How the kind was decided: ``identifiers=``, the column name, or a datetime dtype.
+    detected_by : {"given", "name", "dtype", "content"} or None
+        How the kind was decided: ``identifiers=``, the column name (CDISC variable names
+        included), a datetime dtype, or the values themselves ("detected by content").
     rule : str
         The rule applied, in words.
     flagged_rows : int
         For kept text columns: rows whose value the PHI scan flags (0 otherwise) ...
     flagged_kinds : tuple of str
         ... and the kinds it found there (``"ssn"``, ``"date"`` ...).
+    registered : int
+        For removed identifier columns: new keyed hashes kept in the project's identifier
+        registry (see :func:`nbmlops.phi.register_identifiers`), so that later scans of
+        outputs, scraps, errors and parameters find these values.
     """
 
     column: str
@@ -188,6 +210,7 @@ class ColumnReport:
     rule: str
     flagged_rows: int = 0
     flagged_kinds: tuple[str, ...] = ()
+    registered: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +262,7 @@ def deidentify(
     keep_year: bool = True,
     as_of: datetime.date | None = None,
     strict: bool = True,
+    register: bool = True,
 ) -> DeidResult:
     """De-identify ``frame`` by the HIPAA Safe Harbor rules (see the module docstring).
 
@@ -255,8 +279,15 @@ def deidentify(
         The day ages are reckoned to when blanking birth years (default: today); only its year
         is used, and the report records it. Pass it to get the same output next year.
     strict : bool
-        Refuse (raise) when a kept text column holds values that look like PHI. With ``False``
-        they are kept, and counted in the report's ``flagged_rows``.
+        Refuse (raise) when a kept text column holds values that look like PHI, or when a
+        column is an identifier only by its content (a name column called ``patient``): declare
+        it with ``identifiers=``. With ``False`` the former are kept, and counted in the report's
+        ``flagged_rows``; the latter are treated by their kind (``detected_by == "content"``).
+    register : bool
+        Keep keyed hashes of the removed identifiers' values (names, MRNs, SSNs, e-mails,
+        phones, other ids) in the project's identifier registry, when the working directory is
+        in a project that has a ``.nbmlops/`` folder: every later PHI scan of the project then
+        finds those values wherever they are printed (see :mod:`nbmlops.identifiers`).
 
     Returns
     -------
@@ -311,13 +342,19 @@ def deidentify(
             outputs[series.name] = series
         reports.append(report)
     flagged = [r for r in reports if r.flagged_rows]
-    if strict and flagged:
+    by_content = [r for r in reports if r.detected_by == "content"]
+    if strict and (flagged or by_content):
         findings = [
             {"column": r.column, "kind": kind, "rows": r.flagged_rows}
             for r in flagged
             for kind in r.flagged_kinds
+        ] + [
+            {"column": r.column, "kind": r.kind, "rows": r.rows_changed, "detected_by": "content"}
+            for r in by_content
         ]
         raise PhiDetectedError(path=None, findings=findings)
+    if register:
+        reports = _register(plans, reports, work)
     result = pd.DataFrame(outputs, index=work.index)
     if index_columns is not None:
         produced = {plan.column: report.output for plan, report in zip(plans, reports, strict=True)}
@@ -373,10 +410,117 @@ def _plan(column: Any, series: pd.Series, declared: Mapping[Any, str | None]) ->
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         role, by = Identifier.DATE.value, "dtype"
     else:
-        found = _kind_by_name(_words(column))
+        found = _kind_by_cdisc(column) or _kind_by_name(_words(column))
         role, by = found or "", ("name" if found else None)
+        if not found and (found := _kind_by_content(series)):
+            role, by = found, "content"
     kind = Identifier.DATE if role == AGE else (Identifier(role) if role else None)
     return _Plan(column, kind, role, by)
+
+
+# Removed kinds whose values are kept in the registry: dates and places are found by their
+# shape; URLs, IP addresses, images and biometrics are not text that a printed row shows.
+_REGISTERED = {"name", "ssn", "mrn", "email", "phone", "fax", "health_plan", "account"}
+_REGISTERED |= {"license", "vehicle", "device", "other_id"}
+
+
+def _register(
+    plans: list[_Plan], reports: list[ColumnReport], work: pd.DataFrame
+) -> list[ColumnReport]:
+    """Register the values of removed identifier columns; the reports with the counts."""
+    import dataclasses
+
+    from nbmlops.identifiers import register_identifiers
+    from nbmlops.pipeline import find_project_root
+
+    root = find_project_root(Path.cwd())
+    if not (root / ".nbmlops").is_dir():  # not inside a project: nothing to keep it in
+        return reports
+    registered = []
+    for plan, report in zip(plans, reports, strict=True):
+        if report.action == "removed" and plan.role in _REGISTERED:
+            kind = "phone" if plan.role == "fax" else plan.role
+            count = register_identifiers(root, work[plan.column], kind=kind)
+            registered.append(dataclasses.replace(report, registered=count))
+        else:
+            registered.append(report)
+    return registered
+
+
+# -- detection by CDISC variable name -------------------------------------------------------------
+# SDTM/ADaM variables are upper case, at most 8 characters: USUBJID and SUBJID identify the
+# subject; every --DT (ADaM date), --DTC (SDTM ISO 8601 date/time) and --DTM (ADaM datetime) is a
+# date. Their words do not split (``BRTHDTC``), so the name rules cannot see them.
+_CDISC_ID = re.compile(r"U?SUBJID")
+_CDISC_DATE = re.compile(r"[A-Z][A-Z0-9]{0,4}(?:DT|DTC|DTM)")
+
+
+def _kind_by_cdisc(column: object) -> str | None:
+    name = str(column)
+    if _CDISC_ID.fullmatch(name):
+        return Identifier.OTHER_ID.value
+    if len(name) <= 8 and _CDISC_DATE.fullmatch(name):
+        return Identifier.DATE.value
+    return None
+
+
+# -- detection by content -------------------------------------------------------------------------
+# A column whose name says nothing (``patient``, ``full_nm``, ``nombre``) is read: a sample of its
+# values (CONTENT_SAMPLE rows, fixed seed, so large frames cost the same and results repeat) is
+# classified value by value, and a kind that at least CONTENT_SHARE of them have decides.
+
+CONTENT_SAMPLE = 1000
+"""How many non-missing values of a column are read to detect identifiers by content."""
+CONTENT_SHARE = 0.5
+"""The share of sampled values that must look like one kind of identifier."""
+
+_SSN_VALUE = re.compile(r"\d{3}-\d{2}-\d{4}")
+_ID_VALUE = re.compile(r"[A-Za-z]{0,4}[-_ #]?\d{5,12}")  # MRN08784650, A-0042117, 004211873
+_TIME_REST = re.compile(r"(?:[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?")
+
+
+def _kind_by_content(series: pd.Series) -> str | None:
+    """The identifier kind most sampled values of a text column look like, if any."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+        return None
+    present = series.dropna()
+    if len(present) > CONTENT_SAMPLE:
+        present = present.sample(CONTENT_SAMPLE, random_state=0)
+    values = [str(v).strip() for v in present if isinstance(v, str)]
+    if not values:
+        return None
+    counts: dict[str, int] = {}
+    for value in values:
+        kind = _value_kind(value)
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+    if not counts:
+        return None
+    kind, count = max(counts.items(), key=lambda item: item[1])
+    if count < CONTENT_SHARE * len(values):
+        return None
+    if kind == Identifier.MRN and len(set(values)) < 0.9 * len(values):
+        return None  # codes shared by many rows (a lab panel, a site) are not record numbers
+    return kind
+
+
+def _value_kind(value: str) -> str | None:
+    """What one whole value looks like: a name, e-mail, phone, SSN, MRN-like id or date."""
+    if _SSN_VALUE.fullmatch(value):
+        return Identifier.SSN.value
+    if _ID_VALUE.fullmatch(value):
+        return Identifier.MRN.value
+    for kind, start, end in _spans(value, None):
+        if start != 0:
+            break
+        if kind == "date" and _TIME_REST.fullmatch(value, end):
+            return Identifier.DATE.value
+        if end == len(value) and kind in ("name", "email", "phone", "ssn"):
+            return kind
+    return None
 
 
 # -- detection by name ----------------------------------------------------------------------------
@@ -508,8 +652,10 @@ def _kind_by_name(words: tuple[str, ...]) -> str | None:
 
 def _is_birth(column: object) -> bool:
     words = _words(column)
-    return bool(set(words) & {"birth", "dob", "born", "birthdate", "birthday", "yob"}) or (
-        "dateofbirth" in "".join(words)
+    return (
+        bool(set(words) & {"birth", "dob", "born", "birthdate", "birthday", "yob"})
+        or "dateofbirth" in "".join(words)
+        or str(column).startswith("BRTH")  # CDISC BRTHDT, BRTHDTC
     )
 
 
@@ -529,7 +675,9 @@ def _apply(
     if plan.role:
         rule = "removed (keep_year=False)" if plan.role == Identifier.DATE else "removed"
         return None, _removed(plan, series, rule)
-    why = "declared not an identifier" if plan.detected_by else "not an identifier by name"
+    why = (
+        "declared not an identifier" if plan.detected_by else "not an identifier by name or content"
+    )
     return _kept(plan, series, f"kept ({why})")
 
 
@@ -541,7 +689,7 @@ def _report(plan: _Plan, action: Action, changed: int, output: object, rule: str
         rows_changed=int(changed),
         output=None if output is None else str(output),
         detected_by=plan.detected_by,
-        rule=rule,
+        rule=f"{rule} (detected by content)" if plan.detected_by == "content" else rule,
     )
 
 

@@ -32,8 +32,9 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     │   ├── KernelDiedError            the kernel died mid-stage                 (cell_index)
     │   └── MissingProductError        the stage finished without a product      (product)
     ├── UpstreamProductsMissingError   a selected stage's upstream never ran     (stage, upstream)
-    ├── PhiDetectedError               notebook outputs or a frame still hold    (path, findings)
-    │                                  what looks like PHI; nothing was logged
+    ├── PhiDetectedError               notebook outputs, a frame or a parameter  (path, findings,
+    │                                  value hold what looks like PHI; nothing    stage, param)
+    │                                  was logged
     ├── TrackingError                  MLflow could not be written               (uri)
     ├── SignatureError                 an electronic signature or signer was     (signer, reason)
     │                                  refused (bad credentials, inactive, ...)
@@ -353,12 +354,22 @@ class UpstreamProductsMissingError(NbmlopsError):
 class PhiDetectedError(NbmlopsError):
     """Text about to be kept or logged looks like it holds PHI; it was refused, not written.
 
-    ``path`` is the notebook (``None`` for a DataFrame). Each of ``findings`` is a JSON-able dict
-    with ``kind`` and where it is - ``cell_index`` (0-based, markdown cells included) and
-    ``output_index`` for a notebook, ``column`` and ``rows`` for a frame - never the value.
+    ``path`` is the notebook (``None`` for a DataFrame or a parameter). Each of ``findings`` is a
+    JSON-able dict with ``kind`` and where it is - ``cell_index`` (0-based, markdown cells
+    included) and ``output_index`` for a notebook, ``column`` and ``rows`` for a frame,
+    ``param`` for a run-time parameter value (then ``stage`` and ``param`` are set too) - never
+    the value.
     """
 
-    def __init__(self, *, path: Path | None, findings: Sequence[Mapping[str, object]]) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path | None,
+        findings: Sequence[Mapping[str, object]],
+        stage: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        self.stage, self.param = stage, param
         places: dict[str, list[str]] = {}
         for finding in findings:
             cell = finding.get("cell_index")
@@ -367,15 +378,26 @@ class PhiDetectedError(NbmlopsError):
                 if "column" in finding
                 else f"cell {cell + 1 if isinstance(cell, int) else cell}"
             )
+            if finding.get("detected_by") == "content":  # an identifier column by its values
+                where += " (detected by content)"
             wheres = places.setdefault(str(finding.get("kind")), [])
             if where not in wheres:
                 wheres.append(where)
         listed = "; ".join(f"{kind} in {', '.join(wheres)}" for kind, wheres in places.items())
-        if path is None:
+        if param is not None:
+            kinds = ", ".join(places)
+            message = (
+                f"parameter '{stage}.{param}' looks like it holds PHI ({kinds}), so the run was "
+                "refused before any kernel started; parameter values are recorded in MLflow and "
+                "the run record. Pass a de-identified value (a study key, a year), or run with "
+                "--phi-policy redact to record it redacted."
+            )
+        elif path is None:
             message = (
                 f"the de-identified frame still holds values that look like PHI ({listed}). "
                 "Map those columns to their kind with identifiers={...}, drop them, or pass "
-                "strict=False to keep them (they stay flagged in the report)."
+                "strict=False (columns detected by content are then treated as their kind, "
+                "the others kept and flagged in the report)."
             )
         else:
             message = (

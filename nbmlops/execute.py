@@ -43,8 +43,9 @@ from nbmlops.errors import (
     ParameterError,
     StageExecutionError,
 )
+from nbmlops.identifiers import ledger_digest, project_registry
 from nbmlops.notebook_run import KernelPool, run_notebook
-from nbmlops.parameters import resolve_params
+from nbmlops.parameters import check_phi, resolve_params
 from nbmlops.pipeline import PipelineSpec
 from nbmlops.plan import (
     StagePlan,
@@ -169,6 +170,8 @@ def run_pipeline(
     effective = resolve_params(spec, params or {})
     # what was overridden, as checked values (``7``, not the command line's text ``"7"``)
     overrides = {s: {k: effective[s][k] for k in given} for s, given in (params or {}).items()}
+    # recorded as the PHI policy lets them be (refused here, before any kernel, or redacted)
+    overrides = check_phi(overrides, policy=policy, identifiers=project_registry(spec.root))
     selected = select_stages(spec, stages, downstream)
     plans = {
         p.stage: p for p in plan_stages(spec, params=effective, selected=selected, force=force)
@@ -345,7 +348,11 @@ class _Run:
             run_id=self.run_id,
             data={
                 "pipeline": self.spec.name,
-                "options": self.options,
+                # parameter values are free text: the ledger keeps their digest, not them
+                "options": {
+                    **self.options,
+                    "overrides": ledger_digest(self.spec.root, self.options["overrides"]),
+                },
                 "stages": [n for n, p in self.plans.items() if p.selected],
                 "environment_mismatch": list(self.mismatch),
             },
@@ -375,7 +382,8 @@ class _Run:
                 "status": record.status,
                 "mlflow_run_id": record.mlflow_run_id,
                 "stages": {r.stage: r.status for r in record.stages},
-                "tracking_problem": record.tracking_problem,
+                "tracking_problem": record.tracking_problem
+                and ledger_digest(self.spec.root, record.tracking_problem),
             },
         )
         record = replace(record, ledger_seq=head.seq, ledger_head=head.hash)

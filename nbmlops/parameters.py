@@ -12,12 +12,15 @@ import json
 import keyword
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbmlops.errors import ParameterError
 from nbmlops.pipeline import PipelineSpec
 
-__all__ = ["CliValue", "check_value", "parse_overrides", "resolve_params"]
+if TYPE_CHECKING:
+    from nbmlops.phi import Identifiers, Policy
+
+__all__ = ["CliValue", "check_phi", "check_value", "parse_overrides", "resolve_params"]
 
 JSONValue = Any
 
@@ -174,3 +177,56 @@ def resolve_params(
                 )
             effective[stage_name][name] = check_value(stage_name, name, value, stage.params[name])
     return effective
+
+
+def check_phi(
+    overrides: Mapping[str, Mapping[str, JSONValue]],
+    *,
+    policy: Policy,
+    identifiers: Identifiers = "project",
+) -> dict[str, dict[str, JSONValue]]:
+    """Apply the PHI policy to run-time parameter values; return them as they may be recorded.
+
+    Parameter values are recorded in MLflow, the run record and the executed notebook's injected
+    cell, so a value that looks like PHI (an SSN, an e-mail, a date, a person's name, one of the
+    project's registered identifiers) is refused before any kernel starts (``refuse``) or
+    recorded redacted (``redact``); the kernel always gets the value as given. Defaults are not
+    checked: they are the notebook's source, which nbmlops does not scan.
+
+    Parameters
+    ----------
+    overrides : Mapping
+        ``{stage: {name: value}}``, checked values (see :func:`resolve_params`).
+    policy : {"refuse", "redact", "off"}
+    identifiers
+        As :func:`nbmlops.phi.scan_text`.
+
+    Returns
+    -------
+    dict
+        The overrides to record (redacted under ``redact``).
+
+    Raises
+    ------
+    PhiDetectedError
+        Under ``refuse``, for the first value that looks like PHI; ``stage``, ``param`` and the
+        findings' ``kind`` say which and what, never the value.
+
+    Examples
+    --------
+    >>> check_phi({"train": {"note": "219-09-9999"}}, policy="redact", identifiers=None)
+    {'train': {'note': '[REDACTED:ssn]'}}
+    """
+    from nbmlops.errors import PhiDetectedError
+    from nbmlops.phi import apply_policy
+
+    recorded: dict[str, dict[str, JSONValue]] = {}
+    for stage, values in overrides.items():
+        for name, value in values.items():
+            mode: Policy = "redact" if policy == "refuse" else policy  # refuse raises below
+            shown, kinds = apply_policy(value, policy=mode, identifiers=identifiers)
+            if kinds and policy == "refuse":
+                findings = [{"kind": kind, "param": f"{stage}.{name}"} for kind in kinds]
+                raise PhiDetectedError(path=None, findings=findings, stage=stage, param=name)
+            recorded.setdefault(stage, {})[name] = shown
+    return recorded

@@ -16,22 +16,13 @@ from typing import Any
 
 from nbmlops import ledger
 from nbmlops.atomic import write_text_atomic
+from nbmlops.identifiers import ledger_digest, project_registry
 from nbmlops.pipeline import PipelineSpec
 from nbmlops.privacy import PhiPolicy
 from nbmlops.records import JSON, Provenance, RunRecord, StageResult
 from nbmlops.state import read_state, write_state
 
 __all__ = ["RecordsThread", "export_html"]
-
-
-def _redact_value(value: JSON, redact: Any) -> JSON:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_redact_value(v, redact) for v in value]
-    if isinstance(value, dict):
-        return {k: _redact_value(v, redact) for k, v in value.items()}
-    return value
 
 
 def _is_scrap(output: Mapping[str, Any]) -> bool:
@@ -155,28 +146,38 @@ class RecordsThread:
                 "products": result.product_digests,
                 "mlflow_run_id": result.mlflow_run_id,
                 "produced_by": result.produced_by,
-                "error": result.error,
+                # error texts can quote patients: the ledger binds the run record's text
+                "error": result.error and ledger_digest(self.spec.root, result.error),
             },
         )
         return result
 
     def _without_phi_in_values(self, result: StageResult) -> StageResult:
-        """Redact identifiers from what is recorded everywhere: error texts and text scraps.
+        """Apply the PHI policy to what is recorded everywhere: error texts, scraps, parameters.
 
-        An exception message can quote a value (``KeyError: '123-45-6789'``) and a scrap is any
-        value a notebook chose to record; both reach the ledger, the run record and MLflow.
+        An exception message can quote a value (``KeyError: '123-45-6789'``, a patient's name)
+        and a scrap is any value a notebook chose to record; both reach the run record and
+        MLflow. ``redact`` records them redacted, ``refuse`` withholds each text that holds
+        PHI. Under ``redact`` the parameter values and the executed notebook's injected cell
+        are redacted too (under ``refuse`` a run with such a value never started).
         """
         if self.phi_policy == "off":
             return result
-        from nbmlops.phi import redact_text
+        from nbmlops.phi import apply_policy, redact_injected_parameters
 
-        error = result.error
-        if error is not None:
-            error = {k: redact_text(v) if isinstance(v, str) else v for k, v in error.items()}
-        scraps = {k: _redact_value(v, redact_text) for k, v in result.scraps.items()}
-        if scraps != result.scraps:
-            self.notes.append(f"{result.stage}: identifiers redacted from recorded scraps")
-        return replace(result, error=error, scraps=scraps)
+        ids = project_registry(self.spec.root)
+        error, _ = apply_policy(result.error, policy=self.phi_policy, identifiers=ids)
+        scraps, kinds = apply_policy(result.scraps, policy=self.phi_policy, identifiers=ids)
+        if kinds:
+            done = "redacted from" if self.phi_policy == "redact" else "withheld:"
+            self.notes.append(f"{result.stage}: identifiers ({', '.join(kinds)}) {done} scraps")
+        params = result.params
+        if self.phi_policy == "redact":
+            params, _ = apply_policy(result.params, policy="redact", identifiers=ids)
+            notebook = result.executed_notebook  # this run's (a skipped stage's is older)
+            if result.status in ("succeeded", "failed") and notebook and Path(notebook).is_file():
+                redact_injected_parameters(Path(notebook), identifiers=ids)
+        return replace(result, error=error, scraps=scraps, params=params)
 
     def _for_mlflow(self, result: StageResult) -> StageResult:
         """The result as MLflow gets it: its executed notebook and HTML only if the PHI policy
@@ -188,7 +189,9 @@ class RecordsThread:
         from nbmlops.phi import check_notebook
 
         try:
-            check = check_notebook(Path(notebook), policy=self.phi_policy)
+            check = check_notebook(
+                Path(notebook), policy=self.phi_policy, identifiers=project_registry(self.spec.root)
+            )
         except PhiDetectedError as exc:
             self.notes.append(
                 f"{result.stage}: executed notebook NOT logged to MLflow: {exc.message} "

@@ -21,6 +21,15 @@ from nbmlops.errors import PhiDetectedError
 from nbmlops.phi import scan_text
 
 AS_OF = datetime.date(2025, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def _outside_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deidentify() registers what it removes in the project around the working directory:
+    never the repository's own."""
+    monkeypatch.chdir(tmp_path)
+
+
 ZIP3_FILE = Path(__file__).parent.parent / "nbmlops" / "data" / "safe_harbor_zip3.json"
 RESTRICTED = json.loads(ZIP3_FILE.read_text(encoding="utf-8"))["restricted_zip3"]
 
@@ -73,7 +82,7 @@ def test_direct_identifiers_are_removed(kind: Identifier) -> None:
         None,
         "given",
     )
-    assert (hba1c.action, hba1c.rule) == ("kept", "kept (not an identifier by name)")
+    assert (hba1c.action, hba1c.rule) == ("kept", "kept (not an identifier by name or content)")
 
 
 def test_geography_other_than_zip_is_removed() -> None:
@@ -456,3 +465,109 @@ def test_importing_deid_and_phi_does_not_import_pandas() -> None:
     code = "import sys, nbmlops.deid, nbmlops.phi; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- identifier columns found by content ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("column", ["patient", "full_nm", "nombre"])
+def test_a_name_column_under_any_name_is_found_by_its_values(column: str) -> None:
+    patients = synthetic_patients(300, seed=2)
+    frame = pd.DataFrame({column: patients["patient_name"], "hba1c": 7.0})
+    with pytest.raises(PhiDetectedError) as caught:
+        deidentify(frame, as_of=AS_OF)
+    assert caught.value.findings == [
+        {"column": column, "kind": "name", "rows": 300, "detected_by": "content"}
+    ]
+    assert "detected by content" in str(caught.value)
+    result = deidentify(frame, as_of=AS_OF, strict=False)
+    assert list(result.frame.columns) == ["hba1c"]
+    (report, _) = result.report.columns
+    assert (report.kind, report.action, report.detected_by) == ("name", "removed", "content")
+    assert "detected by content" in report.rule
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [("email", "email"), ("phone", "phone"), ("ssn", "ssn"), ("mrn", "mrn")],
+)
+def test_identifier_columns_renamed_are_found_by_content(source: str, kind: str) -> None:
+    patients = synthetic_patients(300, seed=2)
+    frame = pd.DataFrame({"contact_value": patients[source], "hba1c": 7.0})
+    result = deidentify(frame, as_of=AS_OF, strict=False)
+    (report, _) = result.report.columns
+    assert (report.kind, report.action, report.detected_by) == (kind, "removed", "content")
+
+
+def test_a_text_date_column_renamed_is_generalised_by_content() -> None:
+    frame = pd.DataFrame({"seen": ["2024-03-05", "2023-11-30 10:15:00", None], "x": 1})
+    result = deidentify(frame, as_of=AS_OF, strict=False)
+    assert result.frame["seen_year"].tolist() == [2024, 2023, pd.NA]
+    assert result.report.columns[0].detected_by == "content"
+
+
+def test_clinical_and_coded_columns_are_not_identifiers_by_content() -> None:
+    patients = synthetic_patients(2000, seed=2)
+    kept = ["sex", "race_ethnicity", "payer", "region", "site", "primary_dx"]
+    result = deidentify(patients[kept], as_of=AS_OF)
+    assert [c.action for c in result.report.columns] == ["kept"] * len(kept)
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        ("USUBJID", "other_id"),
+        ("SUBJID", "other_id"),
+        ("BRTHDTC", "date"),
+        ("TRTSDT", "date"),
+        ("ASTDTM", "date"),
+    ],
+)
+def test_cdisc_variable_names_are_known(column: str, kind: str) -> None:
+    values = ["STUDY1-001-0001", "STUDY1-001-0002"] if kind != "date" else ["2024-03-05"] * 2
+    result = deidentify(pd.DataFrame({column: values}), as_of=AS_OF)
+    (report,) = result.report.columns
+    assert (report.kind, report.detected_by) == (kind, "name")
+
+
+def test_declared_columns_are_not_second_guessed_by_content() -> None:
+    frame = pd.DataFrame({"clinician": ["Margaret Thompson", "John Smith"]})
+    result = deidentify(frame, identifiers={"clinician": None}, as_of=AS_OF, strict=False)
+    (report,) = result.report.columns
+    assert (report.action, report.detected_by) == ("kept", "given")
+
+
+def test_content_detection_reads_a_sample_of_a_large_frame() -> None:
+    import time
+
+    patients = synthetic_patients(1000, seed=2)
+    big = pd.DataFrame({"nombre": np.resize(patients["patient_name"].to_numpy(), 1_000_000)})
+    started = time.perf_counter()
+    result = deidentify(big, as_of=AS_OF, strict=False, register=False)
+    assert result.report.columns[0].detected_by == "content"
+    assert time.perf_counter() - started < 10  # ~1 s here; dropping the column is most of it
+
+
+# -- the project's identifier registry ------------------------------------------------------------
+
+
+def test_removed_identifiers_are_registered_and_found_by_later_scans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "study"
+    (root / ".nbmlops").mkdir(parents=True)
+    monkeypatch.chdir(root)
+    frame = pd.DataFrame(
+        {"patient_name": ["Chioma Adeyemi", "Ann Lee"], "mrn": ["MRN0042117", "MRN0042118"]}
+    )
+    result = deidentify(frame, as_of=AS_OF)
+    assert [c.registered > 0 for c in result.report.columns] == [True, True]
+    assert [f.kind for f in scan_text("print(row) -> Adeyemi MRN0042117")] == ["name", "mrn"]
+    assert [f.kind for f in scan_text("Ann Lee")] == ["name"]
+
+
+def test_outside_a_project_nothing_is_registered(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"patient_name": ["Chioma Adeyemi"]})
+    result = deidentify(frame, as_of=AS_OF)
+    assert result.report.columns[0].registered == 0
+    assert not (tmp_path / ".nbmlops").exists()

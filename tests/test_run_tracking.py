@@ -178,7 +178,10 @@ def test_phi_never_leaves_in_mlflow_or_the_ledger(make_project: MakeProject, pol
     assert leaky.status == "succeeded"
     local = Path(leaky.executed_notebook or "").read_text()
     assert "555-0123" in local  # the local executed notebook keeps what the notebook printed
-    assert leaky.scraps["example"] == "call [REDACTED:phone]"
+    if policy == "redact":
+        assert leaky.scraps["example"] == "call [REDACTED:phone]"
+    else:  # refuse: a text that looks like PHI is not recorded at all
+        assert leaky.scraps["example"].startswith("[WITHHELD: looked like PHI (phone)")
     assert leaky.scraps["auroc"] == 0.8
     client = _client(root)
     logged = _artifact_text(client, leaky.mlflow_run_id or "")
