@@ -10,9 +10,12 @@ instant and pulls in neither papermill nor MLflow)::
     run_pipeline                run the stale stages in pinned kernels; record MLflow + ledger
     check_environment           a kernel's installed packages against its lock file
     verify_ledger               check the hash-chained audit ledger
+    verify_project              the ledger against every anchor of it (records, MLflow, evidence)
+    replay_records              record in MLflow, exactly once, the runs it missed
     record                      (inside a notebook) record a value for the stage's run
     synthetic_patients          seeded synthetic patient records (identifiers, bias, drift)
     deidentify                  HIPAA Safe Harbor de-identification of a DataFrame
+    register_identifiers        keep keyed hashes of a project's identifiers for every PHI scan
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ _EXPORTS = {
     "run_pipeline": "nbmlops.execute",
     "check_environment": "nbmlops.environment",
     "verify_ledger": "nbmlops.ledger",
+    "verify_project": "nbmlops.audit",
+    "replay_records": "nbmlops.replay",
+    "register_identifiers": "nbmlops.phi",
     "record": "nbmlops.scraps",
     "synthetic_patients": "nbmlops.datasets",
     "deidentify": "nbmlops.deid",
@@ -48,19 +54,25 @@ __all__ = [
     "plan_pipeline",
     "read_stage",
     "record",
+    "register_identifiers",
+    "replay_records",
     "run_pipeline",
     "set_stage",
     "synthetic_patients",
     "verify_ledger",
+    "verify_project",
 ]
 
 if TYPE_CHECKING:
+    from nbmlops.audit import verify_project
     from nbmlops.datasets import synthetic_patients
     from nbmlops.deid import deidentify
     from nbmlops.environment import check_environment
     from nbmlops.execute import plan_pipeline, run_pipeline
     from nbmlops.ledger import verify_ledger
+    from nbmlops.phi import register_identifiers
     from nbmlops.pipeline import compile_pipeline, load_pipeline
+    from nbmlops.replay import replay_records
     from nbmlops.scraps import record
     from nbmlops.stage import read_stage, set_stage
 
