@@ -60,37 +60,23 @@ def cmd_signer_rekey(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_signer_grant_admin(args: argparse.Namespace) -> int:
+# an administrator's act on a signer: action -> (LocalSignerRegistry method, what it did)
+_ADMIN_ACTS = {
+    "grant-admin": ("grant_admin", "{id} is an administrator, granted by {by}"),
+    "endorse": ("endorse", "endorsed signer {id}, signed by {by}"),
+    "unlock": ("unlock", "unlocked signer {id}, signed by {by}"),
+}
+
+
+def cmd_signer_admin_act(args: argparse.Namespace) -> int:
     from nbmlops.cli import _console
     from nbmlops.signing import LocalSignerRegistry
 
+    method, done = _ADMIN_ACTS[args.signer_command]
     by_password = _password(args, f"password for {args.by}: ")
-    LocalSignerRegistry(Path(args.root)).grant_admin(
-        args.signer_id, by=args.by, by_password=by_password
-    )
-    _console().print(f"{args.signer_id} is an administrator, granted by {args.by} (in the ledger)")
-    return 0
-
-
-def cmd_signer_endorse(args: argparse.Namespace) -> int:
-    from nbmlops.cli import _console
-    from nbmlops.signing import LocalSignerRegistry
-
-    by_password = _password(args, f"password for {args.by}: ")
-    LocalSignerRegistry(Path(args.root)).endorse(
-        args.signer_id, by=args.by, by_password=by_password
-    )
-    _console().print(f"endorsed signer {args.signer_id}, signed by {args.by} (in the ledger)")
-    return 0
-
-
-def cmd_signer_unlock(args: argparse.Namespace) -> int:
-    from nbmlops.cli import _console
-    from nbmlops.signing import LocalSignerRegistry
-
-    by_password = _password(args, f"password for {args.by}: ")
-    LocalSignerRegistry(Path(args.root)).unlock(args.signer_id, by=args.by, by_password=by_password)
-    _console().print(f"unlocked signer {args.signer_id}, signed by {args.by} (in the ledger)")
+    act = getattr(LocalSignerRegistry(Path(args.root)), method)
+    act(args.signer_id, by=args.by, by_password=by_password)
+    _console().print(done.format(id=args.signer_id, by=args.by) + " (recorded in the ledger)")
     return 0
 
 
@@ -205,16 +191,16 @@ def _add_signer_parsers(sub: Any) -> None:
     _common(s)
     s.set_defaults(func=cmd_signer_rekey)
     admin_acts = (
-        ("grant-admin", cmd_signer_grant_admin, "make a signer an administrator"),
-        ("endorse", cmd_signer_endorse, "confirm a signer an older nbmlops added unauthorised"),
-        ("unlock", cmd_signer_unlock, "lift a signer's lockout before it expires"),
+        ("grant-admin", "make a signer an administrator"),
+        ("endorse", "confirm a signer an older nbmlops added unauthorised"),
+        ("unlock", "lift a signer's lockout before it expires"),
     )
-    for action, func, text in admin_acts:
+    for action, text in admin_acts:
         s = signer_sub.add_parser(action, help=f"{text} (signed by an administrator)")
         s.add_argument("signer_id", metavar="ID")
         s.add_argument("--by", metavar="ADMIN", required=True, help="an administrator")
         _common(s)
-        s.set_defaults(func=func)
+        s.set_defaults(func=cmd_signer_admin_act)
     s = signer_sub.add_parser("list", help="list signers, with the names the ledger recorded")
     s.add_argument("--all", action="store_true", help="include deactivated signers")
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")

@@ -136,6 +136,22 @@ def clinical_project(root: Path, *, rows: int = 300, seed: int = 5) -> Path:
     return root
 
 
+def private_copy(root: Path, copy: Path, run_id: str) -> Path:
+    """A copy of a project with a recorded run, its run record pointing at the copy's products
+    and the copy's own MLflow store (records hold absolute paths), so tampering with the copy
+    never reaches the original, which other tests of a module share."""
+    shutil.copytree(root, copy)
+    record_path = copy / ".nbmlops" / "runs" / f"{run_id}.json"
+    record = json.loads(record_path.read_text())
+    for stage in record["stages"]:
+        stage["products"] = {
+            k: v.replace(str(root), str(copy)) for k, v in stage["products"].items()
+        }
+    record["tracking_uri"] = f"sqlite:///{copy / '.nbmlops' / 'mlflow.db'}"
+    record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    return copy
+
+
 def nbmlops_cli(
     root: Path,
     *args: str,

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from clinical import nbmlops_cli
+from clinical import nbmlops_cli, private_copy
 from conftest import FIXTURES, REPO
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -49,17 +49,7 @@ def signed_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def project(signed_up: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
     """A private copy of the project, its run record pointing at the copy's files and store."""
     root, run_id = signed_up
-    copy = tmp_path / "project"
-    shutil.copytree(root, copy)
-    record_path = copy / ".nbmlops" / "runs" / f"{run_id}.json"
-    record = json.loads(record_path.read_text())
-    for stage in record["stages"]:
-        stage["products"] = {
-            k: v.replace(str(root), str(copy)) for k, v in stage["products"].items()
-        }
-    record["tracking_uri"] = f"sqlite:///{copy / '.nbmlops' / 'mlflow.db'}"
-    record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
-    return copy, run_id
+    return private_copy(root, tmp_path / "project", run_id), run_id
 
 
 def _approve(root: Path, run_id: str, password: str = PASSWORD, signer: str = "jdoe") -> object:

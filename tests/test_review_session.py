@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clinical import private_copy
 from conftest import FIXTURES, REPO
 from mlflow.tracking import MlflowClient
 
@@ -49,19 +50,7 @@ def reviewed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def project(reviewed_run: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
     """A private copy of the reviewed project (the MLflow store stays the module's)."""
     root, run_id = reviewed_run
-    copy = tmp_path / "project"
-    shutil.copytree(root, copy)
-    record_path = copy / ".nbmlops" / "runs" / f"{run_id}.json"
-    record = json.loads(record_path.read_text())
-    # the products the record names must be this copy's, or tampering would hit the original
-    for stage in record["stages"]:
-        stage["products"] = {
-            k: v.replace(str(root), str(copy)) for k, v in stage["products"].items()
-        }
-    # and its own copy of the MLflow store (artifacts still land in the module's folder)
-    record["tracking_uri"] = f"sqlite:///{copy / '.nbmlops' / 'mlflow.db'}"
-    record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
-    return copy, run_id
+    return private_copy(root, tmp_path / "project", run_id), run_id
 
 
 def _sign(root: Path, run_id: str, decision: str = "approve", password: str = PASSWORD) -> object:
