@@ -20,7 +20,8 @@ stage states    ``build/<pipeline>/<stage>/.nbmlops-state.json`` names the run t
 mlflow          each pipeline run's ``nbmlops.ledger_head`` tag: the hash of that run's
                 ``run_finished`` entry
 evidence        every file archived in ``.nbmlops/evidence/`` is named by a ``review_signed``
-                entry still in the chain (a removed decision leaves its evidence behind)
+                entry still in the chain (a removed decision leaves its evidence behind), and
+                so is every signed record in ``.nbmlops/decisions/``
 anchors         each ``{"seq", "hash"}`` line of a file given with ``--anchor`` (written by
                 ``nbmlops audit anchor --append``): that hash must be at that seq
 open runs       a ``run_started`` without its ``run_finished`` (killed, crashed, or still
@@ -83,6 +84,7 @@ CHECKS = (
 
 _RUNS = Path(".nbmlops") / "runs"
 _EVIDENCE = Path(".nbmlops") / "evidence"
+_DECISIONS = Path(".nbmlops") / "decisions"  # nbmlops.review.decision.DECISION_FILES
 _STATE = ".nbmlops-state.json"
 
 
@@ -200,6 +202,7 @@ class _Index:
         self.runs: set[str] = set()
         self.evidence: set[str] = set()
         self.decision_hashes: set[str] = set()
+        self.decision_files: set[str] = set()  # record digests of review_signed entries
         self.decisions = 0
 
     def add(self, entry: LedgerEntry) -> None:
@@ -214,6 +217,7 @@ class _Index:
         if entry.event == "review_signed":
             self.decisions += 1
             self.decision_hashes.add(entry.hash)
+            self.decision_files.add(f"{entry.data.get('record_digest')}.json")
             evidence = entry.data.get("evidence")  # a forged entry may hold anything here
             items = evidence.get("items") if isinstance(evidence, dict) else None
             if isinstance(items, list):
@@ -568,6 +572,16 @@ def _evidence(root: Path, index: _Index) -> AuditCheck:
     store = root / _EVIDENCE
     files = sorted(p for p in store.iterdir() if p.is_file()) if store.is_dir() else []
     failures, warnings = [], []
+    decisions = root / _DECISIONS
+    records = sorted(decisions.glob("*.json")) if decisions.is_dir() else []
+    for path in records:
+        if path.name not in index.decision_files:
+            message = (
+                "a signed decision's record that no review_signed entry in the ledger names: "
+                "the decision was removed (or a signing died before recording it)"
+            )
+            failures.append(Finding(kind="evidence", subject=str(path.relative_to(root)),
+                                    message=message))  # fmt: skip
     for path in files:
         subject = os.path.relpath(path, root)
         if path.suffix == ".partial":
@@ -579,7 +593,7 @@ def _evidence(root: Path, index: _Index) -> AuditCheck:
                 "decision was removed (or a signing died between archiving and recording it)"
             )
             failures.append(Finding(kind="evidence", subject=subject, message=message))
-    return AuditCheck(kind="evidence", checked=len(files), failures=tuple(failures),
+    return AuditCheck(kind="evidence", checked=len(files) + len(records), failures=tuple(failures),
                       warnings=tuple(warnings))  # fmt: skip
 
 

@@ -106,6 +106,14 @@ def test_a_signed_comment_is_in_the_decision_file_not_the_ledger(
     verified = nbmlops_cli(root, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
+    # a signed record no ledger entry names (its entry removed) fails verify, naming the file
+    orphan = decision.with_name("0" * 64 + ".json")
+    shutil.copy(decision, orphan)
+    failed = nbmlops_cli(root, "audit", "verify")
+    assert failed.returncode == 1 and orphan.name in failed.stdout, failed.stdout
+    orphan.chmod(0o644)
+    orphan.unlink()
+
     # an edited decision file fails verify, naming the entry
     decision.chmod(0o644)
     stored["record"]["comment"] = "Looks perfect."

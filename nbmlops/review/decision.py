@@ -212,18 +212,22 @@ def sign_decision(
     digest = record_digest(record)
     signature = auth.sign_as(signer, password, digest)  # verified above: one password check
     path = _write_decision_file(root, record, digest, signature)
-    entry = ledger.append(
-        root,
-        EVENT,
-        run_id=evidence.run_id,
-        data={
-            "record": _public(record),
-            "record_digest": digest,
-            "decision_file": path.relative_to(root).as_posix(),
-            "signature": signature.to_dict(),
-            "evidence": evidence_dict,
-        },
-    )
+    try:
+        entry = ledger.append(
+            root,
+            EVENT,
+            run_id=evidence.run_id,
+            data={
+                "record": _public(record),
+                "record_digest": digest,
+                "decision_file": path.relative_to(root).as_posix(),
+                "signature": signature.to_dict(),
+                "evidence": evidence_dict,
+            },
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)  # not recorded, so not signed: audit must find no orphan
+        raise
     signed = ReviewDecision(
         record=record,
         record_digest=digest,
@@ -268,8 +272,7 @@ def _write_decision_file(
 ) -> Path:
     from nbmlops.atomic import write_bytes_atomic
 
-    path = _decision_path(root, digest)
-    assert path is not None  # digest is record_digest()'s hex
+    path = Path(root) / DECISION_FILES / f"{digest}.json"  # digest: record_digest()'s hex
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"record": dict(record), "record_digest": digest, "signature": signature.to_dict()}
     text = json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
@@ -315,7 +318,7 @@ def _decision_file(root: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any] 
     if not isinstance(record, dict) or record_digest(record) != data.get("record_digest"):
         return None, f"its decision file {name} was changed (its digest is not the ledger's)"
     if _public(record) != data.get("record"):
-        return None, f"its decision file {name} disagrees with the ledger's record"
+        return None, f"the signed record was changed (the ledger's copy disagrees with {name})"
     return record, ""
 
 
