@@ -12,7 +12,8 @@ check           what must agree with the ledger
 ledger          the chain and its head (:func:`nbmlops.ledger.verify_ledger`); not missing or
                 empty while runs, stage states, MLflow runs or evidence exist
 decisions       every ``review_signed`` entry: signature, signed record, archived evidence
-                (:func:`nbmlops.review.decision.verify_decisions`)
+                (:func:`nbmlops.review.decision.verify_decisions`); every signed record in
+                ``.nbmlops/decisions/`` is named by one
 run records     ``.nbmlops/runs/<id>.json`` names its ``run_finished`` entry (``ledger_seq``,
                 ``ledger_head``): that hash must be at that seq
 stage states    ``build/<pipeline>/<stage>/.nbmlops-state.json`` names the run that made the
@@ -20,8 +21,7 @@ stage states    ``build/<pipeline>/<stage>/.nbmlops-state.json`` names the run t
 mlflow          each pipeline run's ``nbmlops.ledger_head`` tag: the hash of that run's
                 ``run_finished`` entry
 evidence        every file archived in ``.nbmlops/evidence/`` is named by a ``review_signed``
-                entry still in the chain (a removed decision leaves its evidence behind), and
-                so is every signed record in ``.nbmlops/decisions/``
+                entry still in the chain (a removed decision leaves its evidence behind)
 anchors         each ``{"seq", "hash"}`` line of a file given with ``--anchor`` (written by
                 ``nbmlops audit anchor --append``): that hash must be at that seq
 open runs       a ``run_started`` without its ``run_finished`` (killed, crashed, or still
@@ -394,8 +394,22 @@ def _decisions(root: Path, index: _Index, report: LedgerReport) -> AuditCheck:
     failures = tuple(
         Finding(kind="decisions", subject="review_signed entry", seq=seq, message=problem)
         for seq, problem in problems
-    )
+    ) + _orphan_decision_files(root, index)
     return AuditCheck(kind="decisions", checked=index.decisions, failures=failures)
+
+
+def _orphan_decision_files(root: Path, index: _Index) -> tuple[Finding, ...]:
+    """Signed records in ``.nbmlops/decisions/`` that no ``review_signed`` entry names."""
+    folder = root / _DECISIONS
+    message = (
+        "a signed decision's record that no review_signed entry in the ledger names: the "
+        "decision was removed from the ledger (or a signing died before recording it)"
+    )
+    return tuple(
+        Finding(kind="decisions", subject=path.relative_to(root).as_posix(), message=message)
+        for path in (sorted(folder.glob("*.json")) if folder.is_dir() else [])
+        if path.name not in index.decision_files
+    )
 
 
 def _run_records(root: Path, index: _Index) -> AuditCheck:
@@ -572,16 +586,6 @@ def _evidence(root: Path, index: _Index) -> AuditCheck:
     store = root / _EVIDENCE
     files = sorted(p for p in store.iterdir() if p.is_file()) if store.is_dir() else []
     failures, warnings = [], []
-    decisions = root / _DECISIONS
-    records = sorted(decisions.glob("*.json")) if decisions.is_dir() else []
-    for path in records:
-        if path.name not in index.decision_files:
-            message = (
-                "a signed decision's record that no review_signed entry in the ledger names: "
-                "the decision was removed (or a signing died before recording it)"
-            )
-            failures.append(Finding(kind="evidence", subject=str(path.relative_to(root)),
-                                    message=message))  # fmt: skip
     for path in files:
         subject = os.path.relpath(path, root)
         if path.suffix == ".partial":
@@ -593,7 +597,7 @@ def _evidence(root: Path, index: _Index) -> AuditCheck:
                 "decision was removed (or a signing died between archiving and recording it)"
             )
             failures.append(Finding(kind="evidence", subject=subject, message=message))
-    return AuditCheck(kind="evidence", checked=len(files) + len(records), failures=tuple(failures),
+    return AuditCheck(kind="evidence", checked=len(files), failures=tuple(failures),
                       warnings=tuple(warnings))  # fmt: skip
 
 
