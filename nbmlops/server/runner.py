@@ -59,12 +59,11 @@ def _say(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _policy() -> tuple[str, Any]:
-    """The project's PHI policy and identifier registry (the working directory is its root)."""
+def _policy(root: Path) -> tuple[str, Any]:
+    """The project's PHI policy and identifier registry."""
     from nbmlops.identifiers import project_registry
     from nbmlops.privacy import phi_policy
 
-    root = Path.cwd()
     try:
         policy: str = phi_policy(root)
     except ValueError:
@@ -101,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     write = _writer(Path(args.events))
 
-    policy = _policy()
+    policy = [_policy(Path.cwd())]  # the server starts the runner in the project root
 
     def emit(event: dict[str, Any]) -> None:
-        event = _without_phi(event, policy)
+        event = _without_phi(event, policy[0])
         write(event)
         _say(event)
 
@@ -123,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         spec, _ = load_pipeline(args.folder, prefer_compiled=True)  # as the panel shows it
+        policy[0] = _policy(spec.root)  # the run's own settings, as run_pipeline reads them
         with hold_run_lock(spec.root, server_run=args.server_run):  # run_pipeline re-enters it
             record = run_pipeline(
                 spec, stages=args.stage, downstream=args.downstream, force=args.force,
