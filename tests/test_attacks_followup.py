@@ -89,6 +89,24 @@ def test_a_comment_naming_a_patients_mrn_is_refused_and_nothing_is_signed(
     assert refused.returncode != 0 and "meaning" in refused.stdout + refused.stderr
 
 
+def test_under_redact_the_signed_comment_is_the_redacted_one(project: tuple[Path, str]) -> None:
+    root, run_id = project
+    signed = nbmlops_cli(
+        root, "review", run_id, "--decision", "approve", "--meaning", MEANING,
+        "--comment", WITH_MRN, "--signer", "jdoe", "--password-stdin",
+        input=PASSWORD + "\n", env={"NBMLOPS_PHI_POLICY": "redact"},
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    [decision] = (root / ".nbmlops" / "decisions").glob("*.json")
+    assert json.loads(decision.read_text())["record"]["comment"] == (
+        "patient MRN[REDACTED:mrn] looked off"
+    )
+    kept = b"".join(p.read_bytes() for p in (root / ".nbmlops").rglob("*") if p.is_file())
+    assert b"12345678" not in kept  # not in the ledger, the decision file nor MLflow's store
+    verified = nbmlops_cli(root, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
 def test_a_signed_comment_is_in_the_decision_file_not_the_ledger(
     project: tuple[Path, str],
 ) -> None:
