@@ -12,7 +12,8 @@ check           what must agree with the ledger
 ledger          the chain and its head (:func:`nbmlops.ledger.verify_ledger`); not missing or
                 empty while runs, stage states, MLflow runs or evidence exist
 decisions       every ``review_signed`` entry: signature, signed record, archived evidence
-                (:func:`nbmlops.review.decision.verify_decisions`)
+                (:func:`nbmlops.review.decision.verify_decisions`); every signed record in
+                ``.nbmlops/decisions/`` is named by one
 run records     ``.nbmlops/runs/<id>.json`` names its ``run_finished`` entry (``ledger_seq``,
                 ``ledger_head``): that hash must be at that seq
 stage states    ``build/<pipeline>/<stage>/.nbmlops-state.json`` names the run that made the
@@ -83,6 +84,7 @@ CHECKS = (
 
 _RUNS = Path(".nbmlops") / "runs"
 _EVIDENCE = Path(".nbmlops") / "evidence"
+_DECISIONS = Path(".nbmlops") / "decisions"  # nbmlops.review.decision.DECISION_FILES
 _STATE = ".nbmlops-state.json"
 
 
@@ -200,6 +202,7 @@ class _Index:
         self.runs: set[str] = set()
         self.evidence: set[str] = set()
         self.decision_hashes: set[str] = set()
+        self.decision_files: set[str] = set()  # record digests of review_signed entries
         self.decisions = 0
 
     def add(self, entry: LedgerEntry) -> None:
@@ -214,6 +217,7 @@ class _Index:
         if entry.event == "review_signed":
             self.decisions += 1
             self.decision_hashes.add(entry.hash)
+            self.decision_files.add(f"{entry.data.get('record_digest')}.json")
             evidence = entry.data.get("evidence")  # a forged entry may hold anything here
             items = evidence.get("items") if isinstance(evidence, dict) else None
             if isinstance(items, list):
@@ -390,8 +394,22 @@ def _decisions(root: Path, index: _Index, report: LedgerReport) -> AuditCheck:
     failures = tuple(
         Finding(kind="decisions", subject="review_signed entry", seq=seq, message=problem)
         for seq, problem in problems
-    )
+    ) + _orphan_decision_files(root, index)
     return AuditCheck(kind="decisions", checked=index.decisions, failures=failures)
+
+
+def _orphan_decision_files(root: Path, index: _Index) -> tuple[Finding, ...]:
+    """Signed records in ``.nbmlops/decisions/`` that no ``review_signed`` entry names."""
+    folder = root / _DECISIONS
+    message = (
+        "a signed decision's record that no review_signed entry in the ledger names: the "
+        "decision was removed from the ledger (or a signing died before recording it)"
+    )
+    return tuple(
+        Finding(kind="decisions", subject=path.relative_to(root).as_posix(), message=message)
+        for path in (sorted(folder.glob("*.json")) if folder.is_dir() else [])
+        if path.name not in index.decision_files
+    )
 
 
 def _run_records(root: Path, index: _Index) -> AuditCheck:

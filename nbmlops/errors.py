@@ -41,6 +41,9 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
     ├── ReviewError                    a run cannot be reviewed or a decision    (run_id, reason,
     │                                  not signed (missing or changed evidence,   path)
     │                                  an empty meaning, an unknown decision)
+    ├── PhiInTextError                 a decision's meaning or comment, or a      (field, subject,
+    │                                  deactivation reason, looks like PHI;        kinds)
+    │                                  nothing was signed or recorded
     ├── RunInProgressError             another run holds the project's run lock  (handle, pid,
     │                                  (.nbmlops/run.lock)                        host, user, since)
     ├── UnknownRunError                no such run was started from this server  (handle)
@@ -450,6 +453,26 @@ class ReviewError(NbmlopsError):
         self.run_id = run_id
         self.reason = reason
         self.path = path
+
+
+class PhiInTextError(NbmlopsError):
+    """Free text typed for a signed or audited record looks like it holds PHI; nothing was kept.
+
+    ``field`` names the text (``"meaning"``, ``"comment"``, ``"reason"``), ``subject`` what it was
+    for (e.g. ``"the decision on run R"``) and ``kinds`` the kinds found - never the value.
+    """
+
+    def __init__(self, *, field: str, subject: str, kinds: Sequence[str]) -> None:
+        found = ", ".join(kinds)
+        super().__init__(
+            f"the {field} for {subject} looks like it holds PHI ({found}), so nothing was signed "
+            "or recorded: it would be kept in records that are signed and copied. Write it "
+            "without patient identifiers (say 'the patient in row 12 of the holdout', not a "
+            "name or MRN), or set phi_policy = 'redact' to record it redacted."
+        )
+        self.field = field
+        self.subject = subject
+        self.kinds = tuple(kinds)
 
 
 class RunInProgressError(NbmlopsError):

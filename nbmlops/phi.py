@@ -82,6 +82,7 @@ __all__ = [
     "PhiKind",
     "apply_policy",
     "census_names",
+    "check_free_text",
     "check_notebook",
     "redact_injected_parameters",
     "redact_notebook",
@@ -883,6 +884,58 @@ def apply_policy(
         return item
 
     return withhold(value), kinds
+
+
+def check_free_text(root: Path, text: str, *, field: str, subject: str) -> str:
+    """Apply the project's PHI policy to free text a person types for a kept record.
+
+    A reviewer's meaning and comment are signed and archived (they cannot be redacted later
+    without breaking the signature), and a deactivation reason is kept in the signer registry;
+    so they pass the policy when they are typed: ``refuse`` (the default) refuses text that looks
+    like PHI, ``redact`` returns it redacted, ``off`` as it is. The project's registered
+    identifiers are matched too.
+
+    Parameters
+    ----------
+    root : Path
+        The project (its ``phi_policy`` setting and identifier registry).
+    text : str
+    field, subject : str
+        What the text is and what it is for, for the error (``"comment"``, ``"the decision
+        on run R"``).
+
+    Returns
+    -------
+    str
+        The text as it may be recorded.
+
+    Raises
+    ------
+    PhiInTextError
+        Under ``refuse``, when the text looks like PHI; it names the field and the kinds found,
+        never the text.
+    ValueError
+        The project's PHI policy setting is not a known policy.
+
+    Examples
+    --------
+    >>> check_free_text(root, "Calibration within limits", field="comment", subject="a decision")
+    'Calibration within limits'
+    """
+    from nbmlops.errors import PhiInTextError
+    from nbmlops.identifiers import project_registry
+    from nbmlops.privacy import phi_policy
+
+    policy = phi_policy(Path(root))
+    if policy == "off" or not text:
+        return text
+    registry = project_registry(Path(root))
+    kinds = tuple(dict.fromkeys(f.kind for f in scan_text(text, identifiers=registry)))
+    if not kinds:
+        return text
+    if policy == "refuse":
+        raise PhiInTextError(field=field, subject=subject, kinds=kinds)
+    return redact_text(text, identifiers=registry)
 
 
 def redact_injected_parameters(path: Path, *, identifiers: Identifiers = "project") -> bool:

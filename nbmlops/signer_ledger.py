@@ -17,7 +17,9 @@ Signer events (``data`` fields):
 - ``signer_admin_granted`` (signer, authorisation): by an administrator.
 - ``signer_endorsed`` (signer, authorisation): an administrator confirms a signer that an older
   nbmlops added without authorisation (such an addition is usable but reported until then).
-- ``signer_deactivated`` (signer, reason).
+- ``signer_deactivated`` (signer, reason): ``reason`` is a keyed digest
+  (:func:`nbmlops.identifiers.ledger_digest`) of the text kept in ``signers.json``; ledgers
+  written by nbmlops before 0.2 hold the text itself.
 - ``signature_refused`` (signer, reason, via, while_locked), ``signer_locked`` (signer,
   failures, until), ``signer_unlocked`` (signer, by: ``"expiry"`` or an administrator,
   authorisation), ``signer_attempts_reset`` (signer, failures): the lockout of 11.300(d).

@@ -296,9 +296,21 @@ class LocalSignerRegistry(Authenticator):
                 raise SignatureError(signer=who, reason="no such signer")
             if not record["active"]:
                 raise SignatureError(signer=signer_id, reason="the signer is already deactivated")
-            record.update(active=False, deactivated=utc_now())
+            # the reason is free text: it passes the PHI policy and stays here, where it can be
+            # corrected; the append-only ledger gets a keyed digest of it
+            from nbmlops.identifiers import ledger_digest
+            from nbmlops.phi import check_free_text
+
+            try:
+                reason = check_free_text(
+                    self.root, reason.strip(), field="reason", subject=f"deactivating {signer_id}"
+                )
+            except ValueError as exc:  # an unknown phi_policy setting
+                raise SignatureError(signer=signer_id, reason=str(exc)) from None
+            record.update(active=False, deactivated=utc_now(), deactivation_reason=reason)
             self._save(signers)
-        ledger.append(self.root, "signer_deactivated", data={"signer": signer_id, "reason": reason})
+        data = {"signer": signer_id, "reason": ledger_digest(self.root, reason)}
+        ledger.append(self.root, "signer_deactivated", data=data)
 
     def list(self, *, include_inactive: bool = False) -> _Signers:
         """The signers, by id, with the names the ledger recorded; deactivated ones only with

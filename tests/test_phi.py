@@ -647,3 +647,24 @@ def test_a_torn_record_is_dropped_before_the_next_append(tmp_path: Path) -> None
     assert scan_text("QX-77120435 QX-77120436", identifiers=None) == ()  # no pattern finds them
     found = scan_text("QX-77120435 QX-77120436", identifiers=registry)
     assert [f.kind for f in found] == ["other_id", "other_id"]
+
+
+def test_free_text_for_a_kept_record_passes_the_project_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbmlops.errors import PhiInTextError
+    from nbmlops.phi import check_free_text
+
+    text = "patient MRN12345678 looked off"
+    monkeypatch.delenv("NBMLOPS_PHI_POLICY", raising=False)
+    with pytest.raises(PhiInTextError) as refused:  # refuse, the default
+        check_free_text(tmp_path, text, field="comment", subject="the decision on run R")
+    assert (refused.value.field, refused.value.kinds) == ("comment", ("mrn",))
+    assert "MRN12345678" not in str(refused.value) and "comment" in str(refused.value)
+    clean = "Calibration within limits."
+    assert check_free_text(tmp_path, clean, field="comment", subject="a decision") == clean
+    (tmp_path / "pyproject.toml").write_text('[tool.nbmlops]\nphi_policy = "redact"\n')
+    redacted = check_free_text(tmp_path, text, field="comment", subject="a decision")
+    assert redacted == "patient MRN[REDACTED:mrn] looked off"
+    monkeypatch.setenv("NBMLOPS_PHI_POLICY", "off")
+    assert check_free_text(tmp_path, text, field="comment", subject="a decision") == text

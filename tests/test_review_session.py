@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from nbmlops.errors import ReviewError, SignatureError
 from nbmlops.ledger import read_entries, verify_ledger
-from nbmlops.review.decision import verify_decisions
+from nbmlops.review.decision import read_decision, verify_decisions
 from nbmlops.review.evidence import EVIDENCE_STORE
 from nbmlops.review.session import session, write_review_notebook
 from nbmlops.signing import LocalSignerRegistry
@@ -208,9 +208,8 @@ def test_audit_verify_detects_a_changed_signed_record(project: tuple[Path, str])
     assert _cli(root, "audit", "verify").returncode == 1
     _rewrite_decision(root, lambda data: None, rechain=True)
     assert verify_ledger(root).ok  # a rebuilt chain verifies: the signed record does not
-    assert [p for _, p in verify_decisions(root)] == [
-        "decision signed by jdoe: the signed record was changed"
-    ]
+    [(_, problem)] = verify_decisions(root)
+    assert problem.startswith("decision signed by jdoe: the signed record was changed")
     failed = _cli(root, "audit", "verify")
     assert failed.returncode == 1 and "the signed record was changed" in failed.stdout
 
@@ -222,12 +221,17 @@ def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
     _sign(root, run_id)
 
     def forge(data: dict[str, object]) -> None:
-        from nbmlops.review.decision import record_digest
+        # the comment is in the decision file: edit it, recompute its digest in the file and
+        # the ledger, and move the file to its new name - only the signature cannot follow
+        from nbmlops.review.decision import DECISION_FILES, record_digest
 
-        record = data["record"]
-        assert isinstance(record, dict)
-        record["comment"] = "Looks perfect."
-        data["record_digest"] = record_digest(record)  # recomputed: the signature now fails
+        old = root / DECISION_FILES / f"{data['record_digest']}.json"
+        body = json.loads(old.read_text())
+        body["record"]["comment"] = "Looks perfect."
+        data["record_digest"] = body["record_digest"] = record_digest(body["record"])
+        (root / DECISION_FILES / f"{data['record_digest']}.json").write_text(json.dumps(body))
+        old.chmod(0o644)
+        old.unlink()
 
     _rewrite_decision(root, forge, rechain=True)
     assert [p for _, p in verify_decisions(root)] == [
@@ -239,6 +243,30 @@ def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
     stored.write_bytes(stored.read_bytes() + b" ")
     problems = [p for _, p in verify_decisions(root)]
     assert any("was changed after signing" in p for p in problems)
+
+
+def test_a_decision_keeps_its_text_in_its_file_and_a_ledger_with_the_text_inline_verifies(
+    project: tuple[Path, str],
+) -> None:
+    from nbmlops.review.decision import DECISION_FILES
+
+    root, run_id = project
+    _sign(root, run_id)
+    [entry] = [e for e in read_entries(root) if e.event == "review_signed"]
+    assert "comment" not in entry.data["record"] and "meaning" not in entry.data["record"]
+    assert read_decision(root, entry.data)["comment"] == "Gaps within limits."
+    assert MEANING in session(run_id, root=root).to_html()  # the session reads the file
+
+    def inline(data: dict[str, object]) -> None:  # as nbmlops wrote it before decision files
+        path = root / DECISION_FILES / f"{data['record_digest']}.json"
+        data["record"] = json.loads(path.read_text())["record"]
+        del data["decision_file"]
+        path.chmod(0o644)
+        path.unlink()
+
+    _rewrite_decision(root, inline, rechain=True)
+    assert verify_decisions(root) == []
+    assert MEANING in session(run_id, root=root).to_html()
 
 
 def test_cli_writes_the_review_notebook_and_signs(project: tuple[Path, str]) -> None:
@@ -303,7 +331,8 @@ def test_review_widget_in_jupyterlab_signs_a_decision(
         finally:
             browser.close()
     signed = [e for e in read_entries(root) if e.event == "review_signed"]
-    assert [e.data["record"]["comment"] for e in signed] == ["Reviewed in the browser."]
+    comments = [read_decision(root, e.data)["comment"] for e in signed]
+    assert comments == ["Reviewed in the browser."]
     assert signed[0].data["record"]["decision"] == "request_changes"  # the form's default
     assert verify_decisions(root) == []
 

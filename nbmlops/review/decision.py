@@ -16,6 +16,14 @@ A decision follows 21 CFR Part 11's rules for electronic signatures:
 The decision is appended to the ledger (``review_signed``) before anything else; MLflow then
 gets it as tags, and an approval sets the model-version alias ``approved``. If MLflow cannot be
 written the decision stands and says what was not recorded.
+
+The meaning and comment are free text (a reviewer may type a patient's MRN into them), and the
+ledger is append-only and copied around: they pass the project's PHI policy when typed, and the
+ledger entry holds the record *without* them. The full signed record (meaning, comment and a
+random ``nonce``) is written first, read-only, to ``.nbmlops/decisions/<record_digest>.json``;
+the ledger binds it by ``record_digest``, whose value the signature signs. The nonce keeps the
+digest from being tested against guessed comments. Entries written before this (the record
+inline) still verify.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +51,9 @@ if TYPE_CHECKING:
 __all__ = [
     "APPROVED_ALIAS",
     "DECISIONS",
+    "DECISION_FILES",
     "ReviewDecision",
+    "read_decision",
     "sign_decision",
     "verify_decisions",
 ]
@@ -55,6 +67,11 @@ DECISIONS: Mapping[str, str] = {
 
 APPROVED_ALIAS = "approved"
 EVENT = "review_signed"
+DECISION_FILES = Path(".nbmlops") / "decisions"
+"""Where each signed record is kept in full, as ``<record_digest>.json`` (read-only)."""
+FREE_TEXT = ("meaning", "comment", "nonce")
+"""Fields of a signed record kept in its decision file only, never in the ledger."""
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,34 +189,45 @@ def sign_decision(
         if not text.strip():
             reason = f"the {name} is required: say what this signature means and why"
             raise ReviewError(run_id=evidence.run_id, reason=reason)
+    meaning, comment = (
+        _without_phi(root, evidence.run_id, name, text.strip())
+        for name, text in (("meaning", meaning), ("comment", comment))
+    )  # before the password is checked: a refusal here is no failed attempt
     auth = get_authenticator(authenticator, root)
     signer = auth.verify(signer_id, password)
     archive_evidence(root, evidence)  # refuses if a file changed since the review opened
     evidence_dict = {**evidence.to_dict(), "digest": evidence.digest}
     record = {
         "decision": decision,
-        "meaning": meaning.strip(),
-        "comment": comment.strip(),
+        "meaning": meaning,
+        "comment": comment,
         "signer": {"id": signer.id, "printed_name": signer.printed_name, "title": signer.title},
         "signed_at": utc_now(),
         "run_id": evidence.run_id,
         "pipeline": evidence.pipeline,
         "evidence_digest": evidence.digest,
         "authenticator": auth.name,
+        "nonce": secrets.token_hex(16),
     }
     digest = record_digest(record)
     signature = auth.sign_as(signer, password, digest)  # verified above: one password check
-    entry = ledger.append(
-        root,
-        EVENT,
-        run_id=evidence.run_id,
-        data={
-            "record": record,
-            "record_digest": digest,
-            "signature": signature.to_dict(),
-            "evidence": evidence_dict,
-        },
-    )
+    path = _write_decision_file(root, record, digest, signature)
+    try:
+        entry = ledger.append(
+            root,
+            EVENT,
+            run_id=evidence.run_id,
+            data={
+                "record": _public(record),
+                "record_digest": digest,
+                "decision_file": path.relative_to(root).as_posix(),
+                "signature": signature.to_dict(),
+                "evidence": evidence_dict,
+            },
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)  # not recorded, so not signed: audit must find no orphan
+        raise
     signed = ReviewDecision(
         record=record,
         record_digest=digest,
@@ -215,6 +243,83 @@ def sign_decision(
         model_product=model_product,
         model_name=model_name or evidence.pipeline,
     )
+
+
+def _without_phi(root: Path, run_id: str, name: str, text: str) -> str:
+    from nbmlops.phi import check_free_text
+
+    try:
+        return check_free_text(root, text, field=name, subject=f"the decision on run {run_id}")
+    except ValueError as exc:  # an unknown phi_policy setting
+        raise ReviewError(run_id=run_id, reason=str(exc)) from None
+
+
+def _public(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The signed record as the ledger holds it: without its free text (see the module doc)."""
+    return {k: v for k, v in record.items() if k not in FREE_TEXT}
+
+
+def _decision_path(root: Path, digest: object) -> Path | None:
+    """The decision file of ``digest``; None for a value that is not a SHA-256 (a forged entry
+    must not name a path of its own)."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        return None
+    return Path(root) / DECISION_FILES / f"{digest}.json"
+
+
+def _write_decision_file(
+    root: Path, record: Mapping[str, Any], digest: str, signature: Signature
+) -> Path:
+    from nbmlops.atomic import write_bytes_atomic
+
+    path = Path(root) / DECISION_FILES / f"{digest}.json"  # digest: record_digest()'s hex
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"record": dict(record), "record_digest": digest, "signature": signature.to_dict()}
+    text = json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"), mode=0o444)
+    return path
+
+
+def read_decision(root: Path, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The full signed record of a ``review_signed`` entry's ``data``, meaning and comment included.
+
+    Entries written before decision files existed hold it inline. When the decision file is
+    missing or does not match the ledger, the meaning and comment say so (``nbmlops audit
+    verify`` names the problem).
+
+    Examples
+    --------
+    >>> read_decision(root, entry.data)["meaning"]  # doctest: +SKIP
+    'I approve this model for the adherence outreach pilot'
+    """
+    record = dict(data.get("record", {}))
+    if "decision_file" not in data:
+        return record
+    full, problem = _decision_file(root, data)
+    if full is None:
+        note = f"[not available: {problem}]"
+        return {**record, "meaning": note, "comment": note}
+    return full
+
+
+def _decision_file(root: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The full record from the entry's decision file, or None and why not."""
+    path = _decision_path(root, data.get("record_digest"))
+    if path is None:
+        return None, "the entry's record digest is not a SHA-256"
+    name = path.relative_to(root).as_posix()
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        record = body["record"]
+    except FileNotFoundError:
+        return None, f"its decision file {name} is missing"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return None, f"its decision file {name} cannot be read ({type(exc).__name__})"
+    if not isinstance(record, dict) or record_digest(record) != data.get("record_digest"):
+        return None, f"its decision file {name} was changed (its digest is not the ledger's)"
+    if _public(record) != data.get("record"):
+        return None, f"the signed record was changed (the ledger's copy disagrees with {name})"
+    return record, ""
 
 
 def verify_decisions(root: Path) -> list[tuple[int, str]]:
@@ -256,17 +361,22 @@ def _who(data: Mapping[str, Any]) -> str:
 
 def _decision_problems(root: Path, data: Mapping[str, Any], book: SignerBook) -> list[str]:
     record = data.get("record", {})
-    if record_digest(record) != data.get("record_digest"):
-        return ["the signed record was changed"]
     problems = []
+    if "decision_file" in data:  # the full record is in its file; the ledger holds the rest
+        full, problem = _decision_file(root, data)
+        if full is None:
+            problems.append(problem)
+    elif record_digest(record) != data.get("record_digest"):
+        return ["the signed record was changed"]
     if record.get("evidence_digest") != data.get("evidence", {}).get("digest"):
         problems.append("the evidence list was changed")
     try:
         signature = Signature(**data.get("signature", {}))
     except TypeError:
         return [*problems, "the signature is malformed"]
-    problems += _signer_problems(record, signature, book)
-    if not problems and not check_signature(
+    signer_problems = _signer_problems(record, signature, book)
+    problems += signer_problems
+    if not signer_problems and not check_signature(
         signature, str(data["record_digest"]), _bound_key(record, book)
     ):
         problems.append("the signature does not verify")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nbmlops import ledger
-from nbmlops.review.decision import DECISIONS, ReviewDecision, sign_decision
+from nbmlops.review.decision import DECISIONS, ReviewDecision, read_decision, sign_decision
 from nbmlops.review.evidence import Evidence, collect_evidence
 from nbmlops.review.rendering import ReviewResult, fmt, html_table, img_tag, section
 
@@ -75,9 +75,10 @@ class ReviewSession(ReviewResult):
         )
 
     def decisions(self) -> list[dict[str, Any]]:
-        """Every decision signed on this run so far, from the ledger (oldest first)."""
+        """Every decision signed on this run so far, from the ledger (oldest first); each
+        ``record`` in full, meaning and comment read from its decision file."""
         return [
-            dict(entry.data)
+            {**entry.data, "record": read_decision(self.root, entry.data)}
             for entry in ledger.read_entries(self.root)
             if entry.event == "review_signed" and entry.run_id == self.run_id
         ]

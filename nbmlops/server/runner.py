@@ -9,6 +9,11 @@ pipeline's name; a folder one compiled pipeline is built from means that pipelin
 the run's id and status, or ``error``). The server
 reads FILE; it never runs a pipeline in its own process, so it stays responsive. The run holds the
 project's run lock naming HANDLE, so a restarted server finds it again.
+
+Progress events carry a stage's result before the run record applies the PHI policy to it (an
+exception message can quote a patient's name or MRN), and FILE and the log are shown in
+JupyterLab and kept under ``.nbmlops/server-runs/``: every text of an event passes the project's
+PHI policy (as :mod:`nbmlops.recording` applies it to the run record) before it is written.
 """
 
 from __future__ import annotations
@@ -54,6 +59,35 @@ def _say(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _policy(root: Path) -> tuple[str, Any]:
+    """The project's PHI policy and identifier registry."""
+    from nbmlops.identifiers import project_registry
+    from nbmlops.privacy import phi_policy
+
+    try:
+        policy: str = phi_policy(root)
+    except ValueError:
+        policy = "refuse"  # run_pipeline refuses the setting too; until then, the strictest
+    return policy, project_registry(root)
+
+
+def _without_phi(event: dict[str, Any], policy: tuple[str, Any]) -> dict[str, Any]:
+    """The event as it may be written: ``refuse`` withholds each text holding PHI, ``redact``
+    redacts it, ``off`` keeps it (numbers, ids and statuses are unchanged)."""
+    mode, registry = policy
+    if mode == "off":
+        return event
+    from nbmlops.phi import apply_policy
+
+    free = {k: v for k, v in event.items() if k in _FREE_TEXT and v}
+    shown, _ = apply_policy(free, policy=mode, identifiers=registry)  # type: ignore[arg-type]
+    return {**event, **shown}
+
+
+_FREE_TEXT = ("message", "error", "reason")
+"""Event fields that can hold text from a stage or an exception."""
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     parser = argparse.ArgumentParser(prog="python -m nbmlops.server.runner")
@@ -66,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     write = _writer(Path(args.events))
 
+    policy = [_policy(Path.cwd())]  # the server starts the runner in the project root
+
     def emit(event: dict[str, Any]) -> None:
+        event = _without_phi(event, policy[0])
         write(event)
         _say(event)
 
@@ -85,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         spec, _ = load_pipeline(args.folder, prefer_compiled=True)  # as the panel shows it
+        policy[0] = _policy(spec.root)  # the run's own settings, as run_pipeline reads them
         with hold_run_lock(spec.root, server_run=args.server_run):  # run_pipeline re-enters it
             record = run_pipeline(
                 spec, stages=args.stage, downstream=args.downstream, force=args.force,
