@@ -407,7 +407,9 @@ async def test_a_200_kb_parameters_cell_is_parsed_in_well_under_a_second(
     code, answer = await _post(jp_fetch, route, body)
     elapsed = time.perf_counter() - started
     assert code == 200, answer
-    assert elapsed < 1.0, f"{route}: {elapsed:.2f} s for {len(source) // 1024} KB"
+    # ~0.25 s here; quadratic parsing took minutes for this size. The bound leaves room for a
+    # loaded 2-core CI machine without letting a quadratic regression through.
+    assert elapsed < 5.0, f"{route}: {elapsed:.2f} s for {len(source) // 1024} KB"
     if route == "stage/validate":
         lines = answer["parameters_source"].splitlines()
         assert len(lines) == len(params) + 1  # and `product = None`
