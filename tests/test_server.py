@@ -391,7 +391,7 @@ def _big_source(kilobytes: int) -> tuple[str, dict[str, int]]:
 
 
 @pytest.mark.parametrize("route", ["stage/validate", "stage/context"])
-async def test_a_200_kb_parameters_cell_is_parsed_in_well_under_a_second(
+async def test_a_200_kb_parameters_cell_is_parsed_in_linear_time(
     jp_fetch: Any, project: Path, route: str
 ) -> None:
     """A 42 KB parameters_source once held the IOLoop (every user) for ~40 s: quadratic parsing."""
