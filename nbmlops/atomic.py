@@ -56,3 +56,32 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> N
 def write_text_atomic(path: Path, text: str) -> None:
     """:func:`write_bytes_atomic` for UTF-8 text."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def secret_file(path: Path, *, size: int = 32) -> bytes:
+    """The random secret kept in ``path`` (mode 0600), made on first use.
+
+    Written whole under a private name, then linked into place: ``os.link`` never overwrites, so
+    processes racing to make it all end up reading the one complete secret that won.
+    """
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(size))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(draft, path)
+    except FileExistsError:  # another process made it first: theirs is the secret
+        pass
+    finally:
+        draft.unlink()
+    return path.read_bytes()

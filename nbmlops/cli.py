@@ -464,6 +464,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------------
 
 
+def _add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=-1.0,
+        default=0.0,
+        metavar="SECONDS",
+        help="if another run holds this project, wait for it (up to SECONDS; no value: as long "
+        "as it takes) instead of stopping at once",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per option
     p = argparse.ArgumentParser(
         prog="nbmlops",
@@ -538,16 +551,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
                 help="with --stage: also run every stage downstream of it",
             )
             s.add_argument("--force", action="store_true", help="run even if up to date")
-            s.add_argument(
-                "--wait",
-                type=float,
-                nargs="?",
-                const=-1.0,
-                default=0.0,
-                metavar="SECONDS",
-                help="if another run holds this project, wait for it (up to SECONDS; no value: "
-                "as long as it takes) instead of stopping at once",
-            )
+            _add_wait(s)
             s.add_argument(
                 "--jobs",
                 "-j",
@@ -626,15 +630,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     )
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
     s.add_argument("--uri", help="tracking URI (default: MLFLOW_TRACKING_URI or the project's)")
-    s.add_argument(
-        "--wait",
-        type=float,
-        nargs="?",
-        const=-1.0,
-        default=0.0,
-        metavar="SECONDS",
-        help="if a run holds this project, wait for it (no value: as long as it takes)",
-    )
+    _add_wait(s)
     s.set_defaults(func=cmd_records_replay)
 
     from nbmlops.cli_review import add_parsers

@@ -34,11 +34,12 @@ import hmac
 import itertools
 import os
 import re
-import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nbmlops.atomic import secret_file
 
 __all__ = [
     "IDENTIFIER_KINDS",
@@ -208,29 +209,7 @@ def project_registry(root: Path, *, create: bool = False) -> IdentifierRegistry 
 
 def _key(folder: Path) -> bytes:
     """The project's secret, created (mode 0600) on first use."""
-    path = folder / KEY_FILE
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    folder.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    # written whole under a private name, then linked into place: a process that loses the
-    # race to create it reads the winner's complete key, never an empty file
-    draft = folder / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(draft, path)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes()
-    finally:
-        draft.unlink()
-    return key
+    return secret_file(folder / KEY_FILE)
 
 
 def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> int:

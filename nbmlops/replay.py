@@ -175,14 +175,7 @@ def _replay(
     except ValueError:
         policy = resolve_phi_policy(root)
     notes: list[str] = []
-    recorder.start(
-        run_id=record.run_id,
-        pipeline=record.pipeline,
-        provenance=record.provenance,
-        lock_digest=record.lock_digest,
-        overrides=record.overrides,
-        started_at=record.started_at,
-    )
+    recorder.start_record(record)
     adopted = recorder.adopted
     for result in record.stages:
         recorder.stage(_for_mlflow(root, record.run_id, result, policy, notes))

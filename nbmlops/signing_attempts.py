@@ -21,8 +21,6 @@ one unknown id stay recognisable in the ledger, and the text typed is nowhere.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from nbmlops import ledger
+from nbmlops.atomic import secret_file
 from nbmlops.errors import SignatureError
 
 __all__ = ["LockoutPolicy", "attempt_lock", "lockout_policy", "loggable_id", "project_secret"]
@@ -84,23 +83,7 @@ def attempt_lock(root: Path) -> FileLock:
 
 def project_secret(root: Path) -> bytes:
     """The project's 32-byte secret for keyed digests, made (mode 0600) on first use."""
-    path = Path(root) / SECRET_PATH
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_hex(32).encode("ascii") + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(staged, path)  # atomic and never overwrites: a concurrent first use wins
-        except FileExistsError:
-            pass
-        finally:
-            staged.unlink()
-    return bytes.fromhex(path.read_text("ascii").strip())
+    return secret_file(Path(root) / SECRET_PATH)
 
 
 def loggable_id(root: Path, signer_id: str, *, known: bool) -> str:

@@ -206,6 +206,17 @@ class MlflowRecorder:
         """True when ``start`` found this run already in the store (a replay completes it)."""
         return self._adopted
 
+    def start_record(self, record: RunRecord) -> str | None:
+        """:meth:`start` for a finished run kept in ``record`` (replaying it)."""
+        return self.start(
+            run_id=record.run_id,
+            pipeline=record.pipeline,
+            provenance=record.provenance,
+            lock_digest=record.lock_digest,
+            overrides=record.overrides,
+            started_at=record.started_at,
+        )
+
     def start(
         self,
         *,
@@ -438,14 +449,7 @@ def log_run(
         recorder = MlflowRecorder.for_project(Path(record.project_root), record.pipeline)
     else:
         recorder = MlflowRecorder(uri=uri, experiment=experiment_name(record.pipeline))
-    recorder.start(
-        run_id=record.run_id,
-        pipeline=record.pipeline,
-        provenance=record.provenance,
-        lock_digest=record.lock_digest,
-        overrides=record.overrides,
-        started_at=record.started_at,
-    )
+    recorder.start_record(record)
     for result in record.stages:
         recorder.stage(result)
     return recorder.finish(record, ledger_head=ledger_head)

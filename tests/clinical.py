@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "notebooks"
 NBMLOPS = Path(sys.executable).parent / "nbmlops"
 
 COHORT_CODE = """\
@@ -134,6 +135,25 @@ def clinical_project(root: Path, *, rows: int = 300, seed: int = 5) -> Path:
         ),
     )
     return root
+
+
+def signed_up_project(root: Path, password: str) -> str:
+    """A project whose review fixtures (``tests/notebooks/review_model``, ``review_results``) ran
+    once through ``nbmlops run notebooks``, with ``jdoe`` (Jane Doe, Clinical QA) its first
+    signer; returns the run id."""
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    for name in ("review_model", "review_results"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb")
+    ran = nbmlops_cli(root, "run", "notebooks")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    [record] = (root / ".nbmlops" / "runs").glob("*.json")
+    added = nbmlops_cli(
+        root, "signer", "add", "jdoe", "--name", "Jane Doe", "--title", "Clinical QA",
+        "--password-stdin", input=password + "\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+    return record.stem
 
 
 def private_copy(root: Path, copy: Path, run_id: str) -> Path:

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from clinical import nbmlops_cli, stage_notebook, write_notebook
-from conftest import FIXTURES, REPO
+from clinical import nbmlops_cli, private_copy, signed_up_project, stage_notebook, write_notebook
+from conftest import REPO
 
 from nbmlops.ledger import LEDGER_PATH, read_entries
 
@@ -31,36 +31,14 @@ WITH_MRN = "patient MRN12345678 looked off"
 def signed_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A project run once by ``nbmlops run notebooks``; ``jdoe`` is its first signer."""
     root = tmp_path_factory.mktemp("attacks-followup") / "project"
-    (root / "notebooks").mkdir(parents=True)
-    shutil.copy(REPO / "uv.lock", root / "uv.lock")
-    for name in ("review_model", "review_results"):
-        shutil.copy(FIXTURES / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb")
-    ran = nbmlops_cli(root, "run", "notebooks")
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    [record] = (root / ".nbmlops" / "runs").glob("*.json")
-    added = nbmlops_cli(
-        root, "signer", "add", "jdoe", "--name", "Jane Doe", "--title", "Clinical QA",
-        "--password-stdin", input=PASSWORD + "\n",
-    )  # fmt: skip
-    assert added.returncode == 0, added.stdout + added.stderr
-    return root, record.stem
+    return root, signed_up_project(root, PASSWORD)
 
 
 @pytest.fixture
 def project(signed_up: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
     """A private copy of the project, its run record pointing at the copy's files and store."""
     root, run_id = signed_up
-    copy = tmp_path / "project"
-    shutil.copytree(root, copy)
-    record_path = copy / ".nbmlops" / "runs" / f"{run_id}.json"
-    record = json.loads(record_path.read_text())
-    for stage in record["stages"]:
-        stage["products"] = {
-            k: v.replace(str(root), str(copy)) for k, v in stage["products"].items()
-        }
-    record["tracking_uri"] = f"sqlite:///{copy / '.nbmlops' / 'mlflow.db'}"
-    record_path.write_text(json.dumps(record, indent=1, sort_keys=True))
-    return copy, run_id
+    return private_copy(root, tmp_path / "project", run_id), run_id
 
 
 def _sign(root: Path, run_id: str, *, comment: str, meaning: str = MEANING) -> object:

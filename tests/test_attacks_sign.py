@@ -10,12 +10,10 @@ verify`` then do - and that no MLflow alias was set by a refused signature.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from clinical import nbmlops_cli, private_copy
-from conftest import FIXTURES, REPO
+from clinical import nbmlops_cli, private_copy, signed_up_project
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -30,19 +28,7 @@ MEANING = "I approve this model for the adherence outreach pilot"
 def signed_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A project run once by ``nbmlops run notebooks``; ``jdoe`` is its first signer."""
     root = tmp_path_factory.mktemp("attacks-sign") / "project"
-    (root / "notebooks").mkdir(parents=True)
-    shutil.copy(REPO / "uv.lock", root / "uv.lock")
-    for name in ("review_model", "review_results"):
-        shutil.copy(FIXTURES / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb")
-    ran = nbmlops_cli(root, "run", "notebooks")
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    [record] = (root / ".nbmlops" / "runs").glob("*.json")
-    added = nbmlops_cli(
-        root, "signer", "add", "jdoe", "--name", "Jane Doe", "--title", "Clinical QA",
-        "--password-stdin", input=PASSWORD + "\n",
-    )  # fmt: skip
-    assert added.returncode == 0, added.stdout + added.stderr
-    return root, record.stem
+    return root, signed_up_project(root, PASSWORD)
 
 
 @pytest.fixture
