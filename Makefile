@@ -74,6 +74,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check nbmlops tests bench notebooks docs
 	$(BIN)/ruff format --check nbmlops tests bench notebooks docs
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy

@@ -8,11 +8,13 @@ It writes a project whose ledger holds ``--entries`` entries shaped as real runs
 run: ``run_started``, four ``stage_finished`` with input and product digests, ``run_finished``),
 one run record per run in ``.nbmlops/runs/`` anchoring its ``run_finished`` entry, and a stage
 state per stage in ``build/``. The entries are chained and hashed exactly as
-:func:`nbmlops.ledger.append` does, but written in one go (100,000 appends would time 100,000
+:func:`nbmlops.records.ledger.append` does, but written in one go (100,000 appends would time
+100,000
 fsyncs, not verification). Then, interleaved ``--repeat`` times so that load hits every row alike:
 
 before: verify_ledger (main)
-    the chain and head alone, with ``nbmlops/ledger.py`` as it is on the ``main`` branch (read
+    the chain and head alone, with ``nbmlops/records/ledger.py`` as it is on the ``main`` branch
+    (read
     with ``git show``): what verification cost before
 before: audit verify (main)
     what ``nbmlops audit verify`` ran on ``main``: that verify_ledger, then verify_decisions
@@ -49,10 +51,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nbmlops.audit import verify_project  # noqa: E402
-from nbmlops.ledger import GENESIS, _canonical, _digest, verify_ledger  # noqa: E402
+from nbmlops.approval.decision import verify_decisions  # noqa: E402
+from nbmlops.audit.verify import verify_project  # noqa: E402
+from nbmlops.records.ledger import GENESIS, _canonical, _digest, verify_ledger  # noqa: E402
 from nbmlops.review import decision  # noqa: E402
-from nbmlops.review.decision import verify_decisions  # noqa: E402
 
 STAGES = ("cohort", "features", "model", "review")
 
@@ -115,14 +117,14 @@ def build(root: Path, entries: int) -> int:
 
 
 def _main_ledger() -> Any:
-    """``nbmlops/ledger.py`` of the main branch, as a module of its own."""
+    """``nbmlops/records/ledger.py`` of the main branch, as a module of its own."""
     source = subprocess.run(
-        ["git", "-C", str(REPO), "show", "main:nbmlops/ledger.py"],
+        ["git", "-C", str(REPO), "show", "main:nbmlops/records/ledger.py"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     module = types.ModuleType("nbmlops_ledger_main")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, "main:nbmlops/ledger.py", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(source, "main:nbmlops/records/ledger.py", "exec"), module.__dict__)  # noqa: S102
     return module
 
 

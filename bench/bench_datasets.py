@@ -21,7 +21,7 @@ import tracemalloc
 from collections.abc import Callable
 from functools import partial
 
-from nbmlops.datasets import synthetic_patients
+from nbmlops.demo.datasets import synthetic_patients
 
 WIDTHS = (10, 9, 7, 8, 8, 16)
 

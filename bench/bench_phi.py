@@ -12,7 +12,7 @@ It prints:
   (1990 Census lists) and of the project's identifier registry in their outputs, with the number
   of words and capitalised word pairs tested (the demo prints no patient-level row, so every
   finding there is a false positive);
-- recall of the name detector on the synthetic patients' names of :mod:`nbmlops.datasets`
+- recall of the name detector on the synthetic patients' names of :mod:`nbmlops.demo.datasets`
   (10,000 rows), and on those names once registered (the registry's recall);
 - the time to scan the demo notebooks, with and without the registry;
 - ``deidentify()`` on ``--rows`` rows: content detection of an unnamed name column, and
@@ -33,10 +33,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nbmlops.datasets import synthetic_patients
-from nbmlops.deid import deidentify
-from nbmlops.identifiers import project_registry, register_identifiers
-from nbmlops.phi import _NAME_CANDIDATE, _output_texts, census_names, scan_notebook, scan_text
+from nbmlops.demo.datasets import synthetic_patients
+from nbmlops.privacy.deid import deidentify
+from nbmlops.privacy.identifiers import project_registry, register_identifiers
+from nbmlops.privacy.phi import (
+    _NAME_CANDIDATE,
+    _output_texts,
+    census_names,
+    scan_notebook,
+    scan_text,
+)
 
 
 def demo_false_positives(root: Path) -> None:

@@ -69,7 +69,7 @@ def wide_patients(rows: int, seed: int, drift: float) -> Any:
     import numpy as np
     import pandas as pd
 
-    from nbmlops.datasets import OUTCOME_MODEL, synthetic_patients
+    from nbmlops.demo.datasets import OUTCOME_MODEL, synthetic_patients
 
     f = synthetic_patients(rows, seed=seed, drift=drift)
     out = f[BASE].copy()

@@ -98,7 +98,7 @@ SCENARIOS = {
 def _prepare(rows: int, folder: Path) -> Path:
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from nbmlops.datasets import synthetic_patients
+    from nbmlops.demo.datasets import synthetic_patients
 
     train = synthetic_patients(rows, seed=1)
     model = GradientBoostingClassifier(random_state=0)

@@ -57,7 +57,7 @@ TIMEOUT_S = 3600
 
 PREPARE = """
 from sklearn.linear_model import LogisticRegression
-from nbmlops.datasets import synthetic_patients
+from nbmlops.demo.datasets import synthetic_patients
 frame = synthetic_patients({rows}, seed=0, bias=0.5)
 fit_rows = frame.iloc[:50_000]
 model = LogisticRegression(max_iter=1000).fit(fit_rows[{features!r}], fit_rows["stopped_refilling"])

@@ -135,7 +135,7 @@ def write_floor_scripts(project: Path) -> list[tuple[Path, Path]]:
     the notebook's folder, as the stage's kernel does.
     """
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # as the CLI does
-    from nbmlops.pipeline import load_pipeline
+    from nbmlops.authoring.pipeline import load_pipeline
 
     spec, _ = load_pipeline(PIPELINE, root=project)
     out = project / "floor"

@@ -16,40 +16,46 @@ instant and pulls in neither papermill nor MLflow)::
     synthetic_patients          seeded synthetic patient records (identifiers, bias, drift)
     deidentify                  HIPAA Safe Harbor de-identification of a DataFrame
     register_identifiers        keep keyed hashes of a project's identifiers for every PHI scan
+    find_project_root           (inside a notebook) the project folder, from any folder in it
 """
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from nbmlops.privacy import disable_telemetry
+from nbmlops._core.moved import MovedModules
+from nbmlops.privacy.telemetry import disable_telemetry
 
 disable_telemetry()
+sys.meta_path.append(MovedModules())
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "set_stage": "nbmlops.stage",
-    "read_stage": "nbmlops.stage",
-    "compile_pipeline": "nbmlops.pipeline",
-    "load_pipeline": "nbmlops.pipeline",
-    "plan_pipeline": "nbmlops.execute",
-    "run_pipeline": "nbmlops.execute",
-    "check_environment": "nbmlops.environment",
-    "verify_ledger": "nbmlops.ledger",
-    "verify_project": "nbmlops.audit",
-    "replay_records": "nbmlops.replay",
-    "register_identifiers": "nbmlops.phi",
-    "record": "nbmlops.scraps",
-    "synthetic_patients": "nbmlops.datasets",
-    "deidentify": "nbmlops.deid",
+    "set_stage": "nbmlops.authoring.stage",
+    "read_stage": "nbmlops.authoring.stage",
+    "compile_pipeline": "nbmlops.authoring.pipeline",
+    "load_pipeline": "nbmlops.authoring.pipeline",
+    "plan_pipeline": "nbmlops.run.execute",
+    "run_pipeline": "nbmlops.run.execute",
+    "check_environment": "nbmlops.run.environment",
+    "verify_ledger": "nbmlops.records.ledger",
+    "verify_project": "nbmlops.audit.verify",
+    "replay_records": "nbmlops.run.replay",
+    "register_identifiers": "nbmlops.privacy.phi",
+    "record": "nbmlops.records.scraps",
+    "synthetic_patients": "nbmlops.demo.datasets",
+    "deidentify": "nbmlops.privacy.deid",
+    "find_project_root": "nbmlops._core.paths",
 }
 
 __all__ = [
     "check_environment",
     "compile_pipeline",
     "deidentify",
+    "find_project_root",
     "load_pipeline",
     "plan_pipeline",
     "read_stage",
@@ -64,17 +70,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from nbmlops.audit import verify_project
-    from nbmlops.datasets import synthetic_patients
-    from nbmlops.deid import deidentify
-    from nbmlops.environment import check_environment
-    from nbmlops.execute import plan_pipeline, run_pipeline
-    from nbmlops.ledger import verify_ledger
-    from nbmlops.phi import register_identifiers
-    from nbmlops.pipeline import compile_pipeline, load_pipeline
-    from nbmlops.replay import replay_records
-    from nbmlops.scraps import record
-    from nbmlops.stage import read_stage, set_stage
+    from nbmlops._core.paths import find_project_root
+    from nbmlops.audit.verify import verify_project
+    from nbmlops.authoring.pipeline import compile_pipeline, load_pipeline
+    from nbmlops.authoring.stage import read_stage, set_stage
+    from nbmlops.demo.datasets import synthetic_patients
+    from nbmlops.privacy.deid import deidentify
+    from nbmlops.privacy.phi import register_identifiers
+    from nbmlops.records.ledger import verify_ledger
+    from nbmlops.records.scraps import record
+    from nbmlops.run.environment import check_environment
+    from nbmlops.run.execute import plan_pipeline, run_pipeline
+    from nbmlops.run.replay import replay_records
 
 
 def __getattr__(name: str) -> Any:

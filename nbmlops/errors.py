@@ -7,6 +7,8 @@ and its message says what to do next. Anything else escaping nbmlops is a bug.
 ::
 
     NbmlopsError
+    ├── InvalidInputError              a value given to a public function cannot (argument)
+    │                                  be used (also a ValueError)
     ├── NotebookError                  a notebook file cannot be used            (path)
     │   ├── MalformedNotebookError     not valid notebook JSON                   (path, detail)
     │   ├── StageMetadataError         metadata fails the schema             (path, field, detail)
@@ -63,6 +65,7 @@ __all__ = [
     "CycleError",
     "DuplicateProductError",
     "DuplicateStageError",
+    "InvalidInputError",
     "EnvironmentMismatchError",
     "KernelDiedError",
     "KernelNotFoundError",
@@ -108,6 +111,16 @@ class NbmlopsError(Exception):
             if k != "message" and not k.startswith("_")
         }
         return {"error": type(self).__name__, "message": self.message, **fields}
+
+
+class InvalidInputError(NbmlopsError, ValueError):
+    """A value given to a public function cannot be used (a wrong shape, an unknown option, an
+    empty set): ``argument`` names it. Also a ``ValueError``, so code written before this class
+    existed (``except ValueError``) keeps working."""
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 # -- notebooks -----------------------------------------------------------------------------------
@@ -406,7 +419,7 @@ class PhiDetectedError(NbmlopsError):
             message = (
                 f"{path}: outputs look like they hold PHI ({listed}; cells counted from 1, "
                 "markdown included), so the notebook was not logged. Print aggregates instead "
-                "of rows, de-identify the data first (nbmlops.deid), or log it with the "
+                "of rows, de-identify the data first (nbmlops.privacy.deid), or log it with the "
                 "'redact' PHI policy."
             )
         super().__init__(message)

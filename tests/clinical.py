@@ -5,7 +5,7 @@ synthetic patients (``root/data/extract.parquet``: names, MRNs, SSNs, dates of b
 clinical columns), shaped as a biostatistician's first pipeline is:
 
 - ``cohort``: reads the extract (``extract`` parameter: its path), keeps adults, de-identifies
-  with :func:`nbmlops.deid.deidentify`, writes ``cohort.parquet``;
+  with :func:`nbmlops.privacy.deid.deidentify`, writes ``cohort.parquet``;
 - ``model``: a logistic regression of ``stopped_refilling`` on a few clinical columns, saved with
   skops, ``auroc`` recorded as a metric.
 
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nbmlops.deid import deidentify
-from nbmlops.scraps import record
+from nbmlops.privacy.deid import deidentify
+from nbmlops.records.scraps import record
 
 raw = pd.read_parquet(Path(extract))
 adults = raw[raw["age"] >= min_age].copy()
@@ -52,7 +52,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from skops.io import dump
 
-from nbmlops.scraps import record
+from nbmlops.records.scraps import record
 
 cohort = pd.read_parquet(upstream["cohort"]["cohort"])
 features = ["prior_pdc", "refill_gap_days", "monthly_copay", "n_medications", "age"]
@@ -109,7 +109,7 @@ def write_notebook(path: Path, notebook: Mapping[str, Any]) -> Path:
 
 def clinical_project(root: Path, *, rows: int = 300, seed: int = 5) -> Path:
     """Write the project described in the module docstring into ``root``; return ``root``."""
-    from nbmlops.datasets import synthetic_patients
+    from nbmlops.demo.datasets import synthetic_patients
 
     (root / "data").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "uv.lock", root / "uv.lock")

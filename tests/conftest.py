@@ -62,7 +62,7 @@ def render_cell(folder: Path, code: str, name: str = "view") -> Rendered:
     import papermill
     from nbconvert import HTMLExporter
 
-    from nbmlops.recording import export_html
+    from nbmlops.records.writer import export_html
 
     src, out = folder / f"{name}.ipynb", folder / f"{name}.out.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), src)

@@ -19,7 +19,7 @@ import pytest
 from clinical import nbmlops_cli, private_copy, signed_up_project, stage_notebook, write_notebook
 from conftest import REPO
 
-from nbmlops.ledger import LEDGER_PATH, read_entries
+from nbmlops.records.ledger import LEDGER_PATH, read_entries
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away test credential
 MEANING = "I approve this model for the adherence outreach pilot"

@@ -91,12 +91,12 @@ def test_a_huge_integer_scrap_is_refused_or_kept_and_no_mlflow_run_stays_running
 ) -> None:
     """``record("big", 10**400)`` once left a RUNNING child run and switched MLflow off."""
     analysis = tmp_path / "analysis"
-    recorded = 'from nbmlops.scraps import record\nrecord("big", 10**400)'
+    recorded = 'from nbmlops.records.scraps import record\nrecord("big", 10**400)'
     write_notebook(analysis / "recorded.ipynb", stage_notebook("recorded", recorded))
     # what scrapbook.glue (or a hand-made output) writes: record() is not in the way
     glued = stage_notebook("glued", GLUED, products={"out": "out.txt"})
     write_notebook(analysis / "glued.ipynb", glued)
-    after = 'from nbmlops.scraps import record\nrecord("auroc", 0.75)'
+    after = 'from nbmlops.records.scraps import record\nrecord("auroc", 0.75)'
     write_notebook(analysis / "after.ipynb", stage_notebook("after", after, upstream=["glued"]))
     done = nbmlops_cli(_project(tmp_path), "run", "analysis")
     assert done.returncode == 1, done.stdout + done.stderr
@@ -120,7 +120,7 @@ def test_run_and_stage_set_refuse_a_parameter_assigned_again(tmp_path: Path) -> 
     """``min_auroc = 0.7`` in a later cell once silently won over ``--param``, while MLflow
     recorded the override as used."""
     clinical_project(tmp_path)
-    gate = 'from nbmlops.scraps import record\nmin_auroc = 0.7\nrecord("gate", min_auroc)'
+    gate = 'from nbmlops.records.scraps import record\nmin_auroc = 0.7\nrecord("gate", min_auroc)'
     write_notebook(
         tmp_path / "analysis" / "gate.ipynb",
         stage_notebook("gate", ["import math", gate], params={"min_auroc": 0.8}),

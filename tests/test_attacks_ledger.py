@@ -219,7 +219,7 @@ def test_removing_a_refused_signature_fails_against_an_anchor(
 
 
 def test_a_forged_mlflow_ledger_head_tag_fails(project: Path) -> None:
-    from nbmlops.tracking import open_client, tracking_uri
+    from nbmlops.records.tracking import open_client, tracking_uri
 
     client = open_client(tracking_uri(project))
     [experiment] = [e for e in client.search_experiments() if e.name == "nbmlops/analysis"]
@@ -234,7 +234,7 @@ def test_a_forged_mlflow_ledger_head_tag_fails(project: Path) -> None:
 
 
 def test_a_run_that_never_finished_is_a_warning(project: Path) -> None:
-    from nbmlops import ledger
+    from nbmlops.records import ledger
 
     ledger.append(project, "run_started", run_id="20260101T000000Z-dead", data={})
 

@@ -156,7 +156,7 @@ def test_recorded_patient_name_is_not_a_scrap_anywhere(tmp_path: Path, policy: s
     root = clinical_project(tmp_path / "study")
     _probe_stage(
         root,
-        "import pandas as pd\nfrom nbmlops.scraps import record\n"
+        "import pandas as pd\nfrom nbmlops.records.scraps import record\n"
         "record('first_patient', str(pd.read_parquet(extract).iloc[0].patient_name))",
     )
     name = _first_patient(root)["patient_name"]
@@ -173,7 +173,7 @@ def test_a_renamed_name_column_is_refused_by_deidentify(tmp_path: Path) -> None:
     root = clinical_project(tmp_path / "study")
     _probe_stage(
         root,
-        "import pandas as pd\nfrom nbmlops.deid import deidentify\n"
+        "import pandas as pd\nfrom nbmlops.privacy.deid import deidentify\n"
         "raw = pd.read_parquet(extract)[['patient_name', 'age']]\n"
         "deidentify(raw.rename(columns={'patient_name': 'nombre'}))",
     )

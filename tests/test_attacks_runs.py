@@ -194,7 +194,7 @@ def test_records_replay_puts_a_run_missed_during_an_outage_into_mlflow_exactly_o
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    from nbmlops.ledger import read_entries
+    from nbmlops.records.ledger import read_entries
 
     root = _project(tmp_path / "study")
     down = {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_closed_port()}"}

@@ -17,8 +17,8 @@ from clinical import nbmlops_cli, private_copy, signed_up_project
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from nbmlops import ledger
-from nbmlops.ledger import read_entries
+from nbmlops.records import ledger
+from nbmlops.records.ledger import read_entries
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away test credential
 MEANING = "I approve this model for the adherence outreach pilot"
@@ -69,8 +69,8 @@ def _edit_signers(root: Path, **changes: object) -> None:
 
 
 def test_a_forged_digest_only_decision_fails_audit_verify(project: tuple[Path, str]) -> None:
-    from nbmlops.review.decision import record_digest
-    from nbmlops.review.evidence import archive_evidence
+    from nbmlops.approval.decision import record_digest
+    from nbmlops.approval.evidence import archive_evidence
     from nbmlops.review.session import session
 
     root, run_id = project
@@ -95,7 +95,7 @@ def test_a_forged_digest_only_decision_fails_audit_verify(project: tuple[Path, s
 
 
 def test_a_second_signer_added_for_jdoe_fails_audit_verify(project: tuple[Path, str]) -> None:
-    from nbmlops.signing_keys import key_id, new_keypair
+    from nbmlops.approval.signing_keys import key_id, new_keypair
 
     root, _ = project
     mine = new_keypair()[0]

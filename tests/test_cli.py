@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, MakeProject
 
-from nbmlops.cli import main
+from nbmlops.cli.main import main
 
 HEAVY = ("mlflow", "papermill", "ploomber", "pandas", "nbformat", "jsonschema", "nbconvert", "rich")
 
 
 def test_help_imports_nothing_heavy() -> None:
     code = (
-        "import sys\nfrom nbmlops.cli import main\n"
+        "import sys\nfrom nbmlops.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )

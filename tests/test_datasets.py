@@ -1,4 +1,5 @@
-"""nbmlops.datasets: the synthetic patients are well formed, reproducible, and hold the truths the
+"""nbmlops.demo.datasets: the synthetic patients are well formed, reproducible, and hold the truths
+the
 module docstring promises (outcome model, label bias in one subgroup, drift that grows)."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from nbmlops.datasets import (
+from nbmlops.demo.datasets import (
     BIASED_GROUP,
     IDENTIFIER_COLUMNS,
     OUTCOME_MODEL,
@@ -210,9 +211,9 @@ def test_a_logistic_regression_recovers_the_documented_model(large: pd.DataFrame
 
 
 def test_the_outcome_model_is_documented_in_the_module_docstring() -> None:
-    import nbmlops.datasets
+    import nbmlops.demo.datasets
 
-    doc = nbmlops.datasets.__doc__ or ""
+    doc = nbmlops.demo.datasets.__doc__ or ""
     assert f"= {OUTCOME_MODEL.intercept} " in doc
     for term, coefficient in OUTCOME_MODEL.coefficients.items():
         column = term.removeprefix("log1p_")
@@ -349,11 +350,11 @@ def test_a_million_rows_generate() -> None:
 
 def test_importing_the_module_imports_neither_numpy_nor_pandas() -> None:
     code = (
-        "import sys, time; start = time.perf_counter(); import nbmlops.datasets; "
+        "import sys, time; start = time.perf_counter(); import nbmlops.demo.datasets; "
         "print(time.perf_counter() - start, 'numpy' in sys.modules, 'pandas' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out[1:] == ["False", "False"]
-    print(f"import nbmlops.datasets: {float(out[0]) * 1000:.0f} ms")
+    print(f"import nbmlops.demo.datasets: {float(out[0]) * 1000:.0f} ms")

@@ -1,4 +1,5 @@
-"""nbmlops.deid: each Safe Harbor kind's action, the ZIP3 table, the report, and no value left."""
+"""nbmlops.privacy.deid: each Safe Harbor kind's action, the ZIP3 table, the report, and no value
+left."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbmlops.datasets import IDENTIFIER_COLUMNS, synthetic_patients
-from nbmlops.deid import Identifier, deidentify, safe_harbor_zip3
+from nbmlops.demo.datasets import IDENTIFIER_COLUMNS, synthetic_patients
 from nbmlops.errors import PhiDetectedError
-from nbmlops.phi import scan_text
+from nbmlops.privacy.deid import Identifier, deidentify, safe_harbor_zip3
+from nbmlops.privacy.phi import scan_text
 
 AS_OF = datetime.date(2025, 6, 30)
 
@@ -462,7 +463,7 @@ def test_no_identifier_value_survives(generated: tuple[pd.DataFrame, list[str]])
 
 
 def test_importing_deid_and_phi_does_not_import_pandas() -> None:
-    code = "import sys, nbmlops.deid, nbmlops.phi; print('pandas' in sys.modules)"
+    code = "import sys, nbmlops.privacy.deid, nbmlops.privacy.phi; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,4 +1,5 @@
-"""nbmlops.environment against the real venv, the real ``python3`` kernel and edited lock copies."""
+"""nbmlops.run.environment against the real venv, the real ``python3`` kernel and edited lock
+copies."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import pytest
 import yaml
 from packaging.markers import default_environment
 
-from nbmlops.environment import (
+from nbmlops.errors import EnvironmentMismatchError, KernelNotFoundError, LockFileError
+from nbmlops.run.environment import (
     LINUX_CPYTHON_311,
     check_environment,
     export_conda_environment,
@@ -29,7 +31,6 @@ from nbmlops.environment import (
     main,
     require_environment,
 )
-from nbmlops.errors import EnvironmentMismatchError, KernelNotFoundError, LockFileError
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "uv.lock"
@@ -312,7 +313,7 @@ def test_environment_yml_is_not_stale() -> None:
     committed = (ROOT / "environment.yml").read_text("utf-8")
 
     assert committed == export_conda_environment(LOCK), (
-        "environment.yml is stale: python -m nbmlops.environment export-conda"
+        "environment.yml is stale: python -m nbmlops.run.environment export-conda"
     )
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from nbmlops.datasets import IDENTIFIER_COLUMNS, synthetic_patients
-from nbmlops.phi import scan_text
+from nbmlops.demo.datasets import IDENTIFIER_COLUMNS, synthetic_patients
+from nbmlops.privacy.phi import scan_text
 
 pytestmark = pytest.mark.slow
 
@@ -134,8 +134,8 @@ def test_a_row_level_split_fails_the_pipeline_on_patient_leakage(tmp_path: Path)
             'splitter.split(features, groups=features[\\"study_key\\"])', "splitter.split(features)"
         )
     )
-    from nbmlops.execute import run_pipeline
-    from nbmlops.pipeline import discover
+    from nbmlops.authoring.pipeline import discover
+    from nbmlops.run.execute import run_pipeline
 
     record = run_pipeline(
         discover(root / "notebooks", name="demo"),

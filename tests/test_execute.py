@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import MakeProject
 
+from nbmlops.authoring.pipeline import PipelineSpec, discover
 from nbmlops.errors import (
     EnvironmentMismatchError,
     ParameterError,
     UpstreamProductsMissingError,
 )
-from nbmlops.execute import plan_pipeline, run_pipeline
-from nbmlops.ledger import read_entries, verify_ledger
-from nbmlops.pipeline import PipelineSpec, discover
+from nbmlops.records.ledger import read_entries, verify_ledger
+from nbmlops.run.execute import plan_pipeline, run_pipeline
 
 
 def _spec(root: Path) -> PipelineSpec:
@@ -256,7 +256,7 @@ def _probe_pipeline(root: Path, fill: int = 0) -> None:
 
 def test_stale_reasons_are_structured_not_prose(make_project: MakeProject) -> None:
     """A parameter named ``fill_missing`` once made an up-to-date upstream look "missing"."""
-    from nbmlops.state import StaleReason
+    from nbmlops.run.state import StaleReason
 
     root = make_project()
     _probe_pipeline(root)

@@ -139,7 +139,7 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
     # the MLflow run the panel links to: the stage's child run, with the form's parameter
     from mlflow.tracking import MlflowClient
 
-    from nbmlops.tracking import tracking_uri
+    from nbmlops.records.tracking import tracking_uri
 
     assert run_id
     run = MlflowClient(tracking_uri(root)).get_run(run_id)

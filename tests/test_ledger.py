@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from nbmlops.errors import LedgerError, LedgerRepairError, LedgerTamperedError
-from nbmlops.ledger import (
+from nbmlops.records.ledger import (
     GENESIS,
     REPAIRED,
     LedgerEntry,
@@ -397,7 +397,7 @@ def test_repair_refuses_a_tail_cut_behind_a_rewritten_head(six: Path) -> None:
 
 
 def test_anchors_are_checked_line_by_line(six: Path, tmp_path: Path) -> None:
-    from nbmlops.audit import append_anchor, verify_project
+    from nbmlops.audit.verify import append_anchor, verify_project
 
     anchors = tmp_path / "kept" / "anchors.jsonl"
     first = append_anchor(six, anchors)
@@ -423,7 +423,7 @@ def test_anchors_are_checked_line_by_line(six: Path, tmp_path: Path) -> None:
 
 
 def test_a_missing_anchor_file_fails(six: Path, tmp_path: Path) -> None:
-    from nbmlops.audit import verify_project
+    from nbmlops.audit.verify import verify_project
 
     report = verify_project(six, anchors=[tmp_path / "nowhere.jsonl"], mlflow=False)
 
@@ -432,14 +432,14 @@ def test_a_missing_anchor_file_fails(six: Path, tmp_path: Path) -> None:
 
 
 def test_an_empty_ledger_cannot_be_anchored(tmp_path: Path) -> None:
-    from nbmlops.audit import ledger_anchor
+    from nbmlops.audit.verify import ledger_anchor
 
     with pytest.raises(LedgerError):
         ledger_anchor(tmp_path)
 
 
 def test_stage_states_and_evidence_must_be_known_to_the_ledger(six: Path) -> None:
-    from nbmlops.audit import verify_project
+    from nbmlops.audit.verify import verify_project
 
     state = six / "build" / "p" / "train" / ".nbmlops-state.json"
     state.parent.mkdir(parents=True)
@@ -462,7 +462,7 @@ def test_stage_states_and_evidence_must_be_known_to_the_ledger(six: Path) -> Non
 
 
 def test_a_missing_ledger_where_runs_exist_fails(tmp_path: Path) -> None:
-    from nbmlops.audit import verify_project
+    from nbmlops.audit.verify import verify_project
 
     runs = tmp_path / ".nbmlops" / "runs"
     runs.mkdir(parents=True)
@@ -480,7 +480,7 @@ def test_a_missing_ledger_where_runs_exist_fails(tmp_path: Path) -> None:
 
 
 def test_an_empty_project_verifies(tmp_path: Path) -> None:
-    from nbmlops.audit import CHECKS, verify_project
+    from nbmlops.audit.verify import CHECKS, verify_project
 
     report = verify_project(tmp_path)
 
@@ -494,7 +494,7 @@ def test_a_head_that_cannot_be_written_undoes_the_line(
 ) -> None:
     import errno
 
-    from nbmlops import ledger
+    from nbmlops.records import ledger
 
     before = (_ledger(six).read_bytes(), _head(six).read_bytes())
 
@@ -514,7 +514,7 @@ def test_a_head_that_cannot_be_written_undoes_the_line(
 def test_audit_anchor_prints_the_head_and_appends_it(
     six: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nbmlops.cli import main
+    from nbmlops.cli.main import main
 
     kept = tmp_path / "team" / "anchors.jsonl"
     head = list(read_entries(six))[-1]
@@ -531,7 +531,7 @@ def test_audit_anchor_prints_the_head_and_appends_it(
 
 
 def test_a_malformed_decision_entry_does_not_stop_the_audit(six: Path) -> None:
-    from nbmlops.audit import verify_project
+    from nbmlops.audit.verify import verify_project
 
     append(six, "review_signed", run_id="run-1", data={"evidence": "not a list of items"})
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from conftest import MakeProject
 
+from nbmlops.authoring.parameters import check_value, parse_overrides, resolve_params
+from nbmlops.authoring.pipeline import discover
 from nbmlops.errors import ParameterError, UnknownStageError
-from nbmlops.parameters import check_value, parse_overrides, resolve_params
-from nbmlops.pipeline import discover
 
 
 @pytest.mark.parametrize(

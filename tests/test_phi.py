@@ -1,4 +1,5 @@
-"""nbmlops.phi: what the scan finds, what it leaves alone, and notebooks redacted or refused."""
+"""nbmlops.privacy.phi: what the scan finds, what it leaves alone, and notebooks redacted or
+refused."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbmlops.errors import MalformedNotebookError, NotebookError, PhiDetectedError
-from nbmlops.phi import (
+from nbmlops.privacy.phi import (
     census_names,
     check_notebook,
     redact_notebook,
@@ -487,7 +488,7 @@ def test_the_census_lists_say_where_they_come_from() -> None:
 
 
 def test_registered_identifiers_are_found_wherever_they_appear(tmp_path: Path) -> None:
-    from nbmlops.identifiers import project_registry, register_identifiers
+    from nbmlops.privacy.identifiers import project_registry, register_identifiers
 
     root = tmp_path / "study"
     (root / ".nbmlops").mkdir(parents=True)
@@ -515,7 +516,7 @@ def test_registered_identifiers_are_found_wherever_they_appear(tmp_path: Path) -
 
 
 def test_the_registry_keeps_keyed_hashes_only_readable_by_the_owner(tmp_path: Path) -> None:
-    from nbmlops.identifiers import register_identifiers
+    from nbmlops.privacy.identifiers import register_identifiers
 
     root = tmp_path / "study"
     register_identifiers(root, ["Chioma Adeyemi"], kind="name")
@@ -531,7 +532,7 @@ def test_the_registry_keeps_keyed_hashes_only_readable_by_the_owner(tmp_path: Pa
 def test_scans_use_the_registry_of_the_project_they_run_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nbmlops.phi import register_identifiers
+    from nbmlops.privacy.phi import register_identifiers
 
     root = tmp_path / "study"
     (root / "build" / "stage").mkdir(parents=True)
@@ -543,7 +544,7 @@ def test_scans_use_the_registry_of_the_project_they_run_in(
 
 
 def test_ledger_digests_are_keyed_per_project(tmp_path: Path) -> None:
-    from nbmlops.identifiers import ledger_digest
+    from nbmlops.privacy.identifiers import ledger_digest
 
     one, two = tmp_path / "one", tmp_path / "two"
     value = {"message": "bad age for Ann Lee"}
@@ -555,8 +556,8 @@ def test_ledger_digests_are_keyed_per_project(tmp_path: Path) -> None:
 def test_a_5_mb_notebook_is_scanned_quickly_with_a_registry_of_10000_patients(
     tmp_path: Path,
 ) -> None:
-    from nbmlops.datasets import synthetic_patients
-    from nbmlops.identifiers import project_registry, register_identifiers
+    from nbmlops.demo.datasets import synthetic_patients
+    from nbmlops.privacy.identifiers import project_registry, register_identifiers
 
     patients = synthetic_patients(10_000, seed=1)
     register_identifiers(tmp_path, patients["patient_name"], kind="name")
@@ -587,7 +588,7 @@ def test_a_5_mb_notebook_is_scanned_quickly_with_a_registry_of_10000_patients(
 
 
 def test_refuse_withholds_and_redact_redacts_each_text_that_holds_phi() -> None:
-    from nbmlops.phi import apply_policy
+    from nbmlops.privacy.phi import apply_policy
 
     error = {"error": "CellExecutionError", "message": "bad age for Margaret Thompson", "n": 3}
     withheld, kinds = apply_policy(error, policy="refuse", identifiers=None)
@@ -613,7 +614,7 @@ def test_refuse_withholds_and_redact_redacts_each_text_that_holds_phi() -> None:
 def test_a_parameter_value_with_phi_is_refused_naming_parameter_and_kind(
     value: object, kind: str
 ) -> None:
-    from nbmlops.parameters import check_phi
+    from nbmlops.authoring.parameters import check_phi
 
     with pytest.raises(PhiDetectedError) as caught:
         check_phi({"train": {"note": value}}, policy="refuse", identifiers=None)
@@ -628,14 +629,14 @@ def test_a_parameter_value_with_phi_is_refused_naming_parameter_and_kind(
 def test_flags_and_short_values_are_never_registered(tmp_path: Path) -> None:
     import numpy as np
 
-    from nbmlops.identifiers import register_identifiers
+    from nbmlops.privacy.identifiers import register_identifiers
 
     assert register_identifiers(tmp_path, [True, np.bool_(False), None], kind="name") == 0
     assert register_identifiers(tmp_path, ["A1", "007"], kind="mrn") == 0  # under 4 characters
 
 
 def test_a_torn_record_is_dropped_before_the_next_append(tmp_path: Path) -> None:
-    from nbmlops.identifiers import project_registry, register_identifiers
+    from nbmlops.privacy.identifiers import project_registry, register_identifiers
 
     register_identifiers(tmp_path, ["QX-77120435"], kind="account")
     store = tmp_path / ".nbmlops" / "identifiers.bin"
@@ -653,7 +654,7 @@ def test_free_text_for_a_kept_record_passes_the_project_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from nbmlops.errors import PhiInTextError
-    from nbmlops.phi import check_free_text
+    from nbmlops.privacy.phi import check_free_text
 
     text = "patient MRN12345678 looked off"
     monkeypatch.delenv("NBMLOPS_PHI_POLICY", raising=False)

@@ -11,6 +11,12 @@ import pytest
 import yaml
 from conftest import REPO, MakeProject
 
+from nbmlops.authoring.pipeline import (
+    compile_pipeline,
+    discover,
+    load_pipeline,
+    render_ploomber_yaml,
+)
 from nbmlops.errors import (
     CycleError,
     DuplicateStageError,
@@ -18,7 +24,6 @@ from nbmlops.errors import (
     UnknownStageError,
     UnknownUpstreamError,
 )
-from nbmlops.pipeline import compile_pipeline, discover, load_pipeline, render_ploomber_yaml
 
 
 def test_discover_orders_stages_topologically(make_project: MakeProject) -> None:

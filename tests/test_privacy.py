@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import MakeProject, lab_extensions, server_extensions
 
-from nbmlops.privacy import TELEMETRY_SWITCHES
+from nbmlops.privacy.telemetry import TELEMETRY_SWITCHES
 
 
 def test_import_forces_every_telemetry_switch_off() -> None:

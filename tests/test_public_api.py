@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 import nbmlops
+from nbmlops._core.moved import MOVED
 
 
 def test_all_is_documented_in_the_readme() -> None:
@@ -41,3 +45,19 @@ def test_review_and_server_modules_import_light() -> None:
     code += f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED.items()))
+def test_a_module_path_of_the_flat_layout_is_an_alias_that_warns(old: str, new: str) -> None:
+    """Notebooks written for 0.1's flat layout (``from nbmlops.deid import deidentify``) still run:
+    the old path is the module at its new place, with a warning that names the new path."""
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=re.escape(new)):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+    assert module.__spec__ is not None and module.__spec__.name == new  # its own spec, kept
+
+
+def test_an_unknown_module_is_still_not_found() -> None:
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("nbmlops.no_such_module")

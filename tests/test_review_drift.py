@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import render_cell
 
-from nbmlops.datasets import IDENTIFIER_COLUMNS, synthetic_patients
+from nbmlops.demo.datasets import IDENTIFIER_COLUMNS, synthetic_patients
 from nbmlops.review.drift import DriftResult, drift
 from nbmlops.review.drift_profile import current_distribution
 
@@ -337,7 +337,7 @@ def test_widget_picks_a_column_and_filters_to_drifted(shifted: DriftResult) -> N
 
 def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:
     code = (
-        "from nbmlops.datasets import synthetic_patients\n"
+        "from nbmlops.demo.datasets import synthetic_patients\n"
         "from nbmlops.review.drift import drift\n"
         f"features = {FEATURES!r}\n"
         "reference = synthetic_patients(3000, seed=1)[features]\n"

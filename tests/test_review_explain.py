@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from nbmlops.datasets import synthetic_patients
+from nbmlops.demo.datasets import synthetic_patients
 from nbmlops.review.explain import PERMUTATIONS, ExplainResult, explain
 from nbmlops.review.explain_view import SORTS
 
@@ -289,7 +289,7 @@ def test_widget_patient_picker_and_sort_redraw() -> None:
 def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:
     code = (
         "from sklearn.ensemble import GradientBoostingClassifier\n"
-        "from nbmlops.datasets import synthetic_patients\n"
+        "from nbmlops.demo.datasets import synthetic_patients\n"
         "from nbmlops.review.explain import explain\n"
         "frame = synthetic_patients(300, seed=11)\n"
         f"X = frame[{NUMERIC!r}]\n"

@@ -22,7 +22,7 @@ from fairlearn.metrics import (
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_score, roc_auc_score
 
-from nbmlops.datasets import BIASED_GROUP, synthetic_patients
+from nbmlops.demo.datasets import BIASED_GROUP, synthetic_patients
 from nbmlops.review.fairness import FairnessResult, _groupings, fairness
 from nbmlops.review.fairness_bootstrap import _plan, _replicate_metrics
 
@@ -407,7 +407,7 @@ def test_widget_redraws_plot_and_table_for_the_chosen_grouping_and_metric() -> N
 def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:
     code = (
         "from sklearn.linear_model import LogisticRegression\n"
-        "from nbmlops.datasets import synthetic_patients\n"
+        "from nbmlops.demo.datasets import synthetic_patients\n"
         "from nbmlops.review.fairness import fairness\n"
         f"features = {FEATURES!r}\n"
         "frame = synthetic_patients(3000, seed=8, bias=0.6)\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from nbmlops.datasets import synthetic_patients
+from nbmlops.demo.datasets import synthetic_patients
 from nbmlops.review import fairness
 from nbmlops.review.fairness import FairnessResult
 

@@ -18,12 +18,12 @@ from clinical import private_copy
 from conftest import FIXTURES, REPO
 from mlflow.tracking import MlflowClient
 
+from nbmlops.approval.decision import read_decision, verify_decisions
+from nbmlops.approval.evidence import EVIDENCE_STORE
+from nbmlops.approval.signing import LocalSignerRegistry
 from nbmlops.errors import ReviewError, SignatureError
-from nbmlops.ledger import read_entries, verify_ledger
-from nbmlops.review.decision import read_decision, verify_decisions
-from nbmlops.review.evidence import EVIDENCE_STORE
+from nbmlops.records.ledger import read_entries, verify_ledger
 from nbmlops.review.session import session, write_review_notebook
-from nbmlops.signing import LocalSignerRegistry
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away test credential
 MEANING = "I approve this model for the adherence outreach pilot"
@@ -32,8 +32,8 @@ MEANING = "I approve this model for the adherence outreach pilot"
 @pytest.fixture(scope="module")
 def reviewed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A project whose pipeline (model -> review) ran once; a signer ``jdoe`` exists."""
-    from nbmlops.execute import run_pipeline
-    from nbmlops.pipeline import discover
+    from nbmlops.authoring.pipeline import discover
+    from nbmlops.run.execute import run_pipeline
 
     root = tmp_path_factory.mktemp("review") / "project"
     (root / "notebooks").mkdir(parents=True)
@@ -166,7 +166,7 @@ def _rewrite_decision(
 ) -> None:
     """Edit the signed decision in the ledger; with ``rechain``, as a forger with write access
     would, also recompute every hash after it and the head, so the chain verifies again."""
-    from nbmlops.ledger import LedgerEntry, _canonical, _digest, _write_head
+    from nbmlops.records.ledger import LedgerEntry, _canonical, _digest, _write_head
 
     ledger = root / ".nbmlops" / "ledger.jsonl"
     entries = [json.loads(line) for line in ledger.read_text().splitlines()]
@@ -184,7 +184,7 @@ def _rewrite_decision(
 
 def _cli(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nbmlops.cli", *args, "--root", str(root)],
+        [sys.executable, "-m", "nbmlops.cli.main", *args, "--root", str(root)],
         input=stdin,
         capture_output=True,
         text=True,
@@ -223,7 +223,7 @@ def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
     def forge(data: dict[str, object]) -> None:
         # the comment is in the decision file: edit it, recompute its digest in the file and
         # the ledger, and move the file to its new name - only the signature cannot follow
-        from nbmlops.review.decision import DECISION_FILES, record_digest
+        from nbmlops.approval.decision import DECISION_FILES, record_digest
 
         old = root / DECISION_FILES / f"{data['record_digest']}.json"
         body = json.loads(old.read_text())
@@ -248,7 +248,7 @@ def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
 def test_a_decision_keeps_its_text_in_its_file_and_a_ledger_with_the_text_inline_verifies(
     project: tuple[Path, str],
 ) -> None:
-    from nbmlops.review.decision import DECISION_FILES
+    from nbmlops.approval.decision import DECISION_FILES
 
     root, run_id = project
     _sign(root, run_id)
@@ -338,8 +338,8 @@ def test_review_widget_in_jupyterlab_signs_a_decision(
 
 
 def test_latest_is_the_newest_run_with_a_review(project: tuple[Path, str]) -> None:
-    from nbmlops.execute import run_pipeline
-    from nbmlops.pipeline import discover
+    from nbmlops.authoring.pipeline import discover
+    from nbmlops.run.execute import run_pipeline
 
     root, run_id = project
     spec = discover(root / "notebooks", name="demo")

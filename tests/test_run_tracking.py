@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import MakeProject
 
+from nbmlops.authoring.pipeline import discover
+from nbmlops.authoring.stage import set_stage
 from nbmlops.errors import KernelNotFoundError, RunInProgressError
-from nbmlops.execute import run_pipeline
-from nbmlops.ledger import read_entries, verify_ledger
-from nbmlops.pipeline import discover
-from nbmlops.run_lock import hold_run_lock, name_run, run_holder
-from nbmlops.stage import set_stage
+from nbmlops.records.ledger import read_entries, verify_ledger
+from nbmlops.run.execute import run_pipeline
+from nbmlops.run.lock import hold_run_lock, name_run, run_holder
 
 
 def _client(root: Path):  # type: ignore[no-untyped-def]
@@ -147,7 +147,7 @@ def _leaky_stage(root: Path) -> None:
             "metadata": {},
             "outputs": [],
             "source": [
-                "from nbmlops.scraps import record\n",
+                "from nbmlops.records.scraps import record\n",
                 "# values as they come out of a data frame, not literals in the source\n",
                 "mrn, phone, seen = '4821' + '3377', '(617) 555-' + '0123', '2024-03-' + '05'\n",
                 "print(f'patient MRN: {mrn}, phone {phone}, seen {seen}')\n",
@@ -208,7 +208,7 @@ def test_phi_never_leaves_in_mlflow_or_the_ledger(make_project: MakeProject, pol
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from nbmlops.run_lock import hold_run_lock
+from nbmlops.run.lock import hold_run_lock
 with hold_run_lock(Path(sys.argv[1]), run_id="20260101T000000Z-f1r57a"):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

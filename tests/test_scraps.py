@@ -1,4 +1,4 @@
-"""nbmlops.scraps against scrapbook 0.5 itself: the same wire format, in a real kernel.
+"""nbmlops.records.scraps against scrapbook 0.5 itself: the same wire format, in a real kernel.
 
 The two fixture notebooks record the same values, one with ``record`` and one with
 ``scrapbook.glue`` (plus what only glue can write: a DataFrame, a display scrap). Each runs once
@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from nbmlops.errors import MalformedNotebookError, NotebookError
-from nbmlops.scraps import (
+from nbmlops.records.scraps import (
     Scraps,
     _display_bundle,
     numeric_scraps,
@@ -384,7 +384,7 @@ HEAVY = {"numpy", "pandas", "IPython", "scrapbook", "papermill", "nbformat", "js
 
 def test_importing_scraps_imports_nothing_heavy() -> None:
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import nbmlops.scraps"],
+        [sys.executable, "-X", "importtime", "-c", "import nbmlops.records.scraps"],
         capture_output=True,
         text=True,
         check=True,
@@ -395,7 +395,7 @@ def test_importing_scraps_imports_nothing_heavy() -> None:
         if line.startswith("import time:") and "|" in line
     }
 
-    assert "nbmlops.scraps" in modules
+    assert "nbmlops.records.scraps" in modules
     assert {m.split(".")[0] for m in modules} & HEAVY == set()
 
 

@@ -141,7 +141,7 @@ def _parameters_source(notebook: Path) -> str:
 async def test_validation_answers_the_parameters_cell_set_stage_would_write(
     jp_fetch: Any, project: Path, tmp_path: Path, upstream: list[str]
 ) -> None:
-    from nbmlops.stage import set_stage
+    from nbmlops.authoring.stage import set_stage
 
     metadata = {
         "stage": "double",
@@ -233,7 +233,7 @@ async def test_a_run_started_from_the_server_runs_in_the_background(
     # each stage: its executed notebook, its MLflow run (in the project's store) and the run
     from mlflow.tracking import MlflowClient
 
-    from nbmlops.tracking import tracking_uri
+    from nbmlops.records.tracking import tracking_uri
 
     client = MlflowClient(tracking_uri(project))
     for stage in answer["stages"]:
@@ -297,7 +297,7 @@ async def test_a_folder_compiled_as_a_named_pipeline_shows_that_pipeline(
     jp_fetch: Any, project: Path
 ) -> None:
     """What `nbmlops run tiny` ran is what the panel shows for the notebooks folder."""
-    from nbmlops.pipeline import compile_pipeline
+    from nbmlops.authoring.pipeline import compile_pipeline
 
     compile_pipeline(project / "notebooks", name="tiny", root=project)
     for target in ("notebooks", "tiny"):
@@ -316,7 +316,7 @@ async def test_a_folder_compiled_as_a_named_pipeline_shows_that_pipeline(
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from nbmlops.run_lock import hold_run_lock
+from nbmlops.run.lock import hold_run_lock
 with hold_run_lock(Path(sys.argv[1]), run_id="20260101T000000Z-c11c11"):
     print("held", flush=True)
     time.sleep(120)

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from nbmlops import authenticators, signing, signing_attempts, signing_keys
-from nbmlops.errors import SignatureError
-from nbmlops.ledger import read_entries, verify_ledger
-from nbmlops.signing import (
+from nbmlops.approval import authenticators, signing, signing_attempts, signing_keys
+from nbmlops.approval.signing import (
     Authenticator,
     LocalSignerRegistry,
     Signer,
     get_authenticator,
     register_authenticator,
 )
+from nbmlops.errors import SignatureError
+from nbmlops.records.ledger import read_entries, verify_ledger
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throw-away test credential
 
@@ -221,9 +221,9 @@ def _decision_record(signer: dict[str, str], *, authenticator: str = "local") ->
 
 def _append_decision(root: Path, record: dict[str, object], signature: dict[str, str]) -> None:
     """Append a ``review_signed`` entry as anyone with write access can (the chain stays valid)."""
-    from nbmlops import ledger
-    from nbmlops.review.decision import record_digest
-    from nbmlops.review.evidence import evidence_digest
+    from nbmlops.approval.decision import record_digest
+    from nbmlops.approval.evidence import evidence_digest
+    from nbmlops.records import ledger
 
     evidence: dict[str, object] = {"run_id": "r1", "pipeline": "p", "stage": "review", "items": []}
     evidence["digest"] = record["evidence_digest"] = evidence_digest(evidence)
@@ -238,7 +238,7 @@ JDOE = {"id": "jdoe", "printed_name": "Jane Doe", "title": "QA reviewer"}
 def test_a_digest_only_decision_for_a_keyed_signer_fails_verify(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
 
     _append_decision(tmp_path, _decision_record(JDOE), {"algorithm": "sha256", "key_id": "",
                                                         "value": ""})  # fmt: skip
@@ -250,7 +250,7 @@ def test_a_digest_only_decision_for_a_keyed_signer_fails_verify(
 def test_a_decision_signed_with_another_signers_key_fails_verify(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops.review.decision import record_digest, verify_decisions
+    from nbmlops.approval.decision import record_digest, verify_decisions
 
     signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
     record = _decision_record(JDOE)
@@ -266,8 +266,8 @@ def test_a_decision_signed_with_another_signers_key_fails_verify(
 def test_a_second_signer_added_for_an_existing_id_fails_verify(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops import ledger
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
+    from nbmlops.records import ledger
 
     other = signing_keys.new_keypair()[0]
     data = {"signer": "jdoe", "printed_name": "Jane Doe", "title": "QA reviewer",
@@ -282,7 +282,7 @@ def test_a_second_signer_added_for_an_existing_id_fails_verify(
 def test_a_signer_rekeys_with_their_old_key_and_an_admin_rekeys_anyone(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
 
     signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
     old_key = signers.sign("asmith", PASSWORD, "ab" * 32)[1].key_id
@@ -302,7 +302,7 @@ def test_a_signer_rekeys_with_their_old_key_and_an_admin_rekeys_anyone(
 def test_a_non_admin_cannot_rekey_others_add_signers_or_grant_the_role(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
 
     signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
     before = _events(tmp_path)
@@ -323,8 +323,8 @@ def test_a_non_admin_cannot_rekey_others_add_signers_or_grant_the_role(
 def test_an_unauthorised_rekey_or_signer_appended_to_the_ledger_fails_verify(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops import ledger
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
+    from nbmlops.records import ledger
 
     mine = signing_keys.new_keypair()[0]
     forged = {"by": "jdoe", "algorithm": "ed25519", "key_id": "0" * 16, "value": "00" * 64}
@@ -354,7 +354,7 @@ def _edit_signers(root: Path, signer: str, **changes: object) -> None:
 def test_an_edited_printed_name_is_refused_at_signing_and_fails_verify(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops.review.decision import record_digest, verify_decisions
+    from nbmlops.approval.decision import record_digest, verify_decisions
 
     _edit_signers(
         tmp_path, "jdoe", printed_name="Dr. Jane Doe-Smith", title="Chief Medical Officer"
@@ -416,7 +416,7 @@ def _legacy_signer(root: Path, signer_id: str = "old") -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from nbmlops import ledger
+    from nbmlops.records import ledger
 
     key = Ed25519PrivateKey.generate()
     public = (
@@ -498,7 +498,7 @@ def test_five_refusals_lock_the_signer_and_the_right_password_is_not_even_checke
 def test_a_success_resets_the_count_and_a_lock_expires(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
 
     _lockout_policy(tmp_path, attempts=3, minutes=0.01)
     for _ in range(2):
@@ -520,8 +520,8 @@ def test_a_success_resets_the_count_and_a_lock_expires(
 def test_an_administrator_unlocks_and_a_forged_unlock_fails_verify(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
-    from nbmlops import ledger
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
+    from nbmlops.records import ledger
 
     signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
     _lockout_policy(tmp_path, attempts=2, minutes=60)
@@ -549,7 +549,7 @@ def test_two_processes_guessing_at_once_get_no_more_tries_than_one(
         "import sys, time\n"
         "from pathlib import Path\n"
         "from nbmlops.errors import SignatureError\n"
-        "from nbmlops.signing import LocalSignerRegistry\n"
+        "from nbmlops.approval.signing import LocalSignerRegistry\n"
         "registry = LocalSignerRegistry(Path(sys.argv[1]))\n"
         "while time.time() < float(sys.argv[2]): time.sleep(0.005)\n"
         "for i in range(5):\n"
@@ -586,7 +586,7 @@ def test_a_password_typed_as_an_unknown_id_is_written_nowhere(
 def test_signers_an_older_nbmlops_added_sign_and_are_reported_until_endorsed(
     tmp_path: Path,
 ) -> None:
-    from nbmlops.review.decision import verify_decisions
+    from nbmlops.approval.decision import verify_decisions
 
     _legacy_signer(tmp_path, "old")
     _legacy_signer(tmp_path, "older")  # no authorisation existed then

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from nbmlops.authoring.stage import load_stage, read_stage, set_stage, validate_stage_metadata
 from nbmlops.errors import MalformedNotebookError, ParametersCellError, StageMetadataError
-from nbmlops.stage import load_stage, read_stage, set_stage, validate_stage_metadata
 
 FIXTURES = Path(__file__).parent / "notebooks"
 
@@ -167,7 +167,7 @@ def test_a_float_default_saved_by_jupyterlab_keeps_its_type(tmp_path: Path) -> N
 
 
 def test_parameter_types_read_the_cells_literals(tmp_path: Path) -> None:
-    from nbmlops.stage import parameter_types
+    from nbmlops.authoring.stage import parameter_types
 
     source = 'a = 1\nb = 1.0\nc = "x"\nd = True\ne = [1]\nf = {"k": 1}\ng = f(1)\nproduct = None'
     assert parameter_types(source, path=tmp_path / "x.ipynb") == {

@@ -1,4 +1,5 @@
-"""nbmlops.tracking against real MLflow stores: SQLite files in tmp_path and one real server."""
+"""nbmlops.records.tracking against real MLflow stores: SQLite files in tmp_path and one real
+server."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from nbmlops.errors import TrackingError
-from nbmlops.records import Provenance, RunRecord, StageResult
-from nbmlops.tracking import (
+from nbmlops.records.model import Provenance, RunRecord, StageResult
+from nbmlops.records.tracking import (
     MlflowRecorder,
     artifact_root,
     experiment_name,
@@ -238,8 +239,8 @@ def test_log_run_records_a_run_exactly_once_and_completes_a_partial_one(tmp_path
 
 _WORKER = """
 import sys
-from nbmlops.records import Provenance, RunRecord, StageResult
-from nbmlops.tracking import log_run
+from nbmlops.records.model import Provenance, RunRecord, StageResult
+from nbmlops.records.tracking import log_run
 root, worker = sys.argv[1], sys.argv[2]
 prov = Provenance(git_commit=None, git_dirty=None, python="3", platform="p",
                   nbmlops_version="0", user="u", hostname="h")
@@ -447,8 +448,8 @@ def test_odd_keys_and_long_values_are_made_acceptable(tmp_path: Path) -> None:
 
 _FRESH_WORKER = """
 import sys
-from nbmlops.records import Provenance, RunRecord, StageResult
-from nbmlops.tracking import MlflowRecorder, log_run
+from nbmlops.records.model import Provenance, RunRecord, StageResult
+from nbmlops.records.tracking import MlflowRecorder, log_run
 uri, worker = sys.argv[1], sys.argv[2]
 prov = Provenance(git_commit=None, git_dirty=None, python="3", platform="p",
                   nbmlops_version="0", user="u", hostname="h")
@@ -504,7 +505,7 @@ def test_a_half_migrated_store_without_runs_is_made_anew(tmp_path: Path) -> None
     db.parent.mkdir()
     uri = _half_migrated(db, runs=0)
     # a new process (MLflow keeps one engine per URI in a process)
-    code = f"from nbmlops.tracking import prepare; print(prepare({uri!r}, 'nbmlops/demo'))"
+    code = f"from nbmlops.records.tracking import prepare; print(prepare({uri!r}, 'nbmlops/demo'))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "half-migrated" in done.stderr and "moved to" in done.stderr
@@ -521,7 +522,7 @@ def test_a_half_migrated_store_with_runs_is_reported_naming_the_file(tmp_path: P
     db = tmp_path / "kept" / "mlflow.db"
     db.parent.mkdir()
     uri = _half_migrated(db, runs=2)
-    code = f"from nbmlops.tracking import prepare; prepare({uri!r}, 'nbmlops/demo')"
+    code = f"from nbmlops.records.tracking import prepare; prepare({uri!r}, 'nbmlops/demo')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode != 0
     assert "TrackingError" in done.stderr and str(db) in done.stderr
@@ -536,8 +537,8 @@ def _kept_record(
     """A run as ``run_pipeline`` leaves it when MLflow was down: its ledger entries and
     ``.nbmlops/runs/<id>.json`` with a tracking problem. Returns the record's path and the
     hash of its ``run_finished`` entry."""
-    from nbmlops import ledger
-    from nbmlops.state import StageState, write_state
+    from nbmlops.records import ledger
+    from nbmlops.run.state import StageState, write_state
 
     for result in stages:
         write_state(
@@ -558,8 +559,8 @@ def _kept_record(
 
 
 def test_replay_completes_a_partly_recorded_run_once_and_marks_it_done(tmp_path: Path) -> None:
-    from nbmlops.ledger import read_entries
-    from nbmlops.replay import replay_records
+    from nbmlops.records.ledger import read_entries
+    from nbmlops.run.replay import replay_records
 
     stages = (_stage(tmp_path, "prep"), _stage(tmp_path, "train"))
     path, head = _kept_record(tmp_path, stages, "r-partial1")
@@ -603,8 +604,8 @@ def test_replay_completes_a_partly_recorded_run_once_and_marks_it_done(tmp_path:
 
 
 def test_replay_leaves_out_a_notebook_a_later_run_replaced(tmp_path: Path) -> None:
-    from nbmlops.replay import replay_records
-    from nbmlops.state import StageState, write_state
+    from nbmlops.run.replay import replay_records
+    from nbmlops.run.state import StageState, write_state
 
     path, _ = _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-earlier")
     later = StageState(fingerprint="f", inputs={}, products={}, run_id="r-later", finished_at="t")
@@ -622,7 +623,7 @@ def test_replay_leaves_out_a_notebook_a_later_run_replaced(tmp_path: Path) -> No
 def test_replay_into_a_real_mlflow_server_after_an_outage(
     tmp_path: Path, mlflow_server: tuple[str, Path]
 ) -> None:
-    from nbmlops.replay import replay_records
+    from nbmlops.run.replay import replay_records
 
     uri, _ = mlflow_server
     _kept_record(tmp_path, (_stage(tmp_path, "prep"),), "r-outage", uri=uri)
@@ -663,7 +664,7 @@ def test_scraps_mlflow_cannot_take_go_to_scraps_json_and_recording_goes_on(
 def test_a_stage_that_cannot_be_logged_ends_its_child_run_and_the_others_are_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nbmlops import tracking
+    from nbmlops.records import tracking
 
     real = tracking._stage_files
 

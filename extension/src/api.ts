@@ -8,7 +8,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { JSONValue, StageMetadata } from './metadata';
 import type { RunEvent, ServerState } from './progress';
 
-/** Why a stage is stale: decide on `kind` and `subject`, show `text` (nbmlops/state.py). */
+/** Why a stage is stale: decide on `kind` and `subject`, show `text` (nbmlops/run/state.py). */
 export interface StaleReason {
   kind:
     | 'never_run'

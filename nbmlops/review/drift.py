@@ -258,7 +258,7 @@ def drift(
 
     Examples
     --------
-    >>> from nbmlops.datasets import synthetic_patients
+    >>> from nbmlops.demo.datasets import synthetic_patients
     >>> drop = ["patient_name", "mrn", "birth_date", "zip_code", "phone", "email", "ssn",
     ...         "service_date", "last_fill_date"]
     >>> ref = synthetic_patients(5000, seed=1).drop(columns=drop)

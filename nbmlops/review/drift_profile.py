@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbmlops.datasets import IDENTIFIER_COLUMNS
+from nbmlops.demo.datasets import IDENTIFIER_COLUMNS
 
 __all__ = [
     "N_BINS",
@@ -67,7 +67,7 @@ class ReferenceProfile:
 
 def used_columns(reference: Any, current: Any, columns: Sequence[str] | None) -> list[str]:
     """The columns to test (default: those both frames share, in ``reference`` order); refuses
-    identifiers (:data:`nbmlops.datasets.IDENTIFIER_COLUMNS`)."""
+    identifiers (:data:`nbmlops.demo.datasets.IDENTIFIER_COLUMNS`)."""
     import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the lock
 
     for name, frame in (("reference", reference), ("current", current)):
@@ -87,7 +87,7 @@ def used_columns(reference: Any, current: Any, columns: Sequence[str] | None) ->
     if identifiers:
         raise ValueError(
             f"columns {identifiers} are direct identifiers: drop them (or de-identify the frames "
-            "with nbmlops.deid first) before testing drift"
+            "with nbmlops.privacy.deid first) before testing drift"
         )
     return used
 

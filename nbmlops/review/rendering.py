@@ -139,7 +139,7 @@ class ReviewResult(ABC):
         """The result as JSON text (``to_dict``, keys sorted); also written to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False)
         if path is not None:
-            from nbmlops.atomic import write_text_atomic
+            from nbmlops._core.atomic import write_text_atomic
 
             write_text_atomic(Path(path), text + "\n")
         return text
@@ -184,7 +184,7 @@ class ReviewResult(ABC):
                     "log() needs run_id= outside a pipeline stage (inside one, the stage's own "
                     "MLflow run receives the result)"
                 )
-            from nbmlops.scraps import record
+            from nbmlops.records.scraps import record
 
             record(f"review.{self.kind}", self.to_dict())
             for name, value in self.headline().items():
@@ -211,9 +211,9 @@ def _in_kernel() -> bool:
 def _log_to_run(result: ReviewResult, run_id: str, tracking_uri: str | None) -> None:
     import tempfile
 
-    from nbmlops.pipeline import find_project_root
-    from nbmlops.tracking import open_client
-    from nbmlops.tracking import tracking_uri as project_uri
+    from nbmlops._core.paths import find_project_root
+    from nbmlops.records.tracking import open_client
+    from nbmlops.records.tracking import tracking_uri as project_uri
 
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     client = open_client(uri or project_uri(find_project_root(Path.cwd())))

@@ -1,7 +1,7 @@
 """A review session: one run's evidence in one tabbed widget, ending in a signed decision.
 
 ``review = nbmlops.review.session("20261123T211851Z-d9482e")`` pins the run's evidence (see
-:mod:`nbmlops.review.evidence`), rebuilds the fairness, explanation and drift results that its
+:mod:`nbmlops.approval.evidence`), rebuilds the fairness, explanation and drift results that its
 ``review`` stage saved (products named ``fairness``, ``explain`` and ``drift``, written with
 ``result.to_json(path)``), and shows, tab by tab: summary and provenance, performance, fairness,
 explanations, drift, and the decision form. ``review.sign(...)`` (or the form) signs a decision
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from nbmlops import ledger
-from nbmlops.review.decision import DECISIONS, ReviewDecision, read_decision, sign_decision
-from nbmlops.review.evidence import Evidence, collect_evidence
+from nbmlops.approval.decision import DECISIONS, ReviewDecision, read_decision, sign_decision
+from nbmlops.approval.evidence import Evidence, collect_evidence
+from nbmlops.records import ledger
 from nbmlops.review.rendering import ReviewResult, fmt, html_table, img_tag, section
 
 __all__ = ["ReviewSession", "session", "write_review_notebook"]
@@ -62,7 +62,7 @@ class ReviewSession(ReviewResult):
         self, decision: str, *, meaning: str, comment: str, signer_id: str, password: str
     ) -> ReviewDecision:
         """Sign a decision on this session's evidence (see
-        :func:`nbmlops.review.decision.sign_decision`)."""
+        :func:`nbmlops.approval.decision.sign_decision`)."""
         return sign_decision(
             self.root,
             self.evidence,
@@ -280,7 +280,7 @@ def session(
     >>> review = session("latest")  # doctest: +SKIP
     >>> review.sign("approve", meaning="...", comment="...", signer_id="jdoe", password=...)
     """
-    from nbmlops.pipeline import find_project_root
+    from nbmlops._core.paths import find_project_root
 
     project = Path(root) if root is not None else find_project_root(Path.cwd())
     evidence = collect_evidence(project, run_id, stage=stage)
@@ -336,7 +336,7 @@ def write_review_notebook(
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["kernelspec"] = kernel
     path.parent.mkdir(parents=True, exist_ok=True)
-    from nbmlops.atomic import write_text_atomic
+    from nbmlops._core.atomic import write_text_atomic
 
     write_text_atomic(path, nbformat.writes(nb))  # type: ignore[no-untyped-call]
     return path

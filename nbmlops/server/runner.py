@@ -13,7 +13,7 @@ project's run lock naming HANDLE, so a restarted server finds it again.
 Progress events carry a stage's result before the run record applies the PHI policy to it (an
 exception message can quote a patient's name or MRN), and FILE and the log are shown in
 JupyterLab and kept under ``.nbmlops/server-runs/``: every text of an event passes the project's
-PHI policy (as :mod:`nbmlops.recording` applies it to the run record) before it is written.
+PHI policy (as :mod:`nbmlops.records.writer` applies it to the run record) before it is written.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def _say(event: dict[str, Any]) -> None:
 
 def _policy(root: Path) -> tuple[str, Any]:
     """The project's PHI policy and identifier registry."""
-    from nbmlops.identifiers import project_registry
-    from nbmlops.privacy import phi_policy
+    from nbmlops.privacy.identifiers import project_registry
+    from nbmlops.privacy.telemetry import phi_policy
 
     try:
         policy: str = phi_policy(root)
@@ -77,7 +77,7 @@ def _without_phi(event: dict[str, Any], policy: tuple[str, Any]) -> dict[str, An
     mode, registry = policy
     if mode == "off":
         return event
-    from nbmlops.phi import apply_policy
+    from nbmlops.privacy.phi import apply_policy
 
     free = {k: v for k, v in event.items() if k in _FREE_TEXT and v}
     shown, _ = apply_policy(free, policy=mode, identifiers=registry)  # type: ignore[arg-type]
@@ -107,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         write(event)
         _say(event)
 
+    from nbmlops.authoring.pipeline import load_pipeline
     from nbmlops.errors import NbmlopsError
-    from nbmlops.execute import ProgressEvent, run_pipeline
-    from nbmlops.pipeline import load_pipeline
-    from nbmlops.run_lock import hold_run_lock
+    from nbmlops.run.execute import ProgressEvent, run_pipeline
+    from nbmlops.run.lock import hold_run_lock
 
     def progress(event: ProgressEvent) -> None:
         line: dict[str, Any] = {"kind": event.kind, "stage": event.stage, "message": event.message}

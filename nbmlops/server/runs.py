@@ -2,7 +2,7 @@
 
 Each run gets ``.nbmlops/server-runs/<handle>/`` with ``request.json`` (what was asked),
 ``events.jsonl`` (written by :mod:`nbmlops.server.runner`) and ``log.txt`` (its output). One
-run per project at a time, by the project's run lock (:mod:`nbmlops.run_lock`) that every run
+run per project at a time, by the project's run lock (:mod:`nbmlops.run.lock`) that every run
 holds, whoever started it: a start while a run from JupyterLab *or a terminal* holds the project
 is a conflict naming that run. A run outlives a server restart (its process is in its own
 session), as a pipeline run should; a restarted server finds it again through the lock, which
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.errors import RunInProgressError, UnknownRunError
-from nbmlops.run_lock import RunHolder, run_holder
+from nbmlops.run.lock import RunHolder, run_holder
 
 __all__ = ["BackgroundRuns"]
 

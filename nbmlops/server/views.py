@@ -28,11 +28,12 @@ def pipeline_view(target: str, *, root: Path, active_run: str | None = None) -> 
     compiled pipeline is built from shows that pipeline. Paths in the answer are relative to
     ``root``.
 
-    Raises what :func:`nbmlops.pipeline.load_pipeline` raises (cycle, unknown upstream, ...).
+    Raises what :func:`nbmlops.authoring.pipeline.load_pipeline` raises (cycle, unknown upstream,
+    ...).
     """
-    from nbmlops.pipeline import load_pipeline
-    from nbmlops.plan import plan_pipeline
-    from nbmlops.tracking import tracking_uri
+    from nbmlops.authoring.pipeline import load_pipeline
+    from nbmlops.records.tracking import tracking_uri
+    from nbmlops.run.plan import plan_pipeline
 
     spec, _ = load_pipeline(target, root=root, prefer_compiled=True)
     plans = {plan.stage: plan for plan in plan_pipeline(spec)}
@@ -89,7 +90,7 @@ def _run_url(base: str, uri: str, run_id: str) -> str | None:
 @cache
 def _experiment_of(uri: str, run_id: str) -> str | None:
     """The experiment a run belongs to (a run never moves, so one lookup per run)."""
-    from nbmlops.tracking import open_client
+    from nbmlops.records.tracking import open_client
 
     try:
         return str(open_client(uri).get_run(run_id).info.experiment_id)
@@ -108,7 +109,7 @@ def context_view(path: Path, parameters_source: str | None, *, root: Path) -> di
     ParametersCellError
         ``parameters_source`` is not valid Python.
     """
-    from nbmlops.stage import parameter_types, parameters_in_source
+    from nbmlops.authoring.stage import parameter_types, parameters_in_source
 
     cell_params = parameters_in_source(parameters_source, path=path)
     cell_types = parameter_types(parameters_source, path=path, values=cell_params)
@@ -124,9 +125,9 @@ def context_view(path: Path, parameters_source: str | None, *, root: Path) -> di
 def _neighbours(path: Path, root: Path) -> tuple[list[Any], list[dict[str, str]]]:
     """The other stages in ``path``'s folder, each read on its own: a broken notebook is a
     problem to show, not a reason to refuse the form (the DAG is checked when it runs)."""
+    from nbmlops.authoring.pipeline import notebooks_in
+    from nbmlops.authoring.stage import read_stage
     from nbmlops.errors import NbmlopsError
-    from nbmlops.pipeline import notebooks_in
-    from nbmlops.stage import read_stage
 
     stages, problems = [], []
     for notebook in notebooks_in(path.parent):
@@ -161,8 +162,8 @@ def validate_view(
     ------
     StageMetadataError, UnknownUpstreamError, ParametersCellError, ParameterReassignedError
     """
+    from nbmlops.authoring.stage import sync_parameters_source, validate_stage_metadata
     from nbmlops.errors import StageMetadataError, UnknownUpstreamError
-    from nbmlops.stage import sync_parameters_source, validate_stage_metadata
 
     validate_stage_metadata(metadata, path=path)  # an object with a valid "stage" from here on
     meta: dict[str, Any] = dict(metadata)
@@ -184,9 +185,9 @@ def validate_view(
 
 
 def _check_later_cells(path: Path, stage: str, params: set[str], cells: list[Any] | None) -> None:
-    from nbmlops.cell_code import check_parameters_not_reassigned
+    from nbmlops._core.notebooks import read_notebook
+    from nbmlops.authoring.cell_code import check_parameters_not_reassigned
     from nbmlops.errors import NbmlopsError
-    from nbmlops.stage import read_notebook
 
     if cells is None:
         try:

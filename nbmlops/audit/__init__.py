@@ -1,0 +1,1 @@
+"""What an auditor runs: ``verify`` checks the ledger against every other copy of its hashes."""

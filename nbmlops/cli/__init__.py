@@ -1,0 +1,2 @@
+"""The ``nbmlops`` command: ``main`` (every subcommand but review) and ``review``. Parsing
+arguments and printing only; heavy libraries load when a subcommand needs them."""

@@ -1,0 +1,2 @@
+"""The example project's data: seeded synthetic patients with the identifiers, bias and drift a
+real clinical extract has."""

@@ -1,0 +1,743 @@
+"""RunRecord → MLflow: one parent run per pipeline run, one child run per stage.
+
+The executor calls :func:`prepare` once before it fans out (processes creating a fresh SQLite
+store at once corrupt its migration), then uses one :class:`MlflowRecorder` per pipeline run:
+``start``, ``stage`` per stage result, ``finish``. :func:`log_run` records a finished
+:class:`~nbmlops.records.model.RunRecord` the same way, exactly once (a replay after the store was
+down).
+
+What lands where (key characters outside ``[A-Za-z0-9_.- ]`` become ``_``):
+
+- Parent run ``<pipeline>-<run id[:8]>``. Tags: nbmlops.kind=pipeline, nbmlops.run_id,
+  nbmlops.authoring.pipeline, nbmlops.version, nbmlops.python, nbmlops.platform, nbmlops.hostname,
+  nbmlops.git_dirty (true/false/unknown), nbmlops.lock_digest, mlflow.source.git.commit,
+  mlflow.user; at the end nbmlops.status, nbmlops.force, nbmlops.jobs, nbmlops.selection,
+  nbmlops.environment_mismatch, nbmlops.ledger_head. Params: ``<stage>.<param>`` per override.
+  Metric: nbmlops.duration_s. File: run_record.json (the RunRecord with MLflow ids filled in).
+- Child run ``<stage>`` with mlflow.parentRunId. Tags: nbmlops.kind=stage, nbmlops.authoring.stage,
+  nbmlops.status, nbmlops.reason, nbmlops.fingerprint, nbmlops.kernel, nbmlops.digest.<input>,
+  nbmlops.product.<name>, nbmlops.error, nbmlops.produced_by and nbmlops.produced_by_mlflow
+  (skipped), and the parent's run id, pipeline, user and commit tags. Params: the effective
+  parameters (strings as they are, other values as JSON, clipped at MLflow's 6000 characters;
+  params.json keeps them whole). Metrics: nbmlops.duration_s and every int or float scrap (a bool
+  is not a measurement: it goes to scraps.json with the other scraps). Files: params.json,
+  products.json, scraps.json, review/<kind>.json (review results a stage logged),
+  error.json, notebook/<stage>.ipynb and .html — for succeeded and
+  failed stages only; a skipped stage's products belong to its nbmlops.produced_by_mlflow run.
+- Status: FINISHED (succeeded, skipped, up to date), FAILED (failed), KILLED (not run).
+
+Store creation: a fresh SQLite store is created, migrated and given its experiment under a file
+lock beside it (``<db>.lock``): processes migrating one file at once broke it for good
+(``_alembic_tmp_* already exists``, ``duplicate column name``). A store an older version left
+half-migrated is moved aside and made anew when it holds no run, else reported with what to do.
+
+Error policy: a store that cannot be written must never stop or stall a pipeline run. The first
+failure makes a recorder *broken*: it keeps a readable ``problem``, makes no more MLflow calls and
+lists what it did not record in ``not_recorded``. HTTP calls fail within seconds (one retry, 10 s
+timeout, Retry-After ignored) unless the user set those MLflow variables, and a SQLite file that
+cannot be opened fails at once rather than in MLflow's ~100 s engine-retry loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from nbmlops.errors import TrackingError
+from nbmlops.records.model import JSON, Provenance, RunRecord, StageResult
+
+__all__ = [
+    "MlflowRecorder",
+    "artifact_root",
+    "experiment_name",
+    "log_run",
+    "open_client",
+    "prepare",
+    "tracking_uri",
+    "ui_command",
+]
+
+# nbmlops never sends usage telemetry; MLflow reads these when it is first imported.
+os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"})
+
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",  # default 7 with backoff: 246 s on a dead server
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": "false",  # a proxy's Retry-After can be hours
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # else a print and a GET per ended run
+}
+_STATUS = {"succeeded": "FINISHED", "skipped": "FINISHED", "up_to_date": "FINISHED"}
+_STATUS |= {"failed": "FAILED", "not_run": "KILLED"}
+_BAD_KEY = re.compile(r"[^A-Za-z0-9_.\- ]")  # Windows clients refuse ':', and '/' makes paths
+_MAX_KEY, _MAX_PARAM, _MAX_TAG, _CLIPPED = 250, 6000, 8000, " …[truncated]"
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def tracking_uri(project_root: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the project's own SQLite file.
+
+    >>> tracking_uri(Path("/srv/study"))  # doctest: +SKIP
+    'sqlite:////srv/study/.nbmlops/mlflow.db'
+    """
+    own = (project_root.resolve() / ".nbmlops" / "mlflow.db").as_posix()
+    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or f"sqlite:///{own}"
+
+
+def artifact_root(project_root: Path) -> str | None:
+    """File URI of ``.nbmlops/mlartifacts``; None when ``MLFLOW_TRACKING_URI`` decides instead."""
+    if os.environ.get("MLFLOW_TRACKING_URI", "").strip():
+        return None
+    return (project_root.resolve() / ".nbmlops" / "mlartifacts").as_uri()
+
+
+def experiment_name(pipeline: str) -> str:
+    """``nbmlops/<pipeline>``: prefixed so that it never mixes with a user's own experiment."""
+    return f"nbmlops/{pipeline}"
+
+
+def prepare(uri: str, experiment: str, *, artifact_location: str | None = None) -> str:
+    """Create and migrate the store and the experiment, once, before any fan-out.
+
+    Parameters
+    ----------
+    uri : str
+        Tracking URI (:func:`tracking_uri`).
+    experiment : str
+        Experiment name (:func:`experiment_name`).
+    artifact_location : str, optional
+        Folder URI under which a *new* experiment keeps its artifacts (:func:`artifact_root`).
+
+    Returns
+    -------
+    str
+        The experiment id.
+
+    Raises
+    ------
+    TrackingError
+        The store cannot be opened or written; the message says what to check.
+
+    Examples
+    --------
+    >>> prepare(tracking_uri(root), experiment_name("readmission"),
+    ...         artifact_location=artifact_root(root))  # doctest: +SKIP
+    '1'
+    """
+    try:
+        errors = _mlflow().errors
+    except ImportError as exc:
+        raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
+    try:
+        return _connect(uri, experiment, artifact_location)[1]
+    except TrackingError:
+        raise
+    except errors as exc:
+        raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
+
+
+class MlflowRecorder:
+    """Records one pipeline run in MLflow as it runs; never raises for an unwritable store.
+
+    ``uri``, ``experiment`` and ``artifact_location`` are as for :func:`prepare`, which the first
+    call runs (cheap once the store exists). Methods may be called from several threads.
+
+    Examples
+    --------
+    >>> recorder = MlflowRecorder.for_project(root, "readmission")  # doctest: +SKIP
+    >>> recorder.start(run_id=run_id, pipeline="readmission", provenance=provenance)
+    >>> child_ids = [recorder.stage(result) for result in results]
+    >>> record = recorder.finish(record, ledger_head=head)
+    >>> record.tracking_problem, recorder.not_recorded  # None and () when all went well
+    """
+
+    def __init__(self, *, uri: str, experiment: str, artifact_location: str | None = None) -> None:
+        self.uri, self.experiment = uri, experiment
+        self._artifact_location = artifact_location
+        self._client: Any = None
+        self._experiment_id = ""
+        self._problem: str | None = None
+        self._not_recorded: list[str] = []
+        self._parent: str | None = None
+        self._parent_done = False
+        self._adopted = False
+        self._children: dict[str, str] = {}
+        self._common_tags: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def for_project(cls, project_root: Path, pipeline: str) -> MlflowRecorder:
+        """A recorder for the project's store and the pipeline's experiment."""
+        location = artifact_root(project_root)
+        uri, experiment = tracking_uri(project_root), experiment_name(pipeline)
+        return cls(uri=uri, experiment=experiment, artifact_location=location)
+
+    @property
+    def problem(self) -> str | None:
+        """What failed, where, and what to do; None while the store takes everything."""
+        return self._problem
+
+    @property
+    def not_recorded(self) -> tuple[str, ...]:
+        """``pipeline run``, ``stage <name>``, ``pipeline run end`` or missing files, in order."""
+        return tuple(self._not_recorded)
+
+    @property
+    def run_id(self) -> str | None:
+        """The parent run's MLflow id once it exists."""
+        return self._parent
+
+    @property
+    def adopted(self) -> bool:
+        """True when ``start`` found this run already in the store (a replay completes it)."""
+        return self._adopted
+
+    def start_record(self, record: RunRecord) -> str | None:
+        """:meth:`start` for a finished run kept in ``record`` (replaying it)."""
+        return self.start(
+            run_id=record.run_id,
+            pipeline=record.pipeline,
+            provenance=record.provenance,
+            lock_digest=record.lock_digest,
+            overrides=record.overrides,
+            started_at=record.started_at,
+        )
+
+    def start(
+        self,
+        *,
+        run_id: str,
+        pipeline: str,
+        provenance: Provenance,
+        lock_digest: str | None = None,
+        overrides: Mapping[str, Mapping[str, JSON]] | None = None,
+        started_at: str | None = None,
+    ) -> str | None:
+        """Create the parent run, or adopt the one tagged with this ``run_id``; its id or None."""
+        common = {"nbmlops.run_id": run_id, "nbmlops.pipeline": pipeline}
+        common["mlflow.user"] = provenance.user
+        if provenance.git_commit:
+            common["mlflow.source.git.commit"] = provenance.git_commit
+        self._common_tags = common
+        dirty = provenance.git_dirty
+        tags = {
+            **common,
+            "nbmlops.kind": "pipeline",
+            "nbmlops.version": provenance.nbmlops_version,
+            "nbmlops.python": provenance.python,
+            "nbmlops.platform": provenance.platform,
+            "nbmlops.hostname": provenance.hostname,
+            "nbmlops.git_dirty": "unknown" if dirty is None else str(dirty).lower(),
+        }
+        if lock_digest:
+            tags["nbmlops.lock_digest"] = lock_digest
+        values = (overrides or {}).items()
+        params = {f"{stage}.{k}": v for stage, given in values for k, v in given.items()}
+
+        def create() -> str:
+            for run in self._search(f"tags.`nbmlops.run_id` = '{run_id}'"):
+                if run.data.tags.get("nbmlops.kind") == "pipeline":
+                    self._adopted = True
+                    self._parent_done = run.info.status != "RUNNING"
+                    self._adopt_children(run.info.run_id)
+                    return str(run.info.run_id)
+            name, start = f"{pipeline} {run_id}", _millis(started_at)
+            run = self._client.create_run(self._experiment_id, start, _tags(tags), name)
+            self._batch(run.info.run_id, params=params)
+            return str(run.info.run_id)
+
+        self._parent = self._attempt("pipeline run", create)
+        return self._parent
+
+    def stage(self, result: StageResult) -> str | None:
+        """Record one stage as a child run; its MLflow run id, or None if it was not recorded."""
+        self._require_start()
+        with self._lock:
+            if result.stage not in self._children:  # else recorded by an earlier attempt
+                child = self._attempt(f"stage {result.stage}", lambda: self._log_stage(result))
+                if child is not None:
+                    self._children[result.stage] = child
+            return self._children.get(result.stage)
+
+    def finish(self, record: RunRecord, *, ledger_head: str | None = None) -> RunRecord:
+        """End the parent run; return ``record`` with MLflow ids, URI and any problem filled in."""
+        self._require_start()
+        stages = tuple(
+            replace(s, mlflow_run_id=self._children.get(s.stage, s.mlflow_run_id))
+            for s in record.stages
+        )
+        parent = self._parent or record.mlflow_run_id
+        filled = replace(
+            record, mlflow_run_id=parent, tracking_uri=_redact(self.uri), stages=stages
+        )
+        if self._parent is not None and not self._parent_done:
+            self._attempt("pipeline run end", lambda: self._end(filled, ledger_head))
+        if not self._not_recorded:
+            return replace(filled, tracking_problem=self._problem)
+        cause = self._problem or "Files to record were missing."
+        return replace(filled, tracking_problem=f"{cause} Not recorded: {self.not_recorded}.")
+
+    def _require_start(self) -> None:
+        if self._parent is None and self._problem is None:
+            raise RuntimeError("MlflowRecorder.start() must be called first")
+
+    def _attempt(self, what: str, action: Callable[[], _T]) -> _T | None:
+        with self._lock:
+            if self._problem is None:
+                try:
+                    # TrackingError: a damaged store (see _repair_half_migrated)
+                    errors: tuple[type[Exception], ...] = (*_mlflow().errors, TrackingError)
+                except ImportError as exc:
+                    self._break(what, exc)
+                else:
+                    try:
+                        if self._client is None:
+                            connected = _connect(self.uri, self.experiment, self._artifact_location)
+                            self._client, self._experiment_id = connected
+                        return action()
+                    except errors as exc:
+                        self._break(what, exc)
+            self._not_recorded.append(what)
+            return None
+
+    def _break(self, what: str, exc: BaseException) -> None:
+        self._problem = _describe(self.uri, what, exc)
+        _log.warning("%s", self._problem)
+
+    def _search(self, where: str) -> list[Any]:
+        return list(self._client.search_runs([self._experiment_id], where, max_results=1000))
+
+    def _adopt_children(self, parent: str) -> None:
+        for run in self._search(f"tags.`mlflow.parentRunId` = '{parent}'"):
+            stage = run.data.tags.get("nbmlops.stage")
+            if stage is not None and run.info.status == "RUNNING":  # broke half-way: redo it
+                self._client.delete_run(run.info.run_id)  # soft: `mlflow runs restore` undoes
+            elif stage is not None:
+                self._children[stage] = str(run.info.run_id)
+
+    def _log_stage(self, result: StageResult) -> str:
+        tags = {
+            **self._common_tags,
+            "mlflow.parentRunId": str(self._parent),
+            "nbmlops.kind": "stage",
+            "nbmlops.stage": result.stage,
+            "nbmlops.status": result.status,
+            "nbmlops.reason": result.reason,
+            "nbmlops.fingerprint": result.fingerprint,
+            "nbmlops.kernel": result.kernel,
+            **{f"nbmlops.digest.{k}": v for k, v in result.inputs.items()},
+            **{f"nbmlops.product.{k}": v for k, v in result.product_digests.items()},
+        }
+        if result.produced_by:
+            tags["nbmlops.produced_by"] = result.produced_by
+        if result.produced_by_mlflow:
+            tags["nbmlops.produced_by_mlflow"] = result.produced_by_mlflow
+        if result.error:
+            tags["nbmlops.error"] = str(result.error.get("message") or json.dumps(result.error))
+        start = _millis(result.started_at)
+        child = self._client.create_run(self._experiment_id, start, _tags(tags), result.stage)
+        child_id = str(child.info.run_id)
+        try:
+            self._log_stage_data(child_id, result)
+        except _mlflow().errors:
+            raise  # the store failed: the run stays RUNNING, and log_run redoes it
+        except Exception as exc:  # something in this stage MLflow cannot take
+            # End the run: a RUNNING run would read as "still going" forever, and the store works.
+            what = f"{type(exc).__name__}: {exc}"
+            self._client.set_tag(child_id, "nbmlops.recording", _clip(f"incomplete: {what}", 500))
+            self._client.set_terminated(child_id, "FAILED", end_time=_millis(result.finished_at))
+            self._not_recorded.append(f"stage {result.stage}: {what}")
+            _log.warning("stage %s: MLflow run %s incomplete (%s)", result.stage, child_id, what)
+        return child_id
+
+    def _log_stage_data(self, child_id: str, result: StageResult) -> None:
+        metrics = {"nbmlops.duration_s": result.duration_s}
+        if result.status in ("succeeded", "failed"):
+            numeric, other = _split_scraps(result.scraps)
+            self._batch(child_id, metrics=metrics | numeric, params=result.params)
+            self._upload(child_id, _stage_files(result, other))
+            for path in (result.executed_notebook, result.html):
+                if path and Path(path).is_file():
+                    self._client.log_artifact(child_id, path, "notebook")
+                elif path:
+                    self._not_recorded.append(f"stage {result.stage}: {path} (file not found)")
+        else:
+            self._batch(child_id, metrics=metrics, params=result.params)
+        end = _millis(result.finished_at)
+        self._client.set_terminated(child_id, _STATUS[result.status], end_time=end)
+
+    def _end(self, record: RunRecord, ledger_head: str | None) -> None:
+        tags = {"nbmlops.status": record.status, "nbmlops.force": str(record.force).lower()}
+        tags["nbmlops.jobs"] = str(record.jobs)
+        if record.selection:
+            tags["nbmlops.selection"] = ",".join(record.selection)
+        if record.environment_mismatch:
+            tags["nbmlops.environment_mismatch"] = "\n".join(record.environment_mismatch)
+        if ledger_head:
+            tags["nbmlops.ledger_head"] = ledger_head
+        parent = str(self._parent)
+        self._batch(parent, metrics={"nbmlops.duration_s": record.duration_s}, tags=tags)
+        self._upload(parent, {"run_record.json": record.to_dict()})
+        end = _millis(record.finished_at)
+        self._client.set_terminated(parent, _STATUS[record.status], end_time=end)
+
+    def _batch(
+        self,
+        run_id: str,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, JSON] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        api, now = _mlflow(), int(time.time() * 1000)
+        m = [api.Metric(k, float(v), now, 0) for k, v in _clean_keys(metrics or {}).items()]
+        p = [api.Param(k, v) for k, v in _clean_keys(_param_texts(params or {})).items()]
+        t = [api.RunTag(k, v) for k, v in _tags(tags or {}).items()]
+        while m or p or t:  # MLflow's limits per batch: 100 params, 100 tags, 1000 entries
+            self._client.log_batch(run_id, m[:800], p[:100], t[:100], synchronous=True)
+            m, p, t = m[800:], p[100:], t[100:]
+
+    def _upload(self, run_id: str, files: Mapping[str, JSON]) -> None:
+        with tempfile.TemporaryDirectory(prefix="nbmlops-mlflow-") as folder:
+            for name, data in files.items():
+                text = json.dumps(data, indent=1, sort_keys=True, default=str)
+                target = Path(folder) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+            self._client.log_artifacts(run_id, folder)
+
+
+def log_run(
+    record: RunRecord, *, uri: str | None = None, ledger_head: str | None = None
+) -> RunRecord:
+    """Record a finished run exactly once; return it with the MLflow run ids filled in.
+
+    A parent run already tagged with ``record.run_id`` is reused with its finished stage runs, and
+    only what is missing is added. Never raises for an unwritable store: read
+    ``tracking_problem`` on the result. Two replays of one record at the very same moment can
+    still both create it: MLflow has no unique constraint to lean on.
+
+    Parameters
+    ----------
+    record : RunRecord
+        A finished run, e.g. one kept locally while the server was down.
+    uri : str, optional
+        Tracking URI; by default :func:`tracking_uri` of ``record.project_root``.
+    ledger_head : str, optional
+        Hash of the ledger entry for this run, kept as the ``nbmlops.ledger_head`` tag.
+
+    Examples
+    --------
+    >>> record = log_run(kept_record)  # doctest: +SKIP
+    >>> record.mlflow_run_id, record.tracking_problem
+    ('5c0e3d...', None)
+    """
+    if uri is None:
+        recorder = MlflowRecorder.for_project(Path(record.project_root), record.pipeline)
+    else:
+        recorder = MlflowRecorder(uri=uri, experiment=experiment_name(record.pipeline))
+    recorder.start_record(record)
+    for result in record.stages:
+        recorder.stage(result)
+    return recorder.finish(record, ledger_head=ledger_head)
+
+
+def ui_command(project_root: Path, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The argv of ``mlflow ui`` over the project's store, on the loopback interface by default.
+
+    Raises
+    ------
+    TrackingError
+        ``MLFLOW_TRACKING_URI`` names a server, which is the UI already.
+
+    Examples
+    --------
+    >>> ui_command(Path("/srv/study"), 5000)  # doctest: +SKIP
+    ['/usr/bin/python3', '-m', 'mlflow', 'ui', '--backend-store-uri', 'sqlite:////srv/study/...',
+     '--host', '127.0.0.1', '--port', '5000', '--default-artifact-root', 'file:///srv/study/...']
+    """
+    uri = tracking_uri(project_root)
+    if urlsplit(uri).scheme in ("http", "https"):
+        shown = _redact(uri)
+        raise TrackingError(f"Runs are tracked by the MLflow server {shown}; open it.", uri=shown)
+    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    argv += ["--host", host, "--port", str(port)]
+    location = artifact_root(project_root)
+    return argv + (["--default-artifact-root", location] if location else [])
+
+
+@dataclass(frozen=True)
+class _Api:
+    client: Any
+    Metric: Any
+    Param: Any
+    RunTag: Any
+    errors: tuple[type[Exception], ...]
+
+
+@functools.cache
+def _mlflow() -> _Api:
+    import sqlalchemy.exc
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    # What an unwritable or unreachable store raises: MLflow's errors (HTTP failures included),
+    # the SQLAlchemy and sqlite3 errors MLflow lets through, and OSError (full disk, missing
+    # folder; requests' exceptions derive from it). Anything else is a bug and should surface.
+    errors = (MlflowException, sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, OSError)
+    return _Api(MlflowClient, Metric, Param, RunTag, errors)
+
+
+def open_client(uri: str) -> Any:
+    """An ``MlflowClient`` on ``uri`` that fails in seconds, not minutes, when the store is down
+    (capped HTTP retries and timeouts, SQL engine retries, a writable SQLite file checked first).
+
+    Raises what the store raises (see ``_mlflow().errors``).
+    """
+    scheme = urlsplit(uri).scheme
+    if scheme in ("http", "https"):
+        for name, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+    with _store_lock(uri), _few_engine_retries(scheme):
+        if scheme == "sqlite":
+            _check_sqlite(uri)
+            _repair_half_migrated(uri)
+        try:
+            return _open_migrated(uri)
+        except Exception as exc:
+            if scheme == "sqlite" and any(d in str(exc) for d in _DAMAGE):
+                raise _damaged(uri, f"{type(exc).__name__} on opening it") from exc
+            raise
+
+
+def _open_migrated(uri: str) -> Any:
+    client = _mlflow().client(tracking_uri=uri)
+    client._tracking_client.store  # noqa: B018 - opens (and migrates) a SQL store now
+    return client
+
+
+STORE_LOCK_TIMEOUT_S = 120.0
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    if urlsplit(uri).scheme != "sqlite":
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Hold ``<db>.lock`` while a SQLite store is created, migrated or given an experiment.
+
+    One lock object per file and thread (``is_singleton``), so ``_connect`` holding it around
+    ``open_client`` re-enters it instead of waiting for itself. A server (http, https) migrates
+    its own store, and other databases are not files: no lock for them.
+    """
+    db = _sqlite_file(uri)
+    if db is None:
+        yield
+        return
+    from filelock import FileLock
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{db}.lock", is_singleton=True)
+    with lock.acquire(timeout=STORE_LOCK_TIMEOUT_S):  # Timeout is an OSError: a store error
+        yield
+
+
+_DAMAGE = ("duplicate column name", "already exists", "Online migration expected")
+
+
+def _repair_half_migrated(uri: str) -> None:
+    """A SQLite store that processes migrating it at once left half-done (``_alembic_tmp_*``
+    tables; before the store lock existed) is moved aside when it holds no run or model, so
+    MLflow makes it anew. With runs in it, :class:`TrackingError` says what to do. Called with
+    the store lock held, before MLflow opens the file (MLflow keeps its engine per URI)."""
+    db = _sqlite_file(uri)
+    if db is None or not db.is_file() or db.stat().st_size == 0:
+        return
+    connection = sqlite3.connect(db, timeout=10)
+    try:
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        leftovers = sorted(n for n in names if n.startswith("_alembic_tmp_"))
+        if not leftovers:
+            return
+        kept = sum(
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("runs", "registered_models")
+            if table in names
+        )
+    finally:
+        connection.close()
+    if kept:
+        raise _damaged(uri, f"leftover tables {', '.join(leftovers)}; {kept} run(s) or model(s)")
+    aside = db.with_name(f"{db.name}.half-migrated-{time.strftime('%Y%m%dT%H%M%S')}")
+    db.rename(aside)
+    _log.warning("%s was half-migrated and held no run: moved to %s, made anew", db, aside)
+
+
+def _damaged(uri: str, what: str) -> TrackingError:
+    db = _sqlite_file(uri)
+    return TrackingError(
+        f"The MLflow store {db} was left half-migrated ({what}), so nbmlops leaves it as it "
+        "is. Restore it from a backup, or move it aside (nbmlops then creates a new one) and "
+        "record the runs kept in .nbmlops/runs/ again with `nbmlops records replay`.",
+        uri=_redact(uri),
+    )
+
+
+def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
+    with _store_lock(uri):  # the first write (the experiment) too, then no more locking
+        return _connect_locked(uri, experiment, artifact_location)
+
+
+def _connect_locked(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
+    client = open_client(uri)  # the store is open (and migrated) from here on
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment)
+        location = f"{artifact_location.rstrip('/')}/{slug}" if artifact_location else None
+        try:
+            # MLflow 3's UI opens experiments of unknown kind as GenAI (traces, prompts);
+            # these are model-development runs.
+            tags = {"mlflow.experimentKind": "custom_model_development"}
+            return client, str(client.create_experiment(experiment, location, tags))
+        except _mlflow().errors[0]:  # another process made it meanwhile
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise
+    return client, str(found.experiment_id)
+
+
+def _check_sqlite(uri: str) -> None:
+    """Open the file for writing now: MLflow retries a file it cannot open for ~100 s."""
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=10)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.rollback()
+        finally:
+            connection.close()
+
+
+@contextmanager
+def _few_engine_retries(scheme: str) -> Iterator[None]:
+    """Cap MLflow's SQL engine retries (10, ~100 s in all, no setting) while a store opens."""
+    if scheme in ("http", "https"):
+        yield
+        return
+    import mlflow.store.db.utils as db_utils
+
+    saved, db_utils.MAX_RETRY_COUNT = db_utils.MAX_RETRY_COUNT, 3  # sleeps 0.1 s + 0.3 s
+    try:
+        yield
+    finally:
+        db_utils.MAX_RETRY_COUNT = saved
+
+
+def _describe(uri: str, what: str, exc: BaseException) -> str:
+    shown, parts = _redact(uri), urlsplit(uri)
+    detail = re.split(r" \[SQL: | \(Background on this error", " ".join(str(exc).split()))[0]
+    detail = detail.replace(parts.password, "***") if parts.password else detail
+    if parts.scheme in ("http", "https"):
+        check = f"Check that the MLflow server at {shown} is running and reachable"
+    elif parts.scheme == "sqlite":
+        check = f"Check that {uri.removeprefix('sqlite:///')} can be written and the disk has room"
+    else:
+        check = f"Check that the tracking store {shown} is reachable and writable"
+    return (
+        f"MLflow at {shown} could not be written while recording the {what} "
+        f"({type(exc).__name__}: {detail[:400]}). The pipeline run itself is unaffected; nothing "
+        f"more is sent to MLflow for it. {check}, or set MLFLOW_TRACKING_URI to another store, "
+        "then record the run with `nbmlops records replay` (it adds only what is missing)."
+    )
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
+def _millis(timestamp: str | None) -> int | None:
+    if not timestamp:
+        return None
+    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _split_scraps(scraps: Mapping[str, JSON]) -> tuple[dict[str, float], dict[str, JSON]]:
+    # a number MLflow cannot hold (NaN, infinity, an int beyond a double) goes to scraps.json
+    from nbmlops.records.scraps import numeric_scraps, other_scraps
+
+    return numeric_scraps(scraps), other_scraps(scraps)
+
+
+def _stage_files(result: StageResult, other_scraps: Mapping[str, JSON]) -> dict[str, JSON]:
+    names = sorted({*result.products, *result.product_digests})
+    files: dict[str, JSON] = {
+        "params.json": result.params,
+        "products.json": {
+            n: {"path": result.products.get(n), "digest": result.product_digests.get(n)}
+            for n in names
+        },
+    }
+    # a review result logged inside the stage (``result.log()``) gets a file of its own
+    reviews = {
+        k: v for k, v in other_scraps.items() if k.startswith("review.") and "." not in k[7:]
+    }
+    for key, value in reviews.items():
+        files[f"review/{key.removeprefix('review.')}.json"] = value
+    rest = {k: v for k, v in other_scraps.items() if k not in reviews}
+    if rest:
+        files["scraps.json"] = rest
+    if result.error:
+        files["error.json"] = result.error
+    return files
+
+
+def _param_texts(params: Mapping[str, JSON]) -> dict[str, str]:
+    texts = {
+        k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in params.items()
+    }
+    return {k: _clip(v, _MAX_PARAM) for k, v in texts.items()}
+
+
+def _tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {k: _clip(v, _MAX_TAG) for k, v in _clean_keys(tags).items()}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(_CLIPPED)] + _CLIPPED
+
+
+def _clean_keys(values: Mapping[str, _T]) -> dict[str, _T]:
+    """Keys MLflow takes on every platform (no ':', '/' or leading '..'), unique by suffix."""
+    clean: dict[str, _T] = {}
+    for key, value in values.items():
+        base = (_BAD_KEY.sub("_", key).lstrip(".") or "_")[: _MAX_KEY - 4]
+        name, n = base, 1
+        while name in clean:
+            n += 1
+            name = f"{base}_{n}"
+        clean[name] = value
+    return clean

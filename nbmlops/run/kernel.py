@@ -1,0 +1,304 @@
+"""Run one stage's notebook in a fresh Jupyter kernel through papermill: the only papermill caller.
+
+Errors come back as :mod:`nbmlops.errors` values naming the stage and the source notebook's cell;
+a dead kernel's partial notebook is corrected to say which cell it died in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from nbmlops._core.atomic import write_text_atomic
+from nbmlops.authoring.stage import StageSpec
+from nbmlops.errors import CellExecutionError, KernelDiedError
+from nbmlops.records.model import JSON
+
+__all__ = ["run_notebook"]
+
+
+def _source_cell(stage: StageSpec, executed_index: int) -> int:
+    """Map a cell index of the executed notebook back to the source notebook.
+
+    papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell.
+    """
+    if stage.parameters_cell is not None and executed_index > stage.parameters_cell:
+        return executed_index - 1
+    return executed_index
+
+
+def _mark_dead_cell(executed: Path) -> int | None:
+    """Find the cell the kernel died in, and make the kept partial notebook say so.
+
+    papermill's clean-up marks every cell that never ran as "completed" (and the dying one too),
+    which would mislead whoever audits the partial notebook. The dying cell is the last one that
+    started; it is marked failed and the cells after it pending again.
+    """
+    import json
+
+    try:
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    cells = nb.get("cells", [])
+    started = [
+        i
+        for i, c in enumerate(cells)
+        if c.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
+    if not started:
+        return None
+    dead = started[-1]
+    for index, cell in enumerate(cells[dead:], start=dead):
+        meta = cell.setdefault("metadata", {}).setdefault("papermill", {})
+        meta["status"] = "failed" if index == dead else "pending"
+        meta["exception"] = index == dead or None
+    write_text_atomic(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return dead
+
+
+def run_notebook(
+    stage: StageSpec,
+    executed: Path,
+    *,
+    params: Mapping[str, JSON],
+    products: Mapping[str, Path],
+    upstream: Mapping[str, Mapping[str, str]],
+    pool: KernelPool,
+) -> None:
+    """Execute one stage's notebook in a fresh kernel, writing ``executed`` as it goes."""
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
+    injected: dict[str, JSON] = dict(params)
+    injected["product"] = {"nb": str(executed), **{k: str(v) for k, v in products.items()}}
+    if stage.upstream:
+        injected["upstream"] = {k: dict(v) for k, v in upstream.items()}
+    # The pool booted the kernel in the notebook's folder, as JupyterLab would. (papermill's own
+    # ``cwd`` option chdirs the whole process, which parallel stages share.)
+    km = pool.take(stage)
+    try:
+        papermill.execute_notebook(
+            str(stage.path),
+            str(executed),
+            parameters=injected,
+            kernel_name=stage.kernel,
+            progress_bar=False,
+            request_save_on_cell_execute=True,
+            engine_name=_register_engine(pool),
+            km=km,
+            pool=pool,
+        )
+    except papermill.PapermillExecutionError as exc:
+        raise CellExecutionError(
+            stage=stage.name,
+            path=executed,
+            cell_index=_source_cell(stage, exc.cell_index),
+            ename=exc.ename,
+            evalue=exc.evalue,
+        ) from None
+    except DeadKernelError:
+        running = _mark_dead_cell(executed)
+        raise KernelDiedError(
+            stage=stage.name,
+            path=executed,
+            cell_index=None if running is None else _source_cell(stage, running),
+        ) from None
+    except RuntimeError as exc:  # nbclient: "Kernel died before replying to kernel_info"
+        if "kernel" not in str(exc).lower():
+            raise
+        raise KernelDiedError(stage=stage.name, path=executed, cell_index=None) from None
+    finally:
+        if not getattr(km, "_nbmlops_handed_over", False):  # papermill failed before running it
+            pool.release(km)
+        _close_thread_loop()
+        _stamp_kernel(executed, stage.kernel)
+
+
+def _stamp_kernel(executed: Path, kernel: str) -> None:
+    """Make the executed notebook name the kernel that ran it (papermill keeps the source's)."""
+    import json
+
+    try:
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    spec = nb.setdefault("metadata", {}).setdefault("kernelspec", {})
+    if spec.get("name") != kernel:
+        spec.update({"name": kernel, "display_name": kernel})
+        write_text_atomic(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop nbclient made for this worker thread (it never closes it itself)."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running() and not loop.is_closed():
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+    asyncio.set_event_loop(None)
+
+
+class KernelPool:
+    """Boots each stage's kernel ahead of time and shuts kernels down off the critical path.
+
+    A kernel takes ~0.4 s to start and ~0.25 s to shut down; booting the next stage's kernel while
+    the current stage runs, and shutting finished ones down in the background, takes both out of a
+    pipeline's wall time. Kernels talk over Unix-domain sockets in a private folder (removed by
+    :meth:`close`): notebook output, patient data included, never crosses even the loopback
+    network, and parallel kernels cannot race for TCP ports.
+    """
+
+    def __init__(self) -> None:
+        import tempfile
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._folder = Path(tempfile.mkdtemp(prefix="nbmlops-k-"))
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbmlops-kernel")
+        self._booting: dict[str, Future[Any]] = {}
+        self._lock = threading.Lock()
+
+    def prestart(self, stage: StageSpec) -> None:
+        """Start booting ``stage``'s kernel now (in its notebook's folder), if not already."""
+        with self._lock:
+            if stage.name not in self._booting:
+                self._booting[stage.name] = self._threads.submit(self._start, stage)
+
+    def take(self, stage: StageSpec) -> Any:
+        """The booted kernel manager for ``stage`` (booting it now if it was not prestarted)."""
+        self.prestart(stage)
+        with self._lock:
+            future = self._booting.pop(stage.name)
+        return future.result()
+
+    def release(self, km: Any) -> None:
+        """Shut a kernel down in the background."""
+        self._threads.submit(_stop_kernel, km)
+
+    def close(self) -> None:
+        """Shut down kernels booted for stages that did not need them; wait; remove the folder."""
+        import shutil
+
+        with self._lock:
+            unused = list(self._booting.values())
+            self._booting.clear()
+        for future in unused:
+            with contextlib.suppress(Exception):  # a kernel that failed to boot needs no stop
+                self.release(future.result())
+        self._threads.shutdown(wait=True)
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _start(self, stage: StageSpec) -> Any:
+        from jupyter_client.kernelspec import NoSuchKernel
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        km = AsyncKernelManager(
+            kernel_name=stage.kernel,
+            transport="ipc",
+            ip=str(self._folder / secrets.token_hex(4)),
+        )
+        try:
+            # a stage's code can tell it runs inside nbmlops (review results log to its run)
+            env = {**os.environ, "NBMLOPS_STAGE": stage.name}
+            run_sync(km.start_kernel)(cwd=str(stage.path.parent), env=env)
+        except NoSuchKernel:
+            from nbmlops.errors import KernelNotFoundError
+
+            raise KernelNotFoundError(kernel=stage.kernel, available=[]) from None
+        finally:
+            _close_thread_loop()
+        return km
+
+
+def _stop_kernel(km: Any) -> None:
+    from jupyter_core.utils import run_sync
+
+    try:
+        run_sync(km.shutdown_kernel)(now=False)
+    except Exception:  # already dead (a killed kernel): just free its resources
+        with contextlib.suppress(Exception):
+            run_sync(km.cleanup_resources)()
+    finally:
+        _close_thread_loop()
+
+
+_ENGINE = "nbmlops"
+_REGISTERED: list[bool] = []
+
+
+def _register_engine(pool: KernelPool) -> str:
+    """A papermill engine that runs on a pool kernel and hands it back for a background shutdown.
+
+    papermill's own engine makes nbclient start and (synchronously) shut down a kernel per
+    notebook; given a kernel manager instead, nbclient would leave the client's channels open.
+    """
+    from nbclient.util import ensure_async
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class Client(PapermillNotebookClient):  # type: ignore[misc]
+        def __init__(self, nb_man: Any, km: Any, pool: KernelPool, **kw: Any) -> None:
+            super().__init__(nb_man, km=km, **kw)
+            km._nbmlops_handed_over = True  # from here on, the cleanup below releases it
+            self.owns_km = True  # nbclient then cleans up, through the method below
+            self._pool = pool
+
+        async def _async_cleanup_kernel(self) -> None:
+            km: Any = getattr(self, "km", None)  # untyped base class: read through getattr
+            kc: Any = getattr(self, "kc", None)
+            self.km = self.kc = None
+            if kc is not None:
+                await ensure_async(kc.stop_channels())
+            if km is not None:
+                self._pool.release(km)
+
+    class Engine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_managed_notebook(  # noqa: PLR0917 - papermill's engine signature
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            *,
+            km: Any,
+            pool: KernelPool,
+            **kwargs: Any,
+        ) -> Any:
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(
+                kwargs,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            return Client(nb_man, km=km, pool=pool, **final).execute()
+
+    with _REGISTER_LOCK:
+        if not _REGISTERED:
+            papermill_engines.register(_ENGINE, Engine)
+            _REGISTERED.append(True)
+    return _ENGINE
+
+
+_REGISTER_LOCK = threading.Lock()
