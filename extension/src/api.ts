@@ -110,7 +110,11 @@ export class NbmlopsApiError extends Error {
   }
 }
 
-async function request<T>(path: string[], init: RequestInit = {}, query = ''): Promise<T> {
+async function request<T>(
+  path: string[],
+  init: RequestInit = {},
+  query = ''
+): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'nbmlops', ...path) + query;
   let response: Response;
@@ -131,7 +135,9 @@ async function request<T>(path: string[], init: RequestInit = {}, query = ''): P
   }
   if (!response.ok) {
     const fromServer: ErrorBody =
-      typeof body === 'object' && body !== null ? (body as ErrorBody) : { message: text };
+      typeof body === 'object' && body !== null
+        ? (body as ErrorBody)
+        : { message: text };
     if (!fromServer.message) {
       fromServer.message = `${response.status} ${response.statusText}`;
     }
@@ -146,12 +152,22 @@ function post(body: object): RequestInit {
 
 /** GET /nbmlops/pipeline?folder= — the stages as a checked DAG with their states. */
 export function getPipeline(folder: string): Promise<Pipeline> {
-  return request<Pipeline>(['pipeline'], {}, `?folder=${encodeURIComponent(folder)}`);
+  return request<Pipeline>(
+    ['pipeline'],
+    {},
+    `?folder=${encodeURIComponent(folder)}`
+  );
 }
 
 /** POST /nbmlops/stage/context — upstream choices and the parameters cell's names. */
-export function getStageContext(path: string, parametersSource: string | null): Promise<StageContext> {
-  return request<StageContext>(['stage', 'context'], post({ path, parameters_source: parametersSource }));
+export function getStageContext(
+  path: string,
+  parametersSource: string | null
+): Promise<StageContext> {
+  return request<StageContext>(
+    ['stage', 'context'],
+    post({ path, parameters_source: parametersSource })
+  );
 }
 
 /** A notebook cell as the server reads it (nbformat's fields, source as one string). */
@@ -178,7 +194,9 @@ export function validateStage(
 }
 
 /** POST /nbmlops/runs — start a run in a background process on the server. */
-export function startRun(run: RunRequest): Promise<{ id: string; status: string }> {
+export function startRun(
+  run: RunRequest
+): Promise<{ id: string; status: string }> {
   return request<{ id: string; status: string }>(['runs'], post(run));
 }
 

@@ -3,7 +3,15 @@
  * run, follow it (poll every second), reattach to a run after a reload. Commands and the panel
  * share one controller; views subscribe and re-render on every change.
  */
-import { getPipeline, getRun, listRuns, NbmlopsApiError, Pipeline, RunStatus, startRun } from './api';
+import {
+  getPipeline,
+  getRun,
+  listRuns,
+  NbmlopsApiError,
+  Pipeline,
+  RunStatus,
+  startRun
+} from './api';
 import { foldEvents, RunProgress, stageState, StageState } from './progress';
 
 const FOLDER_KEY = 'nbmlops:pipeline-folder';
@@ -37,7 +45,9 @@ export class PipelineController {
   private timer: number | null = null;
   private _state: PanelState;
 
-  constructor(private readonly storage: Pick<Storage, 'getItem' | 'setItem'> | null = null) {
+  constructor(
+    private readonly storage: Pick<Storage, 'getItem' | 'setItem'> | null = null
+  ) {
     this._state = {
       folder: storage?.getItem(FOLDER_KEY) || 'notebooks',
       force: false,
@@ -67,12 +77,19 @@ export class PipelineController {
   /** What a stage shows: running / failed from the current or last run, else the server's state. */
   stateOf(stage: string): StageState {
     const found = this._state.pipeline?.stages.find(s => s.stage === stage);
-    return stageState(stage, found?.state ?? 'never_run', this._state.progress, this.running);
+    return stageState(
+      stage,
+      found?.state ?? 'never_run',
+      this._state.progress,
+      this.running
+    );
   }
 
   /** The stage whose notebook is at `path` (relative to the server root), if any. */
   stageForNotebook(path: string): string | null {
-    return this._state.pipeline?.stages.find(s => s.notebook === path)?.stage ?? null;
+    return (
+      this._state.pipeline?.stages.find(s => s.notebook === path)?.stage ?? null
+    );
   }
 
   setFolder(folder: string): void {
@@ -88,13 +105,23 @@ export class PipelineController {
     this.update({ loading: true });
     try {
       const pipeline = await getPipeline(this._state.folder);
-      this.update({ pipeline, loading: false, loads: this._state.loads + 1, error: this.runError() });
+      this.update({
+        pipeline,
+        loading: false,
+        loads: this._state.loads + 1,
+        error: this.runError()
+      });
       if (pipeline.active_run && !this.timer) {
         await this.follow(pipeline.active_run);
       }
     } catch (error) {
       const loads = this._state.loads + 1;
-      this.update({ pipeline: null, loading: false, loads, error: describeError(error) });
+      this.update({
+        pipeline: null,
+        loading: false,
+        loads,
+        error: describeError(error)
+      });
     }
   }
 
@@ -168,13 +195,20 @@ export class PipelineController {
       return progress.runError;
     }
     const failed = Object.entries(progress.errors);
-    return failed.length ? failed.map(([stage, message]) => `${stage} failed: ${message}`).join('\n') : null;
+    return failed.length
+      ? failed
+          .map(([stage, message]) => `${stage} failed: ${message}`)
+          .join('\n')
+      : null;
   }
 
   private update(change: Partial<PanelState>): void {
     this._state = { ...this._state, ...change };
     if (change.progress !== undefined && !this.running) {
-      this._state = { ...this._state, error: this.runError() ?? this._state.error };
+      this._state = {
+        ...this._state,
+        error: this.runError() ?? this._state.error
+      };
     }
     this.listeners.forEach(listener => listener());
   }

@@ -62,13 +62,15 @@ export function foldEvents(events: RunEvent[]): RunProgress {
     } else if (event.kind === 'stage_finished' && stage) {
       progress.finished[stage] = event.status ?? 'failed';
       if (event.status === 'failed' || event.status === 'not_run') {
-        progress.errors[stage] = errorText(event.error) || event.reason || `stage ${event.status}`;
+        progress.errors[stage] =
+          errorText(event.error) || event.reason || `stage ${event.status}`;
       }
       if (progress.current === stage) {
         progress.current = null;
       }
     } else if (event.kind === 'error') {
-      progress.runError = `${errorText(event.error)}: ${event.message ?? ''}`.replace(/^: /, '');
+      progress.runError =
+        `${errorText(event.error)}: ${event.message ?? ''}`.replace(/^: /, '');
       progress.current = null;
     } else if (event.kind === 'note' && event.message) {
       progress.notes.push(event.message);

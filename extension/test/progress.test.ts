@@ -5,7 +5,12 @@ import { foldEvents, RunEvent, stageState } from '../src/progress';
 const RUN: RunEvent[] = [
   { kind: 'run_started', message: 'run 1' },
   { kind: 'stage_started', stage: 'load' },
-  { kind: 'stage_finished', stage: 'load', status: 'succeeded', duration_s: 1.2 },
+  {
+    kind: 'stage_finished',
+    stage: 'load',
+    status: 'succeeded',
+    duration_s: 1.2
+  },
   { kind: 'stage_started', stage: 'double' }
 ];
 
@@ -27,9 +32,17 @@ describe('run events folded into progress', () => {
         kind: 'stage_finished',
         stage: 'double',
         status: 'failed',
-        error: { type: 'DeadKernelError', message: 'the kernel died while running cell 3' }
+        error: {
+          type: 'DeadKernelError',
+          message: 'the kernel died while running cell 3'
+        }
       },
-      { kind: 'stage_finished', stage: 'report', status: 'not_run', reason: 'upstream double failed' },
+      {
+        kind: 'stage_finished',
+        stage: 'report',
+        status: 'not_run',
+        reason: 'upstream double failed'
+      },
       { kind: 'finished', run_id: 'r1', status: 'failed' }
     ]);
     expect(progress.current).toBeNull();
@@ -39,11 +52,15 @@ describe('run events folded into progress', () => {
     });
     expect(stageState('double', 'stale', progress, false)).toBe('failed');
     expect(stageState('report', 'never_run', progress, false)).toBe('failed');
-    expect(stageState('load', 'up_to_date', progress, false)).toBe('up_to_date');
+    expect(stageState('load', 'up_to_date', progress, false)).toBe(
+      'up_to_date'
+    );
   });
 
   it('reports a run that stopped before any stage (a cycle)', () => {
-    const progress = foldEvents([{ kind: 'error', error: 'CycleError', message: 'a -> b -> a' }]);
+    const progress = foldEvents([
+      { kind: 'error', error: 'CycleError', message: 'a -> b -> a' }
+    ]);
     expect(progress.runError).toBe('CycleError: a -> b -> a');
     expect(progress.started).toEqual([]);
   });

@@ -13,7 +13,8 @@ import {
 } from '../metadata';
 import { NbmlopsApiError } from '../api';
 
-export type FormStatus = 'idle' | 'validating' | 'valid' | 'invalid' | 'saving' | 'saved';
+export type FormStatus =
+  'idle' | 'validating' | 'valid' | 'invalid' | 'saving' | 'saved';
 
 export interface StageFormProps {
   path: string;
@@ -28,7 +29,13 @@ export interface StageFormProps {
 
 const DEBOUNCE_MS = 400;
 
-function FieldError({ field, errors }: { field: string; errors: FieldErrors }): JSX.Element | null {
+function FieldError({
+  field,
+  errors
+}: {
+  field: string;
+  errors: FieldErrors;
+}): JSX.Element | null {
   const message = errors[field];
   return message ? (
     <div className="nbmlops-StageForm-error" data-field={field} role="alert">
@@ -43,7 +50,9 @@ function FieldError({ field, errors }: { field: string; errors: FieldErrors }): 
  */
 export function StageForm(props: StageFormProps): JSX.Element {
   const [form, setForm] = useState<FormState>(props.initial);
-  const [status, setStatus] = useState<FormStatus>(props.initial.stage ? 'validating' : 'idle');
+  const [status, setStatus] = useState<FormStatus>(
+    props.initial.stage ? 'validating' : 'idle'
+  );
   const [errors, setErrors] = useState<FieldErrors>({});
   const [touched, setTouched] = useState(Boolean(props.initial.stage));
   const answer = useRef<Validated | null>(null);
@@ -73,7 +82,8 @@ export function StageForm(props: StageFormProps): JSX.Element {
         },
         error => {
           if (mine === generation.current) {
-            const field = error instanceof NbmlopsApiError ? errorField(error.body) : '';
+            const field =
+              error instanceof NbmlopsApiError ? errorField(error.body) : '';
             setErrors({ [field]: describeError(error) });
             setStatus('invalid');
           }
@@ -87,10 +97,20 @@ export function StageForm(props: StageFormProps): JSX.Element {
     setTouched(true);
     setForm(current => ({ ...current, ...change }));
   };
-  const editParam = (i: number, change: Partial<{ name: string; type: ParamType; text: string }>): void =>
-    edit({ params: form.params.map((p, j) => (j === i ? { ...p, ...change } : p)) });
-  const editProduct = (i: number, change: Partial<{ key: string; path: string }>): void =>
-    edit({ products: form.products.map((p, j) => (j === i ? { ...p, ...change } : p)) });
+  const editParam = (
+    i: number,
+    change: Partial<{ name: string; type: ParamType; text: string }>
+  ): void =>
+    edit({
+      params: form.params.map((p, j) => (j === i ? { ...p, ...change } : p))
+    });
+  const editProduct = (
+    i: number,
+    change: Partial<{ key: string; path: string }>
+  ): void =>
+    edit({
+      products: form.products.map((p, j) => (j === i ? { ...p, ...change } : p))
+    });
 
   const save = async (): Promise<void> => {
     const validated = answer.current;
@@ -108,9 +128,13 @@ export function StageForm(props: StageFormProps): JSX.Element {
     }
   };
 
-  const kernels = props.kernels.some(k => k.name === form.kernel) || !form.kernel
-    ? props.kernels
-    : [...props.kernels, { name: form.kernel, display: `${form.kernel} (not installed here)` }];
+  const kernels =
+    props.kernels.some(k => k.name === form.kernel) || !form.kernel
+      ? props.kernels
+      : [
+          ...props.kernels,
+          { name: form.kernel, display: `${form.kernel} (not installed here)` }
+        ];
 
   return (
     <form
@@ -125,8 +149,10 @@ export function StageForm(props: StageFormProps): JSX.Element {
         Stage of <code>{props.path}</code>
       </h2>
       <p className="nbmlops-StageForm-hint">
-        Checked by the server as you type, with the same rules as <code>nbmlops stage set</code>. Saving
-        writes the notebook's <code>nbmlops</code> metadata and keeps its <code>parameters</code> cell in step.
+        Checked by the server as you type, with the same rules as{' '}
+        <code>nbmlops stage set</code>. Saving writes the notebook's{' '}
+        <code>nbmlops</code> metadata and keeps its <code>parameters</code> cell
+        in step.
       </p>
       <FieldError field="" errors={errors} />
       {props.problems.map(p => (
@@ -149,9 +175,17 @@ export function StageForm(props: StageFormProps): JSX.Element {
 
       <fieldset>
         <legend>Upstream stages</legend>
-        {props.choices.length === 0 && <span className="nbmlops-StageForm-empty">No other stage in this folder.</span>}
+        {props.choices.length === 0 && (
+          <span className="nbmlops-StageForm-empty">
+            No other stage in this folder.
+          </span>
+        )}
         {props.choices.map(choice => (
-          <label key={choice.name} className="nbmlops-StageForm-check" title={choice.notebook}>
+          <label
+            key={choice.name}
+            className="nbmlops-StageForm-check"
+            title={choice.notebook}
+          >
             <input
               type="checkbox"
               name="upstream"
@@ -196,7 +230,9 @@ export function StageForm(props: StageFormProps): JSX.Element {
               className="jp-Button jp-mod-styled jp-mod-reject"
               data-action="remove-product"
               aria-label={`remove product ${row.key}`}
-              onClick={() => edit({ products: form.products.filter((_, j) => j !== i) })}
+              onClick={() =>
+                edit({ products: form.products.filter((_, j) => j !== i) })
+              }
             >
               ✕
             </button>
@@ -206,7 +242,9 @@ export function StageForm(props: StageFormProps): JSX.Element {
           type="button"
           className="jp-Button jp-mod-styled jp-mod-reject"
           data-action="add-product"
-          onClick={() => edit({ products: [...form.products, { key: '', path: '' }] })}
+          onClick={() =>
+            edit({ products: [...form.products, { key: '', path: '' }] })
+          }
         >
           Add product
         </button>
@@ -231,7 +269,9 @@ export function StageForm(props: StageFormProps): JSX.Element {
                 aria-label={`type of ${row.name}`}
                 className="jp-mod-styled"
                 value={row.type}
-                onChange={e => editParam(i, { type: e.target.value as ParamType })}
+                onChange={e =>
+                  editParam(i, { type: e.target.value as ParamType })
+                }
               >
                 {PARAM_TYPES.map(t => (
                   <option key={t} value={t}>
@@ -252,7 +292,9 @@ export function StageForm(props: StageFormProps): JSX.Element {
                 className="jp-Button jp-mod-styled jp-mod-reject"
                 data-action="remove-param"
                 aria-label={`remove parameter ${row.name}`}
-                onClick={() => edit({ params: form.params.filter((_, j) => j !== i) })}
+                onClick={() =>
+                  edit({ params: form.params.filter((_, j) => j !== i) })
+                }
               >
                 ✕
               </button>
@@ -264,7 +306,11 @@ export function StageForm(props: StageFormProps): JSX.Element {
           type="button"
           className="jp-Button jp-mod-styled jp-mod-reject"
           data-action="add-param"
-          onClick={() => edit({ params: [...form.params, { name: '', type: 'str', text: '' }] })}
+          onClick={() =>
+            edit({
+              params: [...form.params, { name: '', type: 'str', text: '' }]
+            })
+          }
         >
           Add parameter
         </button>
@@ -273,7 +319,12 @@ export function StageForm(props: StageFormProps): JSX.Element {
 
       <label className="nbmlops-StageForm-field">
         Kernel
-        <select name="kernel" className="jp-mod-styled" value={form.kernel} onChange={e => edit({ kernel: e.target.value })}>
+        <select
+          name="kernel"
+          className="jp-mod-styled"
+          value={form.kernel}
+          onChange={e => edit({ kernel: e.target.value })}
+        >
           {kernels.map(k => (
             <option key={k.name} value={k.name}>
               {k.display}
@@ -296,12 +347,31 @@ export function StageForm(props: StageFormProps): JSX.Element {
 
       <div className="nbmlops-StageForm-actions" aria-live="polite">
         <span className="nbmlops-StageForm-status">
-          {{ idle: '', validating: 'Checking…', valid: 'Valid', invalid: 'Fix the errors above', saving: 'Saving…', saved: 'Saved' }[status]}
+          {
+            {
+              idle: '',
+              validating: 'Checking…',
+              valid: 'Valid',
+              invalid: 'Fix the errors above',
+              saving: 'Saving…',
+              saved: 'Saved'
+            }[status]
+          }
         </span>
-        <button type="button" className="jp-Button jp-mod-styled jp-mod-reject" data-action="cancel" onClick={props.close}>
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled jp-mod-reject"
+          data-action="cancel"
+          onClick={props.close}
+        >
           Cancel
         </button>
-        <button type="submit" className="jp-Button jp-mod-styled jp-mod-accept" data-action="save" disabled={status !== 'valid'}>
+        <button
+          type="submit"
+          className="jp-Button jp-mod-styled jp-mod-accept"
+          data-action="save"
+          disabled={status !== 'valid'}
+        >
           Save
         </button>
       </div>
