@@ -15,7 +15,18 @@ import {
 import { foldEvents, RunProgress, stageState, StageState } from './progress';
 
 const FOLDER_KEY = 'nbmlops:pipeline-folder';
-const POLL_MS = 1000;
+/** How often a run in progress is asked for its events. */
+export const POLL_MS = 1000;
+
+/** The REST calls the controller makes: api.ts's functions (a test passes its own server). */
+export interface PipelineApi {
+  getPipeline: typeof getPipeline;
+  startRun: typeof startRun;
+  listRuns: typeof listRuns;
+  getRun: typeof getRun;
+}
+
+const SERVER: PipelineApi = { getPipeline, startRun, listRuns, getRun };
 
 export interface PanelState {
   folder: string;
@@ -42,11 +53,15 @@ export function describeError(error: unknown): string {
 
 export class PipelineController {
   private listeners = new Set<() => void>();
-  private timer: number | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
   private _state: PanelState;
 
   constructor(
-    private readonly storage: Pick<Storage, 'getItem' | 'setItem'> | null = null
+    private readonly storage: Pick<
+      Storage,
+      'getItem' | 'setItem'
+    > | null = null,
+    private readonly api: PipelineApi = SERVER
   ) {
     this._state = {
       folder: storage?.getItem(FOLDER_KEY) || 'notebooks',
@@ -104,7 +119,7 @@ export class PipelineController {
   async refresh(): Promise<void> {
     this.update({ loading: true });
     try {
-      const pipeline = await getPipeline(this._state.folder);
+      const pipeline = await this.api.getPipeline(this._state.folder);
       this.update({
         pipeline,
         loading: false,
@@ -128,7 +143,7 @@ export class PipelineController {
   /** Run the pipeline (no stages) or the given stages, with their downstream ones. */
   async run(stages: string[] = [], downstream = true): Promise<void> {
     try {
-      const started = await startRun({
+      const started = await this.api.startRun({
         folder: this._state.folder,
         stages,
         downstream: stages.length > 0 && downstream,
@@ -144,7 +159,7 @@ export class PipelineController {
   /** Show a run that is going on (after a page reload, or one started elsewhere). */
   async attach(): Promise<void> {
     try {
-      const runs = await listRuns();
+      const runs = await this.api.listRuns();
       if (runs.active) {
         this.update({ runStartedAt: Date.now() });
         await this.follow(runs.active.id);
@@ -163,7 +178,7 @@ export class PipelineController {
     this.stopPolling();
     const tick = async (): Promise<void> => {
       try {
-        const run = await getRun(id);
+        const run = await this.api.getRun(id);
         this.update({ run, progress: foldEvents(run.events) });
         if (run.status !== 'running') {
           this.stopPolling();
@@ -174,13 +189,13 @@ export class PipelineController {
         this.update({ error: describeError(error) });
       }
     };
-    this.timer = window.setInterval(() => void tick(), POLL_MS);
+    this.timer = setInterval(() => void tick(), POLL_MS);
     await tick();
   }
 
   private stopPolling(): void {
     if (this.timer !== null) {
-      window.clearInterval(this.timer);
+      clearInterval(this.timer);
       this.timer = null;
     }
   }
