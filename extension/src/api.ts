@@ -298,7 +298,7 @@ export function startRun(run: RunRequest): Promise<RunStarted> {
   return request<RunStarted>(['runs'], post(run));
 }
 
-/** GET /nbmlops/runs — the run in progress, if any, and the runs this server started. */
+/** GET /nbmlops/runs — the run in progress, if any, the runs started here, who holds the project. */
 export function listRuns(): Promise<RunList> {
   return request<RunList>(['runs']);
 }
