@@ -79,9 +79,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# the extension's TypeScript: strict types and the vitest unit tests
+# the extension's TypeScript: the template's linters (eslint, prettier, stylelint), strict types
+# (sources and tests) and the vitest unit tests
 ext-test: setup
-	cd extension && $(JLPM) typecheck && $(JLPM) test
+	cd extension && $(JLPM) lint:check && $(JLPM) typecheck && $(JLPM) test
 
 test: setup system-deps lint typecheck ext-test
 	$(BIN)/pytest -n 2 --dist loadfile

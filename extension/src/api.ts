@@ -5,24 +5,58 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { JSONValue, StageMetadata } from './metadata';
-import type { RunEvent, ServerState } from './progress';
+import type { JSONValue, ParamType, StageMetadata } from './metadata';
+
+/*
+ * The answers' types are the server's answers exactly: tests/test_rest_contract.py records what
+ * the real server answers in test/fixtures/rest/, and test/restContract.test.ts checks those
+ * answers with the guards in apiGuards.ts, built from these types. Each list of values below is
+ * every value the server can send there, no more.
+ */
+
+/** A stage's state in the pipeline view (nbmlops/server/views.py). */
+export const SERVER_STATES = ['up_to_date', 'stale', 'never_run'] as const;
+export type ServerState = (typeof SERVER_STATES)[number];
+
+/**
+ * Why a stage is stale (nbmlops/state.py's kinds; `forced` never reaches the pipeline view,
+ * which plans without force).
+ */
+export const REASON_KINDS = [
+  'never_run',
+  'source_changed',
+  'stage_changed',
+  'params_changed',
+  'environment_changed',
+  'upstream_changed',
+  'upstream_missing',
+  'product_missing',
+  'product_changed',
+  'inputs_changed',
+  'upstream_will_run'
+] as const;
+export type ReasonKind = (typeof REASON_KINDS)[number];
+
+/** How a pipeline run ended (a run record's status). */
+export const RUN_OUTCOMES = ['succeeded', 'failed', 'up_to_date'] as const;
+export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+
+/** A background run's state: running, or how it ended. */
+export const RUN_STATES = ['running', ...RUN_OUTCOMES] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+/** How a stage ended in a run (`skipped`: up to date; `not_run`: an upstream failed). */
+export const STAGE_STATUSES = [
+  'succeeded',
+  'failed',
+  'skipped',
+  'not_run'
+] as const;
+export type StageStatus = (typeof STAGE_STATUSES)[number];
 
 /** Why a stage is stale: decide on `kind` and `subject`, show `text` (nbmlops/run/state.py). */
 export interface StaleReason {
-  kind:
-    | 'never_run'
-    | 'source_changed'
-    | 'stage_changed'
-    | 'params_changed'
-    | 'environment_changed'
-    | 'upstream_changed'
-    | 'upstream_missing'
-    | 'product_missing'
-    | 'product_changed'
-    | 'inputs_changed'
-    | 'forced'
-    | 'upstream_will_run';
+  kind: ReasonKind;
   /** The parameter, product (`stage.product` upstream), stage or file it is about. */
   subject: string | null;
   text: string;
@@ -33,8 +67,8 @@ export interface PipelineStage {
   upstream: string[];
   products: { [key: string]: string };
   params: { [key: string]: JSONValue };
-  kernel?: string;
-  environment?: string;
+  kernel: string;
+  environment: string;
   notebook: string;
   state: ServerState;
   reasons: StaleReason[];
@@ -49,6 +83,8 @@ export interface Pipeline {
   name: string;
   root: string;
   folder: string;
+  /** The folder of notebooks the pipeline is built from (relative to the server's root). */
+  source: string;
   active_run: string | null;
   stages: PipelineStage[];
   edges: [string, string][];
@@ -59,7 +95,7 @@ export interface StageContext {
   problems: { notebook: string; message: string }[];
   cell_params: { [name: string]: JSONValue };
   /** The Python type of each literal in the cell: JSON cannot tell 1.0 from 1. */
-  cell_types: { [name: string]: string };
+  cell_types: { [name: string]: ParamType };
 }
 
 export interface Validated {
@@ -76,28 +112,92 @@ export interface RunRequest {
   force: boolean;
 }
 
+/** POST /nbmlops/runs's answer: the run's handle and what was asked. */
+export interface RunStarted extends RunRequest {
+  id: string;
+  status: 'running';
+}
+
+/** A failed stage's error: its type, message and the fields that type has (cell, path...). */
+export interface StageError {
+  error: string;
+  message: string;
+  [field: string]: JSONValue;
+}
+
+/** A background run's progress, one event per line of its events file (server/runner.py). */
+export type RunEvent =
+  | { kind: 'run_started'; stage: null; message: string }
+  | { kind: 'stage_started'; stage: string; message: string }
+  | {
+      kind: 'stage_finished';
+      stage: string;
+      message: string;
+      status: StageStatus;
+      duration_s: number;
+      /** Why it ran (the stale reasons' text) or why it did not. */
+      reason: string;
+      mlflow_run_id: string | null;
+      error: StageError | null;
+    }
+  | { kind: 'run_finished'; stage: null; message: RunOutcome }
+  | { kind: 'finished'; run_id: string; status: RunOutcome }
+  /** The run stopped before or between stages (a cycle, a bad parameter...). */
+  | { kind: 'error'; error: string; message: string };
+
 export interface RunStatus extends RunRequest {
   id: string;
-  status: 'running' | 'succeeded' | 'failed';
+  status: RunState;
   returncode: number | null;
   events: RunEvent[];
   log_tail: string[];
 }
 
+/** Who holds the project's run lock: a run from JupyterLab or from a terminal. */
+export interface RunHolder {
+  run_id: string | null;
+  pid: number;
+  host: string;
+  user: string;
+  since: string;
+  command: string;
+  /** The server's handle when the run was started from JupyterLab. */
+  server_run: string | null;
+}
+
 export interface RunList {
   active: RunStatus | null;
   runs: string[];
+  holder: RunHolder | null;
 }
 
-interface ErrorBody {
+/**
+ * A 4xx answer: nbmlops's errors name their type and fields (nbmlops/server/handlers.py);
+ * jupyter_server's own (a malformed body) carry `message` and `reason` only.
+ */
+export interface ErrorBody {
   error?: string;
-  message?: string;
+  message: string;
+  reason?: string;
   field?: string;
   upstream?: string;
   param?: string;
   stage?: string;
   path?: string;
-  cycle?: string[] | string;
+  kernel?: string;
+  cycle?: string[];
+  /** A run holding the project: its handle, process, host, user, start and command. */
+  handle?: string;
+  pid?: number;
+  host?: string;
+  user?: string;
+  since?: string;
+  command?: string;
+  /** A parameter assigned again: the cell (from 0) and line. */
+  cell_index?: number;
+  line?: number;
+  /** A body over the route's limit: the limit in bytes. */
+  limit?: number;
 }
 
 export class NbmlopsApiError extends Error {
@@ -110,7 +210,11 @@ export class NbmlopsApiError extends Error {
   }
 }
 
-async function request<T>(path: string[], init: RequestInit = {}, query = ''): Promise<T> {
+async function request<T>(
+  path: string[],
+  init: RequestInit = {},
+  query = ''
+): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'nbmlops', ...path) + query;
   let response: Response;
@@ -131,7 +235,9 @@ async function request<T>(path: string[], init: RequestInit = {}, query = ''): P
   }
   if (!response.ok) {
     const fromServer: ErrorBody =
-      typeof body === 'object' && body !== null ? (body as ErrorBody) : { message: text };
+      typeof body === 'object' && body !== null
+        ? (body as ErrorBody)
+        : { message: text };
     if (!fromServer.message) {
       fromServer.message = `${response.status} ${response.statusText}`;
     }
@@ -146,12 +252,22 @@ function post(body: object): RequestInit {
 
 /** GET /nbmlops/pipeline?folder= — the stages as a checked DAG with their states. */
 export function getPipeline(folder: string): Promise<Pipeline> {
-  return request<Pipeline>(['pipeline'], {}, `?folder=${encodeURIComponent(folder)}`);
+  return request<Pipeline>(
+    ['pipeline'],
+    {},
+    `?folder=${encodeURIComponent(folder)}`
+  );
 }
 
 /** POST /nbmlops/stage/context — upstream choices and the parameters cell's names. */
-export function getStageContext(path: string, parametersSource: string | null): Promise<StageContext> {
-  return request<StageContext>(['stage', 'context'], post({ path, parameters_source: parametersSource }));
+export function getStageContext(
+  path: string,
+  parametersSource: string | null
+): Promise<StageContext> {
+  return request<StageContext>(
+    ['stage', 'context'],
+    post({ path, parameters_source: parametersSource })
+  );
 }
 
 /** A notebook cell as the server reads it (nbformat's fields, source as one string). */
@@ -178,11 +294,11 @@ export function validateStage(
 }
 
 /** POST /nbmlops/runs — start a run in a background process on the server. */
-export function startRun(run: RunRequest): Promise<{ id: string; status: string }> {
-  return request<{ id: string; status: string }>(['runs'], post(run));
+export function startRun(run: RunRequest): Promise<RunStarted> {
+  return request<RunStarted>(['runs'], post(run));
 }
 
-/** GET /nbmlops/runs — the run in progress, if any, and the runs this server started. */
+/** GET /nbmlops/runs — the run in progress, if any, the runs started here, who holds the project. */
 export function listRuns(): Promise<RunList> {
   return request<RunList>(['runs']);
 }

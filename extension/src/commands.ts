@@ -22,6 +22,21 @@ export namespace CommandIDs {
 
 export const PANEL_ID = 'nbmlops-pipeline';
 
+/** What a command without arguments takes (its `describedBy`). */
+const NO_ARGS = { args: { type: 'object', properties: {} } };
+/** What a command about one stage takes: that stage, else the current notebook's. */
+const STAGE_ARG = {
+  args: {
+    type: 'object',
+    properties: {
+      stage: {
+        type: 'string',
+        description: "The stage's name (default: the current notebook's stage)"
+      }
+    }
+  }
+};
+
 export function registerCommands(
   app: JupyterFrontEnd,
   tracker: INotebookTracker,
@@ -39,12 +54,16 @@ export function registerCommands(
   };
   const found = (args: { stage?: unknown }) => {
     const stage = stageOf(args);
-    return controller.state.pipeline?.stages.find(s => s.stage === stage) ?? null;
+    return (
+      controller.state.pipeline?.stages.find(s => s.stage === stage) ?? null
+    );
   };
 
   commands.addCommand(CommandIDs.editStage, {
+    describedBy: NO_ARGS,
     label: 'Edit Stage Metadata…',
-    caption: 'Tag the current notebook as a pipeline stage: name, upstream, products, parameters, kernel',
+    caption:
+      'Tag the current notebook as a pipeline stage: name, upstream, products, parameters, kernel',
     icon: pipelineIcon,
     isEnabled: () => tracker.currentWidget !== null,
     execute: async () => {
@@ -55,23 +74,32 @@ export function registerCommands(
     }
   });
   commands.addCommand(CommandIDs.openPipeline, {
+    describedBy: NO_ARGS,
     label: 'Show Pipeline Panel',
     caption: 'The pipeline of tagged notebooks, coloured by state',
     execute: () => app.shell.activateById(PANEL_ID)
   });
   commands.addCommand(CommandIDs.refreshPipeline, {
+    describedBy: NO_ARGS,
     label: 'Refresh Pipeline',
     execute: () => controller.refresh()
   });
   commands.addCommand(CommandIDs.runPipeline, {
+    describedBy: NO_ARGS,
     label: 'Run Pipeline',
-    caption: 'Run every stage that is not up to date (all of them with "force" ticked in the panel)',
+    caption:
+      'Run every stage that is not up to date (all of them with "force" ticked in the panel)',
     isEnabled: () => !controller.running && controller.state.pipeline !== null,
     execute: () => controller.run()
   });
   commands.addCommand(CommandIDs.runStage, {
-    label: args => (typeof args.stage === 'string' ? `Run Stage ${args.stage} and Downstream` : 'Run Stage and Downstream'),
-    caption: 'Run a stage (default: the current notebook) and the stages that depend on it',
+    describedBy: STAGE_ARG,
+    label: args =>
+      typeof args.stage === 'string'
+        ? `Run Stage ${args.stage} and Downstream`
+        : 'Run Stage and Downstream',
+    caption:
+      'Run a stage (default: the current notebook) and the stages that depend on it',
     isEnabled: args => !controller.running && found(args) !== null,
     execute: args => {
       const stage = stageOf(args);
@@ -79,8 +107,10 @@ export function registerCommands(
     }
   });
   commands.addCommand(CommandIDs.openExecuted, {
+    describedBy: STAGE_ARG,
     label: 'Open Executed Notebook of Stage',
-    caption: "The stage's notebook as its last run executed it (default: the current notebook's stage)",
+    caption:
+      "The stage's notebook as its last run executed it (default: the current notebook's stage)",
     isEnabled: args => Boolean(found(args)?.executed_notebook),
     execute: args => {
       const path = found(args)?.executed_notebook;
@@ -88,8 +118,10 @@ export function registerCommands(
     }
   });
   commands.addCommand(CommandIDs.openMlflowRun, {
+    describedBy: STAGE_ARG,
     label: 'Open MLflow Run of Stage',
-    caption: "The stage's last MLflow run in the MLflow UI (needs NBMLOPS_MLFLOW_UI or an MLflow server)",
+    caption:
+      "The stage's last MLflow run in the MLflow UI (needs NBMLOPS_MLFLOW_UI or an MLflow server)",
     isEnabled: args => Boolean(found(args)?.mlflow_url),
     execute: args => {
       const url = found(args)?.mlflow_url;

@@ -3,11 +3,30 @@
  * run, follow it (poll every second), reattach to a run after a reload. Commands and the panel
  * share one controller; views subscribe and re-render on every change.
  */
-import { getPipeline, getRun, listRuns, NbmlopsApiError, Pipeline, RunStatus, startRun } from './api';
+import {
+  getPipeline,
+  getRun,
+  listRuns,
+  NbmlopsApiError,
+  Pipeline,
+  RunStatus,
+  startRun
+} from './api';
 import { foldEvents, RunProgress, stageState, StageState } from './progress';
 
 const FOLDER_KEY = 'nbmlops:pipeline-folder';
-const POLL_MS = 1000;
+/** How often a run in progress is asked for its events. */
+export const POLL_MS = 1000;
+
+/** The REST calls the controller makes: api.ts's functions (a test passes its own server). */
+export interface PipelineApi {
+  getPipeline: typeof getPipeline;
+  startRun: typeof startRun;
+  listRuns: typeof listRuns;
+  getRun: typeof getRun;
+}
+
+const SERVER: PipelineApi = { getPipeline, startRun, listRuns, getRun };
 
 export interface PanelState {
   folder: string;
@@ -34,10 +53,16 @@ export function describeError(error: unknown): string {
 
 export class PipelineController {
   private listeners = new Set<() => void>();
-  private timer: number | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
   private _state: PanelState;
 
-  constructor(private readonly storage: Pick<Storage, 'getItem' | 'setItem'> | null = null) {
+  constructor(
+    private readonly storage: Pick<
+      Storage,
+      'getItem' | 'setItem'
+    > | null = null,
+    private readonly api: PipelineApi = SERVER
+  ) {
     this._state = {
       folder: storage?.getItem(FOLDER_KEY) || 'notebooks',
       force: false,
@@ -67,12 +92,19 @@ export class PipelineController {
   /** What a stage shows: running / failed from the current or last run, else the server's state. */
   stateOf(stage: string): StageState {
     const found = this._state.pipeline?.stages.find(s => s.stage === stage);
-    return stageState(stage, found?.state ?? 'never_run', this._state.progress, this.running);
+    return stageState(
+      stage,
+      found?.state ?? 'never_run',
+      this._state.progress,
+      this.running
+    );
   }
 
   /** The stage whose notebook is at `path` (relative to the server root), if any. */
   stageForNotebook(path: string): string | null {
-    return this._state.pipeline?.stages.find(s => s.notebook === path)?.stage ?? null;
+    return (
+      this._state.pipeline?.stages.find(s => s.notebook === path)?.stage ?? null
+    );
   }
 
   setFolder(folder: string): void {
@@ -87,21 +119,31 @@ export class PipelineController {
   async refresh(): Promise<void> {
     this.update({ loading: true });
     try {
-      const pipeline = await getPipeline(this._state.folder);
-      this.update({ pipeline, loading: false, loads: this._state.loads + 1, error: this.runError() });
+      const pipeline = await this.api.getPipeline(this._state.folder);
+      this.update({
+        pipeline,
+        loading: false,
+        loads: this._state.loads + 1,
+        error: this.runError()
+      });
       if (pipeline.active_run && !this.timer) {
         await this.follow(pipeline.active_run);
       }
     } catch (error) {
       const loads = this._state.loads + 1;
-      this.update({ pipeline: null, loading: false, loads, error: describeError(error) });
+      this.update({
+        pipeline: null,
+        loading: false,
+        loads,
+        error: describeError(error)
+      });
     }
   }
 
   /** Run the pipeline (no stages) or the given stages, with their downstream ones. */
   async run(stages: string[] = [], downstream = true): Promise<void> {
     try {
-      const started = await startRun({
+      const started = await this.api.startRun({
         folder: this._state.folder,
         stages,
         downstream: stages.length > 0 && downstream,
@@ -117,7 +159,7 @@ export class PipelineController {
   /** Show a run that is going on (after a page reload, or one started elsewhere). */
   async attach(): Promise<void> {
     try {
-      const runs = await listRuns();
+      const runs = await this.api.listRuns();
       if (runs.active) {
         this.update({ runStartedAt: Date.now() });
         await this.follow(runs.active.id);
@@ -136,7 +178,7 @@ export class PipelineController {
     this.stopPolling();
     const tick = async (): Promise<void> => {
       try {
-        const run = await getRun(id);
+        const run = await this.api.getRun(id);
         this.update({ run, progress: foldEvents(run.events) });
         if (run.status !== 'running') {
           this.stopPolling();
@@ -147,13 +189,13 @@ export class PipelineController {
         this.update({ error: describeError(error) });
       }
     };
-    this.timer = window.setInterval(() => void tick(), POLL_MS);
+    this.timer = setInterval(() => void tick(), POLL_MS);
     await tick();
   }
 
   private stopPolling(): void {
     if (this.timer !== null) {
-      window.clearInterval(this.timer);
+      clearInterval(this.timer);
       this.timer = null;
     }
   }
@@ -168,13 +210,20 @@ export class PipelineController {
       return progress.runError;
     }
     const failed = Object.entries(progress.errors);
-    return failed.length ? failed.map(([stage, message]) => `${stage} failed: ${message}`).join('\n') : null;
+    return failed.length
+      ? failed
+          .map(([stage, message]) => `${stage} failed: ${message}`)
+          .join('\n')
+      : null;
   }
 
   private update(change: Partial<PanelState>): void {
     this._state = { ...this._state, ...change };
     if (change.progress !== undefined && !this.running) {
-      this._state = { ...this._state, error: this.runError() ?? this._state.error };
+      this._state = {
+        ...this._state,
+        error: this.runError() ?? this._state.error
+      };
     }
     this.listeners.forEach(listener => listener());
   }

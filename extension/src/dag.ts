@@ -45,7 +45,10 @@ export const DEFAULT_LAYOUT: LayoutOptions = {
 };
 
 /** Layers by longest path; nodes in a cycle (the server refuses those) keep layer 0. */
-export function layers(ids: string[], edges: [string, string][]): Map<string, number> {
+export function layers(
+  ids: string[],
+  edges: [string, string][]
+): Map<string, number> {
   const known = new Set(ids);
   const ups = new Map<string, string[]>(ids.map(id => [id, []]));
   for (const [from, to] of edges) {
@@ -89,11 +92,17 @@ export function layout(
   rows.forEach((row, l) => {
     if (l > 0) {
       const weight = (id: string): number => {
-        const at = edges.filter(([f, t]) => t === id && slot.has(f)).map(([f]) => slot.get(f)!);
-        return at.length ? at.reduce((a, b) => a + b, 0) / at.length : Number.MAX_SAFE_INTEGER;
+        const at = edges
+          .filter(([f, t]) => t === id && slot.has(f))
+          .map(([f]) => slot.get(f)!);
+        return at.length
+          ? at.reduce((a, b) => a + b, 0) / at.length
+          : Number.MAX_SAFE_INTEGER;
       };
       const order = new Map(row.map((id, i) => [id, i]));
-      row.sort((a, b) => weight(a) - weight(b) || order.get(a)! - order.get(b)!);
+      row.sort(
+        (a, b) => weight(a) - weight(b) || order.get(a)! - order.get(b)!
+      );
     }
     row.forEach((id, i) => slot.set(id, i));
   });
@@ -125,8 +134,15 @@ export function layout(
     const x2 = b.x + nodeWidth / 2;
     const y2 = b.y;
     const bend = Math.max(8, (y2 - y1) / 2);
-    paths.push({ from, to, d: `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}` });
+    paths.push({
+      from,
+      to,
+      d: `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`
+    });
   }
-  const height = margin * 2 + rows.length * nodeHeight + Math.max(0, rows.length - 1) * layerGap;
+  const height =
+    margin * 2 +
+    rows.length * nodeHeight +
+    Math.max(0, rows.length - 1) * layerGap;
   return { nodes, edges: paths, width, height };
 }

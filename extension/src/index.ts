@@ -3,10 +3,17 @@
  * **Pipeline** panel in the left sidebar, and commands for both. All decisions are the server
  * extension's (nbmlops/server); this code edits notebook metadata and calls its REST API.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
-import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import {
+  INotebookModel,
+  INotebookTracker,
+  NotebookPanel
+} from '@jupyterlab/notebook';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { registerCommands } from './commands';
@@ -15,7 +22,10 @@ import { pipelineIcon } from './icons';
 import { createPipelinePanel } from './panel';
 import { openStageForm } from './stageForm';
 
-class StageButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
+class StageButton implements DocumentRegistry.IWidgetExtension<
+  NotebookPanel,
+  INotebookModel
+> {
   constructor(
     private readonly app: JupyterFrontEnd,
     private readonly controller: PipelineController
@@ -26,7 +36,12 @@ class StageButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, IN
       label: 'Stage',
       icon: pipelineIcon,
       tooltip: 'Tag this notebook as a pipeline stage (nbmlops)',
-      onClick: () => void openStageForm(this.app, panel, () => void this.controller.refresh())
+      onClick: () =>
+        void openStageForm(
+          this.app,
+          panel,
+          () => void this.controller.refresh()
+        )
     });
     if (!panel.toolbar.insertAfter('cellType', 'nbmlops-stage', button)) {
       panel.toolbar.addItem('nbmlops-stage', button);
@@ -41,10 +56,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null) => {
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null
+  ) => {
     const controller = new PipelineController(window.localStorage);
     registerCommands(app, tracker, controller, palette);
-    app.docRegistry.addWidgetExtension('Notebook', new StageButton(app, controller));
+    app.docRegistry.addWidgetExtension(
+      'Notebook',
+      new StageButton(app, controller)
+    );
     app.shell.add(createPipelinePanel(app, controller), 'left', { rank: 150 });
     void app.restored.then(async () => {
       await controller.refresh();

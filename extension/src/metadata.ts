@@ -5,10 +5,18 @@
  */
 
 export type JSONPrimitive = string | number | boolean | null;
-export type JSONValue = JSONPrimitive | JSONValue[] | { [key: string]: JSONValue };
+export type JSONValue =
+  JSONPrimitive | JSONValue[] | { [key: string]: JSONValue };
 export type JSONObject = { [key: string]: JSONValue };
 
-export const PARAM_TYPES = ['int', 'float', 'str', 'bool', 'list', 'dict'] as const;
+export const PARAM_TYPES = [
+  'int',
+  'float',
+  'str',
+  'bool',
+  'list',
+  'dict'
+] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
 
 export interface ParamRow {
@@ -69,7 +77,11 @@ export function formatValue(value: JSONValue, type?: ParamType): string {
   if (typeof value === 'string') {
     return value;
   }
-  if (type === 'float' && typeof value === 'number' && Number.isInteger(value)) {
+  if (
+    type === 'float' &&
+    typeof value === 'number' &&
+    Number.isInteger(value)
+  ) {
     return value.toFixed(1);
   }
   if (value === null) {
@@ -81,13 +93,18 @@ export function formatValue(value: JSONValue, type?: ParamType): string {
   return String(value);
 }
 
-export type Parsed = { ok: true; value: JSONValue } | { ok: false; error: string };
+export type Parsed =
+  { ok: true; value: JSONValue } | { ok: false; error: string };
 
 const INT = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** The JSON value of a parameter's text for its type, or why the text is not one. */
-export function parseParam(name: string, type: ParamType, text: string): Parsed {
+export function parseParam(
+  name: string,
+  type: ParamType,
+  text: string
+): Parsed {
   const shown = name || 'this parameter';
   const trimmed = text.trim();
   switch (type) {
@@ -95,7 +112,10 @@ export function parseParam(name: string, type: ParamType, text: string): Parsed 
       return { ok: true, value: text };
     case 'int':
       if (!INT.test(trimmed) || !Number.isSafeInteger(Number(trimmed))) {
-        return { ok: false, error: `${shown}: "${text}" is not a whole number` };
+        return {
+          ok: false,
+          error: `${shown}: "${text}" is not a whole number`
+        };
       }
       return { ok: true, value: Number(trimmed) };
     case 'float':
@@ -114,11 +134,21 @@ export function parseParam(name: string, type: ParamType, text: string): Parsed 
       try {
         value = JSON.parse(trimmed) as JSONValue;
       } catch {
-        return { ok: false, error: `${shown}: not JSON (e.g. ${type === 'list' ? '[1, 2]' : '{"a": 1}'})` };
+        return {
+          ok: false,
+          error: `${shown}: not JSON (e.g. ${type === 'list' ? '[1, 2]' : '{"a": 1}'})`
+        };
       }
-      const shape = Array.isArray(value) ? 'list' : isObject(value) ? 'dict' : 'other';
+      const shape = Array.isArray(value)
+        ? 'list'
+        : isObject(value)
+          ? 'dict'
+          : 'other';
       if (shape !== type) {
-        return { ok: false, error: `${shown}: a JSON ${type === 'list' ? 'array' : 'object'} is expected` };
+        return {
+          ok: false,
+          error: `${shown}: a JSON ${type === 'list' ? 'array' : 'object'} is expected`
+        };
       }
       return { ok: true, value };
     }
@@ -126,7 +156,9 @@ export function parseParam(name: string, type: ParamType, text: string): Parsed 
 }
 
 function asStringList(value: JSONValue | undefined): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  return Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string')
+    : [];
 }
 
 /**
@@ -148,7 +180,11 @@ export function toFormState(
     const fromCell = cellTypes[name];
     const known = PARAM_TYPES.find(t => t === fromCell);
     // the cell's float wins over an integral JSON number; otherwise the value says
-    return known === 'float' && typeof value === 'number' ? 'float' : value === null ? known ?? 'str' : typeOf(value);
+    return known === 'float' && typeof value === 'number'
+      ? 'float'
+      : value === null
+        ? (known ?? 'str')
+        : typeOf(value);
   };
   for (const [name, value] of Object.entries(declared)) {
     const type = typed(name, value);
@@ -161,7 +197,10 @@ export function toFormState(
     }
   }
   const products = isObject(meta.products)
-    ? Object.entries(meta.products).map(([key, path]) => ({ key, path: formatValue(path) }))
+    ? Object.entries(meta.products).map(([key, path]) => ({
+        key,
+        path: formatValue(path)
+      }))
     : [];
   return {
     stage: typeof meta.stage === 'string' ? meta.stage : '',
@@ -173,7 +212,8 @@ export function toFormState(
   };
 }
 
-export type Converted = { ok: true; metadata: StageMetadata } | { ok: false; errors: FieldErrors };
+export type Converted =
+  { ok: true; metadata: StageMetadata } | { ok: false; errors: FieldErrors };
 
 /**
  * The metadata the form describes, or the errors that keep it from being one (a value that does
@@ -231,7 +271,11 @@ export function toMetadata(form: FormState): Converted {
 }
 
 /** Where a server error belongs in the form, from the error's `field`/`upstream`/`param`. */
-export function errorField(error: { field?: string; upstream?: string; param?: string }): string {
+export function errorField(error: {
+  field?: string;
+  upstream?: string;
+  param?: string;
+}): string {
   if (error.upstream !== undefined) {
     return 'upstream';
   }
@@ -239,9 +283,21 @@ export function errorField(error: { field?: string; upstream?: string; param?: s
     return `params.${error.param}`;
   }
   const field = error.field ?? '';
-  const [head, rest] = [field.split('.')[0], field.split('.').slice(1).join('.')];
+  const [head, rest] = [
+    field.split('.')[0],
+    field.split('.').slice(1).join('.')
+  ];
   if (head === 'params' && rest) {
     return `params.${rest}`;
   }
-  return ['stage', 'upstream', 'products', 'params', 'kernel', 'environment'].includes(head) ? head : '';
+  return [
+    'stage',
+    'upstream',
+    'products',
+    'params',
+    'kernel',
+    'environment'
+  ].includes(head)
+    ? head
+    : '';
 }

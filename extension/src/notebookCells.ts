@@ -9,7 +9,9 @@ import type { CellSource } from './api';
 
 function tagsOf(cell: ICellModel): string[] {
   const tags = cell.getMetadata('tags');
-  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+  return Array.isArray(tags)
+    ? tags.filter((t): t is string => typeof t === 'string')
+    : [];
 }
 
 export function parametersCell(model: INotebookModel): ICellModel | null {
@@ -27,7 +29,11 @@ export function cellSources(model: INotebookModel): CellSource[] {
   const cells: CellSource[] = [];
   for (let i = 0; i < model.cells.length; i++) {
     const cell = model.cells.get(i);
-    cells.push({ cell_type: cell.type, source: cell.sharedModel.getSource(), metadata: { tags: tagsOf(cell) } });
+    cells.push({
+      cell_type: cell.type,
+      source: cell.sharedModel.getSource(),
+      metadata: { tags: tagsOf(cell) }
+    });
   }
   return cells;
 }
@@ -36,7 +42,10 @@ export function parametersSource(model: INotebookModel): string | null {
   return parametersCell(model)?.sharedModel.getSource() ?? null;
 }
 
-export function writeParametersSource(model: INotebookModel, source: string): void {
+export function writeParametersSource(
+  model: INotebookModel,
+  source: string
+): void {
   const cell = parametersCell(model);
   if (cell) {
     if (cell.sharedModel.getSource() !== source) {

@@ -8,11 +8,17 @@ import { PipelinePanel } from './components/PipelinePanel';
 import type { PipelineController } from './controller';
 import { pipelineIcon } from './icons';
 
-export function createPipelinePanel(app: JupyterFrontEnd, controller: PipelineController): ReactWidget {
+export function createPipelinePanel(
+  app: JupyterFrontEnd,
+  controller: PipelineController
+): ReactWidget {
   const widget = ReactWidget.create(
     <PipelinePanel
       controller={controller}
-      actions={{ openNotebook: path => void app.commands.execute('docmanager:open', { path }) }}
+      actions={{
+        openNotebook: path =>
+          void app.commands.execute('docmanager:open', { path })
+      }}
     />
   );
   widget.id = PANEL_ID;

@@ -3,32 +3,20 @@
  * stage's state during and after the run, counts, the current stage and the run's error.
  */
 
-export type ServerState = 'up_to_date' | 'stale' | 'never_run';
-export type StageState = ServerState | 'running' | 'failed';
+import type { RunEvent, ServerState, StageStatus } from './api';
 
-export interface RunEvent {
-  kind: string;
-  stage?: string | null;
-  status?: string;
-  message?: string;
-  error?: unknown;
-  duration_s?: number;
-  reason?: string | null;
-  mlflow_run_id?: string | null;
-  run_id?: string;
-}
+export type StageState = ServerState | 'running' | 'failed';
 
 export interface RunProgress {
   /** Stages started so far, in order. */
   started: string[];
-  /** Stage -> its finishing status (succeeded, skipped, failed, not_run). */
-  finished: { [stage: string]: string };
+  /** Stage -> its finishing status. */
+  finished: { [stage: string]: StageStatus };
   /** Stage -> the error message of a failed stage. */
   errors: { [stage: string]: string };
   current: string | null;
   /** The run's own error (a cycle, a bad parameter...) when it stopped before or between stages. */
   runError: string | null;
-  notes: string[];
 }
 
 export function errorText(error: unknown): string {
@@ -51,27 +39,27 @@ export function foldEvents(events: RunEvent[]): RunProgress {
     finished: {},
     errors: {},
     current: null,
-    runError: null,
-    notes: []
+    runError: null
   };
   for (const event of events) {
-    const stage = event.stage ?? null;
-    if (event.kind === 'stage_started' && stage) {
-      progress.started.push(stage);
-      progress.current = stage;
-    } else if (event.kind === 'stage_finished' && stage) {
-      progress.finished[stage] = event.status ?? 'failed';
+    if (event.kind === 'stage_started') {
+      progress.started.push(event.stage);
+      progress.current = event.stage;
+    } else if (event.kind === 'stage_finished') {
+      progress.finished[event.stage] = event.status;
       if (event.status === 'failed' || event.status === 'not_run') {
-        progress.errors[stage] = errorText(event.error) || event.reason || `stage ${event.status}`;
+        progress.errors[event.stage] =
+          errorText(event.error) || event.reason || `stage ${event.status}`;
       }
-      if (progress.current === stage) {
+      if (progress.current === event.stage) {
         progress.current = null;
       }
     } else if (event.kind === 'error') {
-      progress.runError = `${errorText(event.error)}: ${event.message ?? ''}`.replace(/^: /, '');
+      progress.runError = `${errorText(event.error)}: ${event.message}`.replace(
+        /^: /,
+        ''
+      );
       progress.current = null;
-    } else if (event.kind === 'note' && event.message) {
-      progress.notes.push(event.message);
     }
   }
   return progress;

@@ -3,7 +3,11 @@
  * validated: the `nbmlops` metadata and the `parameters` cell, then the notebook itself.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { MainAreaWidget, Notification, ReactWidget } from '@jupyterlab/apputils';
+import {
+  MainAreaWidget,
+  Notification,
+  ReactWidget
+} from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import React from 'react';
@@ -13,7 +17,11 @@ import { StageForm } from './components/StageForm';
 import { describeError } from './controller';
 import { pipelineIcon } from './icons';
 import { JSONValue, StageMetadata, toFormState } from './metadata';
-import { cellSources, parametersSource, writeParametersSource } from './notebookCells';
+import {
+  cellSources,
+  parametersSource,
+  writeParametersSource
+} from './notebookCells';
 
 const open = new Map<string, MainAreaWidget>();
 
@@ -27,7 +35,8 @@ function kernelsOf(app: JupyterFrontEnd): { name: string; display: string }[] {
 
 function currentKernel(panel: NotebookPanel): string {
   const running = panel.sessionContext.session?.kernel?.name;
-  const spec = panel.content.model?.getMetadata('kernelspec') as { name?: string } | undefined;
+  const spec = panel.content.model?.getMetadata('kernelspec') as
+    { name?: string } | undefined;
   return running || spec?.name || 'python3';
 }
 
@@ -52,7 +61,9 @@ export async function openStageForm(
   try {
     context = await getStageContext(path, parametersSource(model));
   } catch (error) {
-    Notification.error(`Stage form for ${path}: ${describeError(error)}`, { autoClose: false });
+    Notification.error(`Stage form for ${path}: ${describeError(error)}`, {
+      autoClose: false
+    });
     return;
   }
   const initial = toFormState(
@@ -70,7 +81,10 @@ export async function openStageForm(
     panel.content.model.setMetadata('nbmlops', answer.metadata);
     writeParametersSource(panel.content.model, answer.parameters_source);
     await panel.context.save();
-    Notification.success(`${PathExt.basename(path)} is stage "${answer.stage}"`, { autoClose: 4000 });
+    Notification.success(
+      `${PathExt.basename(path)} is stage "${answer.stage}"`,
+      { autoClose: 4000 }
+    );
     onSaved();
   };
   const content = ReactWidget.create(
@@ -81,7 +95,12 @@ export async function openStageForm(
       choices={context.stages}
       problems={context.problems}
       validate={(metadata: StageMetadata) =>
-        validateStage(path, metadata, parametersSource(model), cellSources(model))
+        validateStage(
+          path,
+          metadata,
+          parametersSource(model),
+          cellSources(model)
+        )
       }
       save={save}
       close={close}

@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 
 import { DEFAULT_LAYOUT, layers, layout } from '../src/dag';
 
-const overlap = (a: { x: number; y: number }, b: { x: number; y: number }): boolean =>
-  Math.abs(a.x - b.x) < DEFAULT_LAYOUT.nodeWidth && Math.abs(a.y - b.y) < DEFAULT_LAYOUT.nodeHeight;
+const overlap = (
+  a: { x: number; y: number },
+  b: { x: number; y: number }
+): boolean =>
+  Math.abs(a.x - b.x) < DEFAULT_LAYOUT.nodeWidth &&
+  Math.abs(a.y - b.y) < DEFAULT_LAYOUT.nodeHeight;
 
 describe('DAG layout', () => {
   it('puts every edge from an earlier layer to a later one', () => {
@@ -29,7 +33,12 @@ describe('DAG layout', () => {
       ['b', 'd'],
       ['c', 'd']
     ];
-    const { nodes, edges: paths, width, height } = layout(['a', 'b', 'c', 'd'], edges);
+    const {
+      nodes,
+      edges: paths,
+      width,
+      height
+    } = layout(['a', 'b', 'c', 'd'], edges);
     expect(nodes.map(n => [n.id, n.layer])).toEqual([
       ['a', 0],
       ['b', 1],
@@ -48,18 +57,31 @@ describe('DAG layout', () => {
     const bottom = nodes.find(n => n.id === 'd')!;
     expect(top.y).toBeLessThan(bottom.y);
     expect(paths).toHaveLength(4);
-    expect(paths[0].d.startsWith(`M${top.x + DEFAULT_LAYOUT.nodeWidth / 2},${top.y + DEFAULT_LAYOUT.nodeHeight}`)).toBe(true);
+    expect(
+      paths[0].d.startsWith(
+        `M${top.x + DEFAULT_LAYOUT.nodeWidth / 2},${top.y + DEFAULT_LAYOUT.nodeHeight}`
+      )
+    ).toBe(true);
   });
 
   it('handles a single stage and is deterministic', () => {
     const one = layout(['only'], []);
-    expect(one.nodes).toEqual([{ id: 'only', layer: 0, x: DEFAULT_LAYOUT.margin, y: DEFAULT_LAYOUT.margin }]);
+    expect(one.nodes).toEqual([
+      {
+        id: 'only',
+        layer: 0,
+        x: DEFAULT_LAYOUT.margin,
+        y: DEFAULT_LAYOUT.margin
+      }
+    ]);
     expect(one.edges).toEqual([]);
     const edges: [string, string][] = [
       ['x', 'z'],
       ['y', 'z']
     ];
-    expect(layout(['x', 'y', 'z'], edges)).toEqual(layout(['x', 'y', 'z'], edges));
+    expect(layout(['x', 'y', 'z'], edges)).toEqual(
+      layout(['x', 'y', 'z'], edges)
+    );
   });
 
   it('orders a layer by its upstream positions to avoid crossings', () => {

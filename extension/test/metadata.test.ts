@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
 
-import { errorField, FormState, parseParam, toFormState, toMetadata, typeOf } from '../src/metadata';
+import {
+  errorField,
+  FormState,
+  parseParam,
+  toFormState,
+  toMetadata,
+  typeOf
+} from '../src/metadata';
 
 const TAGGED = {
   stage: 'train',
   upstream: ['features'],
   products: { model: 'model.skops', metrics: 'metrics.json' },
-  params: { n_estimators: 200, learning_rate: 0.1, label: 'adherent', early: true, grid: [1, 2], opts: { a: 1 } },
+  params: {
+    n_estimators: 200,
+    learning_rate: 0.1,
+    label: 'adherent',
+    early: true,
+    grid: [1, 2],
+    opts: { a: 1 }
+  },
   kernel: 'python3',
   environment: 'uv.lock'
 };
@@ -25,21 +39,41 @@ describe('form state and metadata', () => {
     expect(form.kernel).toBe('python3');
     const back = toMetadata(form);
     expect(back).toEqual({ ok: true, metadata: TAGGED });
-    expect(Object.keys(back.ok ? back.metadata.products : {})).toEqual(['model', 'metrics']);
+    expect(Object.keys(back.ok ? back.metadata.products : {})).toEqual([
+      'model',
+      'metrics'
+    ]);
   });
 
   it('omits an empty environment and uses the notebook kernel for an untagged notebook', () => {
     const form = toFormState(undefined, {}, 'ir');
-    expect(form).toEqual({ stage: '', upstream: [], products: [], params: [], kernel: 'ir', environment: '' });
+    expect(form).toEqual({
+      stage: '',
+      upstream: [],
+      products: [],
+      params: [],
+      kernel: 'ir',
+      environment: ''
+    });
     const back = toMetadata({ ...form, stage: 'load', environment: '  ' });
     expect(back).toEqual({
       ok: true,
-      metadata: { stage: 'load', upstream: [], products: {}, params: {}, kernel: 'ir' }
+      metadata: {
+        stage: 'load',
+        upstream: [],
+        products: {},
+        params: {},
+        kernel: 'ir'
+      }
     });
   });
 
   it('adds the names only the parameters cell has after the declared ones', () => {
-    const form = toFormState({ stage: 's', params: { seed: 42 } }, { seed: 7, scale: 2.5, note: 'x', f: null }, 'python3');
+    const form = toFormState(
+      { stage: 's', params: { seed: 42 } },
+      { seed: 7, scale: 2.5, note: 'x', f: null },
+      'python3'
+    );
     expect(form.params).toEqual([
       { name: 'seed', type: 'int', text: '42' }, // the metadata wins over the cell
       { name: 'scale', type: 'float', text: '2.5' },
@@ -79,11 +113,16 @@ describe('form state and metadata', () => {
 describe('float defaults JSON cannot tell from integers', () => {
   it("takes the parameters cell's type and shows the decimal point", () => {
     // metadata saved by JupyterLab holds C: 1 for the cell's `C = 1.0`
-    const form = toFormState({ stage: 's', params: { C: 1, n: 3 } }, { C: 1, n: 3, lr: 2 }, 'python3', {
-      C: 'float',
-      n: 'int',
-      lr: 'float'
-    });
+    const form = toFormState(
+      { stage: 's', params: { C: 1, n: 3 } },
+      { C: 1, n: 3, lr: 2 },
+      'python3',
+      {
+        C: 'float',
+        n: 'int',
+        lr: 'float'
+      }
+    );
     expect(form.params).toEqual([
       { name: 'C', type: 'float', text: '1.0' },
       { name: 'n', type: 'int', text: '3' },
@@ -105,7 +144,10 @@ describe('parameter values by type', () => {
   });
 
   it('float takes decimal and scientific notation', () => {
-    expect(parseParam('lr', 'float', '1e-3')).toEqual({ ok: true, value: 0.001 });
+    expect(parseParam('lr', 'float', '1e-3')).toEqual({
+      ok: true,
+      value: 0.001
+    });
     expect(parseParam('lr', 'float', '.5')).toEqual({ ok: true, value: 0.5 });
     expect(parseParam('lr', 'float', 'NaN').ok).toBe(false);
     expect(parseParam('lr', 'float', 'Infinity').ok).toBe(false);
@@ -113,28 +155,40 @@ describe('parameter values by type', () => {
 
   it('bool takes true or false only; str keeps the text as typed', () => {
     expect(parseParam('b', 'bool', 'true')).toEqual({ ok: true, value: true });
-    expect(parseParam('b', 'bool', 'false')).toEqual({ ok: true, value: false });
+    expect(parseParam('b', 'bool', 'false')).toEqual({
+      ok: true,
+      value: false
+    });
     expect(parseParam('b', 'bool', 'True').ok).toBe(false);
-    expect(parseParam('s', 'str', '  a b ')).toEqual({ ok: true, value: '  a b ' });
+    expect(parseParam('s', 'str', '  a b ')).toEqual({
+      ok: true,
+      value: '  a b '
+    });
   });
 
   it('list and dict must be JSON of that shape', () => {
-    expect(parseParam('l', 'list', '[1, "a"]')).toEqual({ ok: true, value: [1, 'a'] });
-    expect(parseParam('d', 'dict', '{"a": [1]}')).toEqual({ ok: true, value: { a: [1] } });
+    expect(parseParam('l', 'list', '[1, "a"]')).toEqual({
+      ok: true,
+      value: [1, 'a']
+    });
+    expect(parseParam('d', 'dict', '{"a": [1]}')).toEqual({
+      ok: true,
+      value: { a: [1] }
+    });
     expect(parseParam('l', 'list', '{"a": 1}').ok).toBe(false);
     expect(parseParam('d', 'dict', '[1]').ok).toBe(false);
     expect(parseParam('d', 'dict', "{'a': 1}").ok).toBe(false);
   });
 
   it('types read from JSON values', () => {
-    expect([typeOf(1), typeOf(1.5), typeOf('x'), typeOf(false), typeOf([]), typeOf({})]).toEqual([
-      'int',
-      'float',
-      'str',
-      'bool',
-      'list',
-      'dict'
-    ]);
+    expect([
+      typeOf(1),
+      typeOf(1.5),
+      typeOf('x'),
+      typeOf(false),
+      typeOf([]),
+      typeOf({})
+    ]).toEqual(['int', 'float', 'str', 'bool', 'list', 'dict']);
   });
 });
 

@@ -32,7 +32,11 @@ export function PipelinePanel({ controller, actions }: Props): JSX.Element {
     void controller.refresh();
   };
   return (
-    <div className="nbmlops-PipelinePanel-body" data-loading={String(state.loading)} data-loads={state.loads}>
+    <div
+      className="nbmlops-PipelinePanel-body"
+      data-loading={String(state.loading)}
+      data-loads={state.loads}
+    >
       <form
         className="nbmlops-PipelinePanel-toolbar"
         onSubmit={e => {
@@ -51,7 +55,11 @@ export function PipelinePanel({ controller, actions }: Props): JSX.Element {
           />
         </label>
         <div className="nbmlops-PipelinePanel-run">
-          <button type="submit" className="jp-Button jp-mod-styled jp-mod-reject" data-action="refresh">
+          <button
+            type="submit"
+            className="jp-Button jp-mod-styled jp-mod-reject"
+            data-action="refresh"
+          >
             Refresh
           </button>
           <button
@@ -107,7 +115,10 @@ export function PipelinePanel({ controller, actions }: Props): JSX.Element {
                 busy={busy}
                 selected={selected === stage.stage}
                 onRun={() => void controller.run([stage.stage], true)}
-                onOpenExecuted={() => stage.executed_notebook && actions.openNotebook(stage.executed_notebook)}
+                onOpenExecuted={() =>
+                  stage.executed_notebook &&
+                  actions.openNotebook(stage.executed_notebook)
+                }
                 onOpenSource={() => actions.openNotebook(stage.notebook)}
               />
             ))}

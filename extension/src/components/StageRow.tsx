@@ -27,7 +27,11 @@ export function StageRow(props: Props): JSX.Element {
     >
       <div className="nbmlops-StageRow-head">
         <span className="nbmlops-StageRow-dot" aria-hidden="true" />
-        <button className="nbmlops-StageRow-name" title={`Open ${stage.notebook}`} onClick={props.onOpenSource}>
+        <button
+          className="nbmlops-StageRow-name"
+          title={`Open ${stage.notebook}`}
+          onClick={props.onOpenSource}
+        >
           {stage.stage}
         </button>
         <span className="nbmlops-StageRow-state">{STATE_LABELS[state]}</span>
@@ -56,17 +60,28 @@ export function StageRow(props: Props): JSX.Element {
           className="jp-Button jp-mod-styled jp-mod-reject"
           data-action="open-executed"
           disabled={!stage.executed_notebook}
-          title={stage.executed_notebook ?? 'No executed notebook yet: run the stage'}
+          title={
+            stage.executed_notebook ?? 'No executed notebook yet: run the stage'
+          }
           onClick={props.onOpenExecuted}
         >
           Executed notebook
         </button>
         {stage.mlflow_url ? (
-          <a className="nbmlops-MlflowLink" href={stage.mlflow_url} target="_blank" rel="noopener noreferrer">
+          <a
+            className="nbmlops-MlflowLink"
+            href={stage.mlflow_url}
+            target="_blank"
+            rel="noopener noreferrer"
+          >
             MLflow run
           </a>
         ) : stage.mlflow_run_id ? (
-          <span className="nbmlops-MlflowRun" data-run-id={stage.mlflow_run_id} title={SQLITE_HINT}>
+          <span
+            className="nbmlops-MlflowRun"
+            data-run-id={stage.mlflow_run_id}
+            title={SQLITE_HINT}
+          >
             MLflow {stage.mlflow_run_id.slice(0, 8)}
           </span>
         ) : null}
