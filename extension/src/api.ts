@@ -19,7 +19,7 @@ export const SERVER_STATES = ['up_to_date', 'stale', 'never_run'] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
 
 /**
- * Why a stage is stale (nbmlops/state.py's kinds; `forced` never reaches the pipeline view,
+ * Why a stage is stale (nbmlops/run/state.py's kinds; `forced` never reaches the pipeline view,
  * which plans without force).
  */
 export const REASON_KINDS = [
