@@ -88,7 +88,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nbmlops.errors import PhiDetectedError
-from nbmlops.privacy.phi import _spans
+from nbmlops.privacy.phi.patterns import find_spans
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -513,7 +513,7 @@ def _value_kind(value: str) -> str | None:
         return Identifier.SSN.value
     if _ID_VALUE.fullmatch(value):
         return Identifier.MRN.value
-    for kind, start, end in _spans(value, None):
+    for kind, start, end in find_spans(value, None):
         if start != 0:
             break
         if kind == "date" and _TIME_REST.fullmatch(value, end):
@@ -851,7 +851,7 @@ def _flagged(series: pd.Series) -> tuple[int, tuple[str, ...]]:
         starts.append(position)
         position += len(text) + 1
     hits, kinds = set(), set()
-    for kind, start, _ in _spans("\0".join(texts)):
+    for kind, start, _ in find_spans("\0".join(texts)):
         hits.add(bisect.bisect_right(starts, start) - 1)
         kinds.add(kind)
     return int(counts.iloc[sorted(hits)].sum()), tuple(sorted(kinds))
