@@ -113,8 +113,13 @@ class ColumnReport:
     registered: int = 0
 
 
+# -- the actions ----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ColumnPlan:
+    """One input column and the kind :func:`nbmlops.privacy.deid.deidentify` decided it holds."""
+
     column: Any
     kind: Identifier | None
     role: str  # an Identifier value, AGE, or "" (keep)
