@@ -36,13 +36,9 @@ import pandas as pd
 from nbmlops.demo.datasets import synthetic_patients
 from nbmlops.privacy.deid import deidentify
 from nbmlops.privacy.identifiers import project_registry, register_identifiers
-from nbmlops.privacy.phi import (
-    _NAME_CANDIDATE,
-    _output_texts,
-    census_names,
-    scan_notebook,
-    scan_text,
-)
+from nbmlops.privacy.phi import census_names, scan_notebook, scan_text
+from nbmlops.privacy.phi.notebooks import _output_texts
+from nbmlops.privacy.phi.patterns import _NAME_CANDIDATE
 
 
 def demo_false_positives(root: Path) -> None:

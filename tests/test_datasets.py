@@ -23,6 +23,7 @@ from nbmlops.demo.datasets import (
     OUTCOME_MODEL,
     synthetic_patients,
 )
+from nbmlops.errors import InvalidInputError
 
 EXPECTED_DTYPES = {
     "patient_name": "object",
@@ -330,8 +331,15 @@ def test_drift_changes_the_copay_relationship(large: pd.DataFrame) -> None:
     ],
 )
 def test_invalid_arguments_are_refused_by_name(arguments: dict[str, object], named: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{named} must be"):
+    with pytest.raises(InvalidInputError, match=rf"^{named} must be") as refused:
         synthetic_patients(**arguments)  # type: ignore[arg-type]
+    assert refused.value.argument == named
+
+
+def test_the_outcome_model_of_a_batch_refuses_a_drift_outside_0_to_1() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        OUTCOME_MODEL.at(1.5)
+    assert refused.value.argument == "drift"
 
 
 def test_numpy_integers_and_floats_are_accepted() -> None:

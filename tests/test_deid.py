@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbmlops.demo.datasets import IDENTIFIER_COLUMNS, synthetic_patients
-from nbmlops.errors import PhiDetectedError
+from nbmlops.errors import InvalidInputError, PhiDetectedError
 from nbmlops.privacy.deid import Identifier, deidentify, safe_harbor_zip3
 from nbmlops.privacy.phi import scan_text
 
@@ -371,17 +371,25 @@ def test_strict_refuses_kept_text_that_looks_like_phi() -> None:
     ],
 )
 def test_bad_declarations(identifiers: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInputError, match=message) as refused:
         deidentify(_frame(a=[1]), identifiers=identifiers)
+    assert refused.value.argument == "identifiers"
 
 
-def test_frames_it_refuses() -> None:
-    with pytest.raises(ValueError, match="unique"):
-        deidentify(pd.DataFrame([[1, 2]], columns=["a", "a"]))
-    with pytest.raises(ValueError, match="clashes"):
-        deidentify(_frame(dob=["2020-01-01"], dob_year=[2020]), identifiers={"dob_year": None})
-    with pytest.raises(TypeError):
-        deidentify([{"name": "x"}])  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("frame", "identifiers", "message"),
+    [
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), None, "unique"),
+        (pd.DataFrame([[1]], columns=pd.MultiIndex.from_tuples([("a", "b")])), None, "flatten"),
+        (_frame(dob=["2020-01-01"], dob_year=[2020]), {"dob_year": None}, "clashes"),
+        (pd.DataFrame({"a": [1]}, index=pd.Index(["x"], name="a")), None, "index"),
+        ([{"name": "x"}], None, "DataFrame"),
+    ],
+)
+def test_frames_it_refuses(frame: Any, identifiers: dict[str, None] | None, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message) as refused:
+        deidentify(frame, identifiers=identifiers)
+    assert refused.value.argument == "frame"
 
 
 # -- property: no identifier survives --------------------------------------------------------------

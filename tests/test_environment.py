@@ -28,7 +28,6 @@ from nbmlops.run.environment import (
     kernel_python,
     lock_digest,
     locked_distributions,
-    main,
     require_environment,
 )
 
@@ -313,7 +312,7 @@ def test_environment_yml_is_not_stale() -> None:
     committed = (ROOT / "environment.yml").read_text("utf-8")
 
     assert committed == export_conda_environment(LOCK), (
-        "environment.yml is stale: python -m nbmlops.run.environment export-conda"
+        "environment.yml is stale: nbmlops env export-conda --lock uv.lock --output environment.yml"
     )
 
 
@@ -333,13 +332,18 @@ def test_environment_yml_holds_the_linux_311_pins() -> None:
     assert pip_section["pip"][-1] == "-e ."
 
 
-def test_the_generator_writes_and_checks(tmp_path: Path) -> None:
-    output = tmp_path / "environment.yml"
-    arguments = ["export-conda", "--lock", str(LOCK), "--output", str(output)]
+def test_the_cli_writes_the_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`nbmlops env export-conda` is the one command that writes environment.yml."""
+    from nbmlops.cli.main import main
 
-    assert main([*arguments, "--check"]) == 1
-    assert main(arguments) == 0
+    output = tmp_path / "environment.yml"
+    arguments = ["env", "export-conda", "--lock", str(LOCK), "--output"]
+
+    assert main([*arguments, str(output)]) == 0
     assert output.read_text("utf-8") == export_conda_environment(LOCK)
-    assert main([*arguments, "--check"]) == 0
-    output.write_text(output.read_text("utf-8").replace("pandas==", "pandas>="), "utf-8")
-    assert main([*arguments, "--check"]) == 1
+    capsys.readouterr()
+    assert main([*arguments, "-"]) == 0
+    assert capsys.readouterr().out == export_conda_environment(LOCK)
+    no_lock, unwritten = tmp_path / "uv.lock", tmp_path / "unwritten.yml"
+    assert main(["env", "export-conda", "--lock", str(no_lock), "-o", str(unwritten)]) == 2
+    assert not unwritten.exists()

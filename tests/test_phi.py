@@ -14,7 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbmlops.errors import MalformedNotebookError, NotebookError, PhiDetectedError
+from nbmlops.errors import (
+    InvalidInputError,
+    MalformedNotebookError,
+    NotebookError,
+    PhiDetectedError,
+)
 from nbmlops.privacy.phi import (
     census_names,
     check_notebook,
@@ -410,8 +415,9 @@ def test_clean_notebook_and_off_policy_need_no_copy(tmp_path: Path) -> None:
     assert (clean.findings, clean.redacted) == ((), None)
     off = check_notebook(_write(tmp_path, _phi_notebook()), policy="off")
     assert (off.findings, off.redacted) == ((), None)
-    with pytest.raises(ValueError, match="policy"):
+    with pytest.raises(InvalidInputError) as refused:
         check_notebook(tmp_path / "train.ipynb", policy="warn")  # type: ignore[arg-type]
+    assert refused.value.argument == "policy"
 
 
 def test_unreadable_notebooks(tmp_path: Path) -> None:

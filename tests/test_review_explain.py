@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from nbmlops.demo.datasets import synthetic_patients
+from nbmlops.errors import InvalidInputError
 from nbmlops.review.explain import PERMUTATIONS, ExplainResult, explain
 from nbmlops.review.explain_view import SORTS
 
@@ -187,8 +188,9 @@ def test_round_trip_through_json_keeps_views_working() -> None:
     assert rebuilt == result
     assert rebuilt.to_html() == result.to_html()
     assert rebuilt.widget().titles == ("Global importance", "Beeswarm", "Patient")
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(InvalidInputError, match="kind") as refused:
         ExplainResult.from_dict({**data, "kind": "drift"})
+    assert refused.value.argument == "data"
 
 
 def _raw_values(X: pd.DataFrame) -> list[str]:
@@ -218,7 +220,7 @@ def test_no_raw_values_or_index_labels_unless_show_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "word"),
+    ("kwargs", "argument"),
     [
         ({"algorithm": "tree"}, "algorithm"),
         ({"algorithm": "deep"}, "algorithm"),
@@ -228,18 +230,21 @@ def test_no_raw_values_or_index_labels_unless_show_values() -> None:
         ({"seed": -1}, "seed"),
         ({"show_values": "yes"}, "show_values"),
         ({"feature_names": ["a", "b"]}, "feature_names"),
+        ({"background": pd.DataFrame({"a": [1.0]})}, "background"),
     ],
 )
-def test_bad_arguments_raise(kwargs: dict[str, Any], word: str) -> None:
-    with pytest.raises(ValueError, match=word):
+def test_bad_arguments_raise(kwargs: dict[str, Any], argument: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
         explain(_logistic(), _data()[NUMERIC], **kwargs)
+    assert refused.value.argument == argument
 
 
 def test_not_a_binary_classifier_raises_and_forced_permutation_runs() -> None:
     X = _data()[NUMERIC]
     three = LogisticRegression(max_iter=2000).fit(X, np.digitize(X["age"], [40, 65]))
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(InvalidInputError, match="model") as refused:
         explain(three, X)
+    assert refused.value.argument == "model"
     forced = explain(_gbc(), _features().iloc[:15], algorithm="permutation", max_background=20)
     assert (forced.explainer, forced.output_space) == ("PermutationExplainer", "probability")
     array = explain(_gbc(), _features().to_numpy(), feature_names=list(_features().columns))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_score, roc_auc_score
 
 from nbmlops.demo.datasets import BIASED_GROUP, synthetic_patients
+from nbmlops.errors import InvalidInputError
 from nbmlops.review.fairness import FairnessResult, _groupings, fairness
 from nbmlops.review.fairness_bootstrap import _plan, _replicate_metrics
 
@@ -217,23 +219,32 @@ def test_to_dict_round_trips_through_json() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "word"),
+    ("kwargs", "argument"),
     [
-        ({"y_pred": None}, "y_pred or y_score"),
-        ({"checks": {"accuracy_gap": 0.1}}, "unknown check"),
+        ({"y_pred": None}, "y_pred"),
+        ({"y_pred": [1, 0]}, "y_pred"),
+        ({"y_pred": None, "y_score": [0.5, float("nan"), 0.1] * 10}, "y_score"),
+        ({"y_pred": None, "y_score": [0.5] * 30, "threshold": math.inf}, "threshold"),
+        ({"checks": {"accuracy_gap": 0.1}}, "checks"),
+        ({"checks": {"selection_rate_ratio": math.nan}}, "checks"),
         ({"min_group_size": 0}, "min_group_size"),
+        ({"n_bootstrap": -1}, "n_bootstrap"),
         ({"ci": 1.5}, "ci"),
         ({"y_true": [0, 1, 2] * 10}, "y_true"),
+        ({"y_true": [], "y_pred": [], "sensitive_features": {"g": []}}, "y_true"),
+        ({"sensitive_features": ["a", "b", "c"] * 10}, "sensitive_features"),
+        ({"sensitive_features": {"g": ["a"]}}, "sensitive_features"),
     ],
 )
-def test_bad_arguments_raise(kwargs: dict[str, object], word: str) -> None:
+def test_bad_arguments_raise(kwargs: dict[str, object], argument: str) -> None:
     base: dict[str, object] = {
         "y_true": [0, 1, 1] * 10,
         "y_pred": [1, 1, 0] * 10,
         "sensitive_features": {"g": ["a", "b", "c"] * 10},
     }
-    with pytest.raises(ValueError, match=word):
+    with pytest.raises(InvalidInputError) as refused:
         fairness(**(base | kwargs))  # type: ignore[arg-type]
+    assert refused.value.argument == argument
 
 
 def _without_images(page: str) -> str:
@@ -272,8 +283,9 @@ def test_from_dict_rebuilds_the_same_result() -> None:
     assert from_json.headline() == result.headline()
     assert "<table>" in from_json.to_html()
     assert from_json.widget().children
-    with pytest.raises(ValueError, match="drift"):
+    with pytest.raises(InvalidInputError, match="drift") as refused:
         FairnessResult.from_dict(exported | {"kind": "drift"})
+    assert refused.value.argument == "data"
 
     labels_only = fairness(  # no scores: no AUROC, no threshold; one feature, no bootstrap
         y_true=[0, 1, 1, 0] * 20,

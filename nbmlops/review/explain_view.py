@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from nbmlops.review.rendering import figure_png, fmt, html_table, img_tag, section
 
 if TYPE_CHECKING:
-    from nbmlops.review.explain import ExplainResult
+    from nbmlops.review.explain_result import ExplainResult
 
 __all__ = [
     "SORTS",

@@ -16,15 +16,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
+from nbmlops.errors import InvalidInputError
 from nbmlops.review.fairness_bootstrap import LABEL_METRICS
 from nbmlops.review.fairness_bootstrap import bootstrap as _bootstrap
 from nbmlops.review.fairness_bootstrap import interval as _interval
 from nbmlops.review.fairness_bootstrap import intervals as _intervals
-from nbmlops.review.rendering import ReviewResult, json_float
+from nbmlops.review.fairness_result import METRICS, Check, FairnessResult, GroupTable
 
 __all__ = ["DEFAULT_CHECKS", "LABEL_METRICS", "Check", "FairnessResult", "GroupTable", "fairness"]
 
@@ -33,250 +33,11 @@ DEFAULT_CHECKS: Mapping[str, float] = MappingProxyType(
 )
 """Checks run when none are named: each value must be at most its limit."""
 
-_METRICS = (*LABEL_METRICS, "auroc")
 _MISSING = "(missing)"
-_SETTINGS = ("n_rows", "threshold", "min_group_size", "n_bootstrap", "ci", "seed")
 
 FloatArray = Any  # numpy arrays; kept loose because pandas and fairlearn have no stubs here
 Grouping = tuple[tuple[str, ...], FloatArray, list[tuple[str, ...]]]
 """Features grouped by, each row's group number, and the group labels in sorted order."""
-
-
-def _nan(value: float | None) -> float:
-    """A float from JSON: ``None`` (how :func:`json_float` writes NaN) back to NaN."""
-    return math.nan if value is None else float(value)
-
-
-def _gap_to_dict(value: float, ci: tuple[float, float]) -> dict[str, Any]:
-    return {"value": json_float(value), "ci": [json_float(x) for x in ci]}
-
-
-def _gap_from_dict(data: Mapping[str, Any]) -> tuple[float, tuple[float, float]]:
-    low, high = data["ci"]
-    return _nan(data["value"]), (_nan(low), _nan(high))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Check:
-    """One threshold check: ``value`` must be at most (``_difference``) or at least
-    (``_ratio``) ``limit``. A value that cannot be computed (NaN) fails."""
-
-    name: str
-    value: float
-    limit: float
-    at_most: bool
-
-    @property
-    def passed(self) -> bool:
-        if math.isnan(self.value):
-            return False
-        return self.value <= self.limit if self.at_most else self.value >= self.limit
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": json_float(self.value),
-            "limit": self.limit,
-            "rule": "at_most" if self.at_most else "at_least",
-            "passed": self.passed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Check:
-        return cls(
-            name=data["name"],
-            value=_nan(data["value"]),
-            limit=float(data["limit"]),
-            at_most=data["rule"] == "at_most",
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class GroupTable:
-    """Per-group metrics for one grouping (one feature, or the intersection of several).
-
-    ``values``, ``ci_low`` and ``ci_high`` hold one float per group, NaN where suppressed;
-    ``counts`` is ``None`` for a suppressed group (its size is withheld too).
-    """
-
-    features: tuple[str, ...]
-    metrics: tuple[str, ...]
-    groups: tuple[tuple[str, ...], ...]
-    counts: tuple[int | None, ...]
-    values: Mapping[str, tuple[float, ...]]
-    ci_low: Mapping[str, tuple[float, ...]]
-    ci_high: Mapping[str, tuple[float, ...]]
-    difference: Mapping[str, float]
-    difference_ci: Mapping[str, tuple[float, float]]
-    ratio: Mapping[str, float]
-
-    @property
-    def suppressed(self) -> tuple[tuple[str, ...], ...]:
-        """Labels of the groups too small to report."""
-        return tuple(g for g, c in zip(self.groups, self.counts, strict=True) if c is None)
-
-    def to_frame(self) -> Any:
-        """A ``pandas.DataFrame``: one row per group; ``n``, ``suppressed``, each metric and its
-        ``_ci_low`` / ``_ci_high``."""
-        import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the lock
-
-        columns: dict[str, Any] = {
-            "n": pd.array(self.counts, dtype="Int64"),
-            "suppressed": [c is None for c in self.counts],
-        }
-        for m in self.metrics:
-            columns[m] = self.values[m]
-            columns[f"{m}_ci_low"] = self.ci_low[m]
-            columns[f"{m}_ci_high"] = self.ci_high[m]
-        index = pd.MultiIndex.from_tuples(self.groups, names=self.features)
-        return pd.DataFrame(columns, index=index)
-
-    def to_dict(self) -> dict[str, Any]:
-        rows = []
-        for i, (label, n) in enumerate(zip(self.groups, self.counts, strict=True)):
-            row: dict[str, Any] = {"group": dict(zip(self.features, label, strict=True))}
-            row["n"], row["suppressed"] = n, n is None
-            if n is not None:
-                row["metrics"] = {
-                    m: {
-                        "value": json_float(self.values[m][i]),
-                        "ci": [json_float(self.ci_low[m][i]), json_float(self.ci_high[m][i])],
-                    }
-                    for m in self.metrics
-                }
-            rows.append(row)
-        return {
-            "features": list(self.features),
-            "groups": rows,
-            "suppressed": [list(g) for g in self.suppressed],
-            "difference": {
-                m: _gap_to_dict(v, self.difference_ci[m]) for m, v in self.difference.items()
-            },
-            "ratio": {m: json_float(v) for m, v in self.ratio.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GroupTable:
-        features = tuple(data["features"])
-        metrics = tuple(m for m in _METRICS if m in data["difference"])  # JSON may sort keys
-        rows = data["groups"]
-
-        def column(m: str, pick: int | None) -> tuple[float, ...]:
-            cells = [r["metrics"][m] if "metrics" in r else None for r in rows]
-            return tuple(
-                math.nan if c is None else _nan(c["value"] if pick is None else c["ci"][pick])
-                for c in cells
-            )
-
-        gaps = {m: _gap_from_dict(data["difference"][m]) for m in metrics}
-        return cls(
-            features=features,
-            metrics=metrics,
-            groups=tuple(tuple(r["group"][f] for f in features) for r in rows),
-            counts=tuple(r["n"] for r in rows),
-            values=MappingProxyType({m: column(m, None) for m in metrics}),
-            ci_low=MappingProxyType({m: column(m, 0) for m in metrics}),
-            ci_high=MappingProxyType({m: column(m, 1) for m in metrics}),
-            difference=MappingProxyType({m: gaps[m][0] for m in metrics}),
-            difference_ci=MappingProxyType({m: gaps[m][1] for m in metrics}),
-            ratio=MappingProxyType({m: _nan(data["ratio"][m]) for m in metrics}),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class FairnessResult(ReviewResult):
-    """What :func:`fairness` found. ``by_group`` is over the intersection of all the sensitive
-    features (fairlearn's grouping); ``by_feature`` has one table per feature."""
-
-    kind: ClassVar[str] = "fairness"
-
-    n_rows: int
-    threshold: float | None
-    min_group_size: int
-    n_bootstrap: int
-    ci: float
-    seed: int
-    overall: Mapping[str, float]
-    by_group: GroupTable
-    by_feature: Mapping[str, GroupTable]
-    equalized_odds_difference: float
-    equalized_odds_difference_ci: tuple[float, float]
-    demographic_parity_difference: float
-    demographic_parity_difference_ci: tuple[float, float]
-    checks: Mapping[str, Check]
-
-    @property
-    def passed(self) -> bool:
-        """Whether every check passed."""
-        return all(c.passed for c in self.checks.values())
-
-    def to_frame(self) -> Any:
-        """The intersection table as a ``pandas.DataFrame`` (see :meth:`GroupTable.to_frame`)."""
-        return self.by_group.to_frame()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data (NaN becomes ``None``): settings, aggregates, labels, counts."""
-        return {
-            "kind": self.kind,
-            **{name: getattr(self, name) for name in _SETTINGS},
-            "overall": {m: json_float(v) for m, v in self.overall.items()},
-            "by_group": self.by_group.to_dict(),
-            "by_feature": {f: t.to_dict() for f, t in self.by_feature.items()},
-            "equalized_odds_difference": _gap_to_dict(
-                self.equalized_odds_difference, self.equalized_odds_difference_ci
-            ),
-            "demographic_parity_difference": _gap_to_dict(
-                self.demographic_parity_difference, self.demographic_parity_difference_ci
-            ),
-            "checks": {n: c.to_dict() for n, c in self.checks.items()},
-            "passed": self.passed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FairnessResult:
-        """Rebuild a result from :meth:`to_dict` (e.g. the JSON a review stage wrote)."""
-        if data.get("kind", cls.kind) != cls.kind:
-            raise ValueError(f"data holds a {data.get('kind')!r} result, not {cls.kind!r}")
-        by_group = GroupTable.from_dict(data["by_group"])
-        eod, eod_ci = _gap_from_dict(data["equalized_odds_difference"])
-        dpd, dpd_ci = _gap_from_dict(data["demographic_parity_difference"])
-        return cls(
-            **{name: data[name] for name in _SETTINGS},
-            overall=MappingProxyType({m: _nan(v) for m, v in data["overall"].items()}),
-            by_group=by_group,
-            by_feature=MappingProxyType(  # in the features' order, whatever JSON did to keys
-                {f: GroupTable.from_dict(data["by_feature"][f]) for f in by_group.features}
-            ),
-            equalized_odds_difference=eod,
-            equalized_odds_difference_ci=eod_ci,
-            demographic_parity_difference=dpd,
-            demographic_parity_difference_ci=dpd_ci,
-            checks=MappingProxyType({n: Check.from_dict(c) for n, c in data["checks"].items()}),
-        )
-
-    def headline(self) -> dict[str, float]:
-        """The two gaps, ``passed`` (1 or 0) and ``n_checks_failed``."""
-        return {
-            "equalized_odds_difference": self.equalized_odds_difference,
-            "demographic_parity_difference": self.demographic_parity_difference,
-            "passed": float(self.passed),
-            "n_checks_failed": float(sum(not c.passed for c in self.checks.values())),
-        }
-
-    def to_html(self) -> str:
-        """Static HTML (no script, no external resources, labels escaped) for notebooks and
-        nbconvert: TPR and FPR by group as a plot with intervals, per-group metrics, suppressed
-        groups, gaps and checks."""
-        from nbmlops.review.fairness_view import render_html
-
-        return render_html(self)
-
-    def widget(self) -> Any:
-        """The checks and gaps, then grouping and metric pickers over an interval plot and its
-        table (see :func:`nbmlops.review.fairness_view.build_widget`)."""
-        from nbmlops.review.fairness_view import build_widget
-
-        return build_widget(self)
 
 
 def fairness(
@@ -330,9 +91,9 @@ def fairness(
 
     Raises
     ------
-    ValueError
+    InvalidInputError
         If the inputs disagree in length, labels are not 0/1, or a setting or check is unknown or
-        out of range; the message names the argument.
+        out of range; ``argument`` names the argument.
 
     Examples
     --------
@@ -410,20 +171,26 @@ def _arrays(
     if y_score is not None:
         scores = np.asarray(y_score, dtype=float).ravel()
         if not np.isfinite(scores).all():
-            raise ValueError("y_score must be finite numbers; drop or impute missing scores")
+            raise InvalidInputError(
+                "y_score must be finite numbers; drop or impute missing scores", argument="y_score"
+            )
     if y_pred is not None:
         pred = _binary("y_pred", y_pred)
     elif scores is not None:
         if not (isinstance(threshold, int | float) and math.isfinite(threshold)):
-            raise ValueError(f"threshold must be a finite number, not {threshold!r}")
+            raise InvalidInputError(
+                f"threshold must be a finite number, not {threshold!r}", argument="threshold"
+            )
         pred = (scores >= threshold).astype(np.int64)
     else:
-        raise ValueError("give y_pred or y_score (or both)")
+        raise InvalidInputError("give y_pred or y_score (or both)", argument="y_pred")
     for name, arr in (("y_pred", pred), ("y_score", scores)):
         if arr is not None and len(arr) != len(truth):
-            raise ValueError(f"{name} has {len(arr)} values but y_true has {len(truth)}")
+            raise InvalidInputError(
+                f"{name} has {len(arr)} values but y_true has {len(truth)}", argument=name
+            )
     if len(truth) == 0:
-        raise ValueError("y_true is empty")
+        raise InvalidInputError("y_true is empty", argument="y_true")
     return truth, pred, scores
 
 
@@ -434,14 +201,14 @@ def _binary(name: str, values: Any) -> FloatArray:
     if arr.dtype == bool:
         return arr.astype(np.int64)
     if not np.isin(arr, [0, 1]).all():
-        raise ValueError(f"{name} must hold only 0 and 1 (or booleans)")
+        raise InvalidInputError(f"{name} must hold only 0 and 1 (or booleans)", argument=name)
     return arr.astype(np.int64)
 
 
 def _feature_columns(features: Any, n: int) -> dict[str, Any]:
     """The sensitive features as name -> 1-D values (not copied)."""
     import numpy as np
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the lock
 
     if isinstance(features, pd.DataFrame):
         columns = {str(c): features.iloc[:, i] for i, c in enumerate(features.columns)}
@@ -453,12 +220,16 @@ def _feature_columns(features: Any, n: int) -> dict[str, Any]:
         columns = {str(k): np.asarray(v).ravel() for k, v in features.items()}
         width = len(features)
     else:
-        raise ValueError("sensitive_features must be a DataFrame, a Series or a mapping")
+        raise InvalidInputError(
+            "sensitive_features must be a DataFrame, a Series or a mapping",
+            argument="sensitive_features",
+        )
     lengths = sorted({len(v) for v in columns.values()})
     if lengths != [n] or len(columns) != width or "" in columns:
-        raise ValueError(
+        raise InvalidInputError(
             "sensitive_features must have at least one column, distinct non-empty names and "
-            f"{n} rows (like y_true), not {width} columns of {lengths} rows"
+            f"{n} rows (like y_true), not {width} columns of {lengths} rows",
+            argument="sensitive_features",
         )
     return columns
 
@@ -470,9 +241,11 @@ def _settings(min_group_size: int, n_bootstrap: int, ci: float, seed: int) -> No
         ("seed", seed, 0),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer of at least {low}, not {value!r}")
+            raise InvalidInputError(
+                f"{name} must be an integer of at least {low}, not {value!r}", argument=name
+            )
     if not (isinstance(ci, int | float) and 0 < ci < 1):
-        raise ValueError(f"ci must be a number between 0 and 1, not {ci!r}")
+        raise InvalidInputError(f"ci must be a number between 0 and 1, not {ci!r}", argument="ci")
 
 
 def _check_specs(
@@ -483,9 +256,13 @@ def _check_specs(
     specs = {}
     for name, limit in checks.items():
         if name not in known:
-            raise ValueError(f"unknown check {name!r}; choose from {sorted(known)}")
+            raise InvalidInputError(
+                f"unknown check {name!r}; choose from {sorted(known)}", argument="checks"
+            )
         if not (isinstance(limit, int | float) and math.isfinite(limit)):
-            raise ValueError(f"the limit of check {name!r} must be a finite number")
+            raise InvalidInputError(
+                f"the limit of check {name!r} must be a finite number", argument="checks"
+            )
         specs[name] = (float(limit), known[name])
     return specs
 
@@ -572,7 +349,7 @@ def _table(
     sizes = np.bincount(group, minlength=len(labels))
     shown = sizes >= min_group_size
     point_of = by_group.reindex(range(len(labels)))
-    metrics = tuple(m for m in _METRICS if m in point_of.columns)
+    metrics = tuple(m for m in METRICS if m in point_of.columns)
     values, low, high, diff, diff_ci, ratio = {}, {}, {}, {}, {}, {}
     for m in metrics:
         point = np.where(shown, point_of[m].to_numpy(dtype=float), math.nan)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nbmlops.review.rendering import figure_png, fmt, html_table, img_tag, section
 
 if TYPE_CHECKING:
-    from nbmlops.review.fairness import FairnessResult, GroupTable
+    from nbmlops.review.fairness_result import FairnessResult, GroupTable
 
 __all__ = [
     "EQUALIZED_ODDS",
