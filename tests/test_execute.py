@@ -15,6 +15,7 @@ from conftest import MakeProject
 from nbmlops.authoring.pipeline import PipelineSpec, discover
 from nbmlops.errors import (
     EnvironmentMismatchError,
+    InvalidInputError,
     ParameterError,
     UpstreamProductsMissingError,
 )
@@ -47,6 +48,9 @@ def test_run_then_nothing_changed_then_param_change(make_project: MakeProject) -
     )
     assert double.inputs["upstream:load.data"] == first.stage("load").product_digests["data"]
     assert events[0] == "run_started" and events[-1] == "run_finished"
+    with pytest.raises(InvalidInputError, match="has no stage 'nope'") as unknown:
+        first.stage("nope")
+    assert unknown.value.argument == "name"
 
     second = run_pipeline(_spec(root), tracking=False)
     assert second.status == "up_to_date"
@@ -185,6 +189,9 @@ def test_wrong_parameter_fails_before_any_kernel(make_project: MakeProject) -> N
     assert not (root / "build").exists()
     # no ledger, no record: only the (empty) run lock file, kept between runs as flock needs
     assert [p.name for p in (root / ".nbmlops").iterdir()] == ["run.lock"]
+    with pytest.raises(ParameterError, match="PHI policy 'warn'") as err:
+        run_pipeline(_spec(root), tracking=False, phi_policy="warn")
+    assert (err.value.stage, err.value.param) == (None, "phi_policy")
 
 
 def test_environment_mismatch_stops_or_is_recorded(make_project: MakeProject) -> None:

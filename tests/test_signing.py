@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -408,6 +409,26 @@ def test_the_private_key_is_under_scrypt_at_least_as_costly_as_the_password_hash
     assert (kdf["n"], kdf["r"], kdf["p"]) >= (hashed["n"], hashed["r"], hashed["p"])
     assert kdf["n"] * kdf["r"] >= hashed["n"] * hashed["r"]
     assert kdf["salt"] != hashed["salt"]
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"format": "pkcs12"}, "unknown key format 'pkcs12'"),
+        ({"kdf": {"algorithm": "pbkdf2"}}, "unknown key format"),
+        ({"nonce": "not hex"}, "damaged"),
+    ],
+)
+def test_a_stored_key_of_another_format_or_damaged_is_refused_naming_it(
+    signers: LocalSignerRegistry, change: dict[str, Any], said: str
+) -> None:
+    record = json.loads(signers.path.read_text())["signers"]["jdoe"]
+    stored = {**record["private_key"], **change}
+    with pytest.raises(SignatureError, match=said) as refused:
+        signing_keys.decrypt_private_key(
+            stored, PASSWORD, signer_id="jdoe", public_key=record["public_key"]
+        )
+    assert refused.value.signer == "jdoe" and "re-key the signer" in refused.value.reason
 
 
 def _legacy_signer(root: Path, signer_id: str = "old") -> str:

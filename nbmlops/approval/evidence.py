@@ -69,12 +69,6 @@ class Evidence:
     def digest(self) -> str:
         return evidence_digest(self.to_dict())
 
-    def item(self, name: str) -> EvidenceItem:
-        for item in self.items:
-            if item.name == name:
-                return item
-        raise KeyError(name)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
