@@ -164,6 +164,20 @@ def test_dead_kernel_and_missing_product(make_project: MakeProject) -> None:
     assert verify_ledger(root).ok
 
 
+def test_without_its_papermill_engine_a_stage_fails_saying_to_install_nbmlops(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from papermill.engines import papermill_engines
+
+    # what an environment where nbmlops's `papermill.engine` entry point is not installed has
+    monkeypatch.delitem(papermill_engines._engines, "nbmlops")
+    root = make_project("load")
+    record = run_pipeline(_spec(root), tracking=False)
+    error = record.stage("load").error or {}
+    assert record.status == "failed" and error["error"] == "SetupError"
+    assert "entry point is missing" in error["message"]
+
+
 def test_downstream_of_failure_is_not_run(make_project: MakeProject) -> None:
     root = make_project("load", "failing_cell")
     nb = root / "notebooks" / "after.ipynb"
