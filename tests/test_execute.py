@@ -15,6 +15,7 @@ from conftest import MakeProject
 from nbmlops.authoring.pipeline import PipelineSpec, discover
 from nbmlops.errors import (
     EnvironmentMismatchError,
+    InvalidInputError,
     ParameterError,
     UpstreamProductsMissingError,
 )
@@ -47,6 +48,9 @@ def test_run_then_nothing_changed_then_param_change(make_project: MakeProject) -
     )
     assert double.inputs["upstream:load.data"] == first.stage("load").product_digests["data"]
     assert events[0] == "run_started" and events[-1] == "run_finished"
+    with pytest.raises(InvalidInputError, match="has no stage 'nope'") as unknown:
+        first.stage("nope")
+    assert unknown.value.argument == "name"
 
     second = run_pipeline(_spec(root), tracking=False)
     assert second.status == "up_to_date"
@@ -160,6 +164,20 @@ def test_dead_kernel_and_missing_product(make_project: MakeProject) -> None:
     assert verify_ledger(root).ok
 
 
+def test_without_its_papermill_engine_a_stage_fails_saying_to_install_nbmlops(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from papermill.engines import papermill_engines
+
+    # what an environment where nbmlops's `papermill.engine` entry point is not installed has
+    monkeypatch.delitem(papermill_engines._engines, "nbmlops")
+    root = make_project("load")
+    record = run_pipeline(_spec(root), tracking=False)
+    error = record.stage("load").error or {}
+    assert record.status == "failed" and error["error"] == "SetupError"
+    assert "entry point is missing" in error["message"]
+
+
 def test_downstream_of_failure_is_not_run(make_project: MakeProject) -> None:
     root = make_project("load", "failing_cell")
     nb = root / "notebooks" / "after.ipynb"
@@ -185,6 +203,9 @@ def test_wrong_parameter_fails_before_any_kernel(make_project: MakeProject) -> N
     assert not (root / "build").exists()
     # no ledger, no record: only the (empty) run lock file, kept between runs as flock needs
     assert [p.name for p in (root / ".nbmlops").iterdir()] == ["run.lock"]
+    with pytest.raises(ParameterError, match="PHI policy 'warn'") as err:
+        run_pipeline(_spec(root), tracking=False, phi_policy="warn")
+    assert (err.value.stage, err.value.param) == (None, "phi_policy")
 
 
 def test_environment_mismatch_stops_or_is_recorded(make_project: MakeProject) -> None:

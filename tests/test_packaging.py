@@ -58,3 +58,19 @@ def test_the_wheel_ships_the_built_labextension_and_the_config(tmp_path: Path) -
     }
     # no TypeScript sources, node_modules or build leftovers
     assert not [n for n in names if "node_modules" in n or n.endswith((".ts", ".tsx"))]
+
+
+def test_papermill_registers_the_pool_engine_from_the_installed_entry_point() -> None:
+    """papermill finds nbmlops's engine by itself when it is imported (nothing in nbmlops
+    registers it), under the name the kernel runner asks for."""
+    from nbmlops.run.kernel import _ENGINE
+
+    code = (
+        "import sys; from papermill.engines import papermill_engines; "
+        f"engine = papermill_engines.get_engine({_ENGINE!r}); "
+        "print(engine.__module__, engine.__qualname__, 'nbmlops.run.kernel' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["nbmlops.run.papermill_engine", "PoolEngine", "False"]

@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import MakeProject, lab_extensions, server_extensions
 
-from nbmlops.privacy.telemetry import TELEMETRY_SWITCHES
+from nbmlops.errors import InvalidInputError
+from nbmlops.privacy.telemetry import TELEMETRY_SWITCHES, phi_policy
 
 
 def test_import_forces_every_telemetry_switch_off() -> None:
@@ -30,6 +32,18 @@ def test_import_forces_every_telemetry_switch_off() -> None:
         timeout=60,
     )
     assert json.loads(done.stdout) == TELEMETRY_SWITCHES
+
+
+def test_an_unknown_phi_policy_is_refused_naming_where_it_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NBMLOPS_PHI_POLICY", raising=False)
+    assert phi_policy(tmp_path) == "refuse"
+    (tmp_path / "pyproject.toml").write_text('[tool.nbmlops]\nphi_policy = "warn"\n')
+    with pytest.raises(InvalidInputError, match="'warn' is not one of") as refused:
+        phi_policy(tmp_path)
+    assert refused.value.argument == "phi_policy" and "[tool.nbmlops]" in str(refused.value)
+    assert phi_policy(tmp_path, "Redact") == "redact"  # the option wins over the project's
 
 
 _INET = re.compile(r"(connect|sendto|sendmsg)\(.*sa_family=AF_INET6?,.*")

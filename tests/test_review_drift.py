@@ -15,6 +15,7 @@ import pytest
 from conftest import render_cell
 
 from nbmlops.demo.datasets import IDENTIFIER_COLUMNS, synthetic_patients
+from nbmlops.errors import InvalidInputError
 from nbmlops.review.drift import DriftResult, drift
 from nbmlops.review.drift_profile import current_distribution
 
@@ -198,40 +199,43 @@ def test_reference_cache_keys_and_a_corrupt_entry_is_rebuilt(tmp_path: Path, dam
 @pytest.mark.parametrize("columns", [None, ["age", "ssn"]])
 def test_identifier_columns_are_refused(columns: list[str] | None) -> None:
     frame = synthetic_patients(200, seed=1)
-    with pytest.raises(ValueError, match="identifiers: drop them") as caught:
+    with pytest.raises(InvalidInputError, match="identifiers: drop them") as caught:
         drift(frame, frame, columns=columns)
     named = "ssn" if columns else "patient_name"
-    assert named in str(caught.value)
+    assert named in str(caught.value) and caught.value.argument == "columns"
     assert set(IDENTIFIER_COLUMNS) & set(frame.columns)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "word"),
+    ("kwargs", "word", "argument"),
     [
-        ({"sample": 0}, "sample"),
-        ({"seed": -1}, "seed"),
-        ({"drift_share": 1.5}, "drift_share"),
-        ({"threshold": -0.1}, "threshold"),
-        ({"columns": ["age", "nope"]}, "not in both"),
-        ({"categorical": ["age"], "numerical": ["age"]}, "both categorical and numerical"),
-        ({"numerical": ["payer"]}, "non-numbers"),
-        ({"per_column_method": {"bmi": "ks"}}, "per_column_method"),
-        ({"reference": "not a frame"}, "reference"),
+        ({"sample": 0}, "sample", "sample"),
+        ({"seed": -1}, "seed", "seed"),
+        ({"drift_share": 1.5}, "drift_share", "drift_share"),
+        ({"threshold": -0.1}, "threshold", "threshold"),
+        ({"columns": ["age", "nope"]}, "not in both", "columns"),
+        ({"categorical": ["nope"]}, "not tested", "categorical"),
+        ({"categorical": ["age"], "numerical": ["age"]}, "both categorical", "numerical"),
+        ({"numerical": ["payer"]}, "non-numbers", "numerical"),
+        ({"per_column_method": {"bmi": "ks"}}, "per_column_method", "per_column_method"),
+        ({"reference": "not a frame"}, "reference", "reference"),
     ],
 )
-def test_bad_arguments_raise(kwargs: dict[str, Any], word: str) -> None:
+def test_bad_arguments_raise(kwargs: dict[str, Any], word: str, argument: str) -> None:
     frame = _frame(300, 1, 0.0)
     args = {"reference": frame, "current": frame} | kwargs
-    with pytest.raises(ValueError, match=word):
+    with pytest.raises(InvalidInputError, match=word) as refused:
         drift(**args)
+    assert refused.value.argument == argument
 
 
 def test_dates_are_refused() -> None:
     frame = synthetic_patients(200, seed=1)[["age", "service_date"]].rename(
         columns={"service_date": "index_day"}
     )
-    with pytest.raises(ValueError, match="'index_day' holds dates"):
+    with pytest.raises(InvalidInputError, match="'index_day' holds dates") as refused:
         drift(frame, frame)
+    assert refused.value.argument == "columns"
 
 
 def test_small_cells_are_merged_pooled_or_suppressed() -> None:
@@ -250,6 +254,8 @@ def test_small_cells_are_merged_pooled_or_suppressed() -> None:
     assert c.labels == ("A", "B", "(other)")
     assert (c.reference, c.current) == ((600, 390, 10), (500, 490, 10))
     x = result.column("x").distribution
+    with pytest.raises(InvalidInputError, match="'nope' was not tested"):
+        result.column("nope")
     assert x.labels[-1].startswith("≥") and x.reference[-1] >= 10  # outliers joined a bin
     assert "1e+06" not in "".join(x.labels)
 

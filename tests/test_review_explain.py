@@ -23,7 +23,7 @@ from sklearn.preprocessing import OneHotEncoder
 from nbmlops.demo.datasets import synthetic_patients
 from nbmlops.errors import InvalidInputError
 from nbmlops.review.explain import PERMUTATIONS, ExplainResult, explain
-from nbmlops.review.explain_view import SORTS
+from nbmlops.review.explain_view import SORTS, patient_order
 
 NUMERIC = [
     "age",
@@ -289,6 +289,9 @@ def test_widget_patient_picker_and_sort_redraw() -> None:
     assert [risks[v] for _, v in picker.options] == sorted(risks)
     sort.value = SORTS[2]
     assert [v for _, v in picker.options] == list(range(len(risks)))
+    with pytest.raises(InvalidInputError, match="sort must be one of") as refused:
+        patient_order(result, "by name")
+    assert refused.value.argument == "sort"
 
 
 def test_static_rendering_in_an_executed_notebook_and_nbconvert(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from nbmlops.demo.datasets import synthetic_patients
+from nbmlops.errors import InvalidInputError
 from nbmlops.review import fairness
 from nbmlops.review.fairness import FairnessResult
 
@@ -43,5 +44,6 @@ def test_log_to_a_given_run_writes_json_html_and_headline_metrics(tmp_path: Path
 
 def test_log_outside_a_stage_needs_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NBMLOPS_STAGE", raising=False)
-    with pytest.raises(ValueError, match="run_id"):
+    with pytest.raises(InvalidInputError, match="run_id") as refused:
         _result().log()
+    assert refused.value.argument == "run_id"

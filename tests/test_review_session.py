@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from nbmlops.approval.decision import read_decision, verify_decisions
 from nbmlops.approval.evidence import EVIDENCE_STORE
 from nbmlops.approval.signing import LocalSignerRegistry
-from nbmlops.errors import ReviewError, SignatureError
+from nbmlops.errors import EvidenceChangedError, ReviewError, SignatureError
 from nbmlops.records.ledger import read_entries, verify_ledger
 from nbmlops.review.session import session, write_review_notebook
 
@@ -145,9 +145,9 @@ def test_evidence_changed_after_the_run_cannot_be_reviewed(project: tuple[Path, 
     root, run_id = project
     fairness = root / "build" / "demo" / "review" / "fairness.json"
     fairness.write_text(fairness.read_text().replace('"n_rows": 2000', '"n_rows": 2001'))
-    with pytest.raises(ReviewError) as refused:
+    with pytest.raises(EvidenceChangedError) as refused:
         session(run_id, root=root)
-    assert refused.value.path == fairness
+    assert refused.value.path == fairness and isinstance(refused.value, ReviewError)
 
 
 def test_evidence_changed_while_the_session_is_open_is_not_signed(
@@ -156,7 +156,7 @@ def test_evidence_changed_while_the_session_is_open_is_not_signed(
     root, run_id = project
     review = session(run_id, root=root)
     (root / "build" / "demo" / "model" / "metrics.json").write_text('{"accuracy": 0.99}')
-    with pytest.raises(ReviewError, match="changed"):
+    with pytest.raises(EvidenceChangedError, match="changed"):
         review.sign("approve", meaning=MEANING, comment="ok", signer_id="jdoe", password=PASSWORD)
     assert "review_signed" not in [e.event for e in read_entries(root)]
 
@@ -349,6 +349,6 @@ def test_latest_is_the_newest_run_with_a_review(project: tuple[Path, str]) -> No
         session(partial.run_id, root=root)
     # "latest" skips the partial run, and finds that it rewrote the model the review rests on
     # (skops files differ byte for byte between fits): that review cannot be signed any more
-    with pytest.raises(ReviewError, match=r"product model\.model changed") as stale:
+    with pytest.raises(EvidenceChangedError, match=r"product model\.model changed") as stale:
         session("latest", root=root)
     assert stale.value.run_id == run_id

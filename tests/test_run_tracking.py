@@ -133,6 +133,38 @@ def test_a_stage_runs_on_its_own_named_kernel(
     assert os.environ["JUPYTER_PATH"]  # the fixture's kernel path was in force
 
 
+def test_a_stage_that_glues_with_scrapbook_itself_is_recorded(make_project: MakeProject) -> None:
+    """Why scrapbook is a dependency: notebooks written for it (``scrapbook.glue``) need no
+    change to have their values recorded as a stage's scraps and MLflow metrics."""
+    root = make_project()
+    nb = root / "notebooks" / "glued.ipynb"
+    nb.write_bytes((Path(__file__).parent / "notebooks" / "untagged.ipynb").read_bytes())
+    set_stage(nb, stage="glued", products={"out": "out.txt"})
+    data = json.loads(nb.read_text())
+    data["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "glue",
+            "metadata": {},
+            "outputs": [],
+            "source": [
+                "import scrapbook as sb\n",
+                "sb.glue('auroc', 0.81)\n",
+                "sb.glue('model', 'gradient boosting')\n",
+                "open(product['out'], 'w').write('ok')\n",
+            ],
+        }
+    )
+    nb.write_text(json.dumps(data))
+    record = run_pipeline(discover(root / "notebooks"))
+    glued = record.stage("glued")
+    assert glued.status == "succeeded", glued.error
+    assert glued.scraps == {"auroc": 0.81, "model": "gradient boosting"}
+    child = _client(root).get_run(glued.mlflow_run_id or "")
+    assert child.data.metrics["auroc"] == 0.81 and "model" not in child.data.metrics
+
+
 def _leaky_stage(root: Path) -> None:
     """A stage whose outputs, scraps and (with fail=1) exception show patient identifiers."""
     nb = root / "notebooks" / "leaky.ipynb"

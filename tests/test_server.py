@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tornado.web
 from conftest import FIXTURES, REPO
+from error_samples import CATEGORY, SAMPLES, STATUS_BEFORE_CATEGORIES
+from jupyter_server.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from nbmlops.server.handlers import NbmlopsHandler
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -249,6 +254,36 @@ async def test_a_run_started_from_the_server_runs_in_the_background(
         assert stage["mlflow_url"] == (
             f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{stage['mlflow_run_id']}"
         )
+
+
+class _Raises(NbmlopsHandler):
+    """A probe route that raises the sample error it is named after, through the extension's own
+    base handler (the error-to-status mapping every route shares)."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        raise SAMPLES[name]
+
+
+# every category's status through the real server; for the classes that existed before the
+# categories, the status the server answered then
+_STATUSES = {**STATUS_BEFORE_CATEGORIES, "NotFoundError": 404, "ConflictError": 409}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+async def test_every_error_is_answered_with_its_category_s_status_and_a_json_body(
+    jp_fetch: Any, jp_serverapp: Any, jp_base_url: str, name: str
+) -> None:
+    route = url_path_join(jp_base_url, "nbmlops-test", "raise", "([A-Za-z]+)")
+    jp_serverapp.web_app.add_handlers(".*$", [(route, _Raises)])
+    code, answer = await _json(jp_fetch, "nbmlops-test", "raise", name)
+    assert (code, answer["error"]) == (_STATUSES[name], name)
+    assert code == {"InvalidInputError": 400, "NotFoundError": 404, "ConflictError": 409}.get(
+        CATEGORY[name], 400
+    )
+    assert answer["message"] == str(SAMPLES[name])
+    if name == "InvalidInputError":
+        assert answer["argument"] == "n"  # the argument at fault travels with it
 
 
 async def test_run_requests_that_cannot_be_served(jp_fetch: Any, project: Path) -> None:

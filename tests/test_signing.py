@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from nbmlops.approval import authenticators, signing, signing_attempts, signing_
 from nbmlops.approval.signing import (
     Authenticator,
     LocalSignerRegistry,
+    Signature,
     Signer,
     get_authenticator,
     register_authenticator,
@@ -31,6 +33,15 @@ def signers(tmp_path: Path) -> LocalSignerRegistry:
     registry = LocalSignerRegistry(tmp_path)
     registry.add("jdoe", "Jane Doe", PASSWORD, title="QA reviewer")
     return registry
+
+
+def _sign(
+    auth: Authenticator, signer_id: str, password: str, digest: str
+) -> tuple[Signer, Signature]:
+    """Verify the signer, then sign ``digest`` (a record's hex SHA-256): the two calls
+    :func:`nbmlops.approval.decision.sign_decision` makes, without a decision around them."""
+    signer = auth.verify(signer_id, password)
+    return signer, auth.sign_as(signer, password, digest)
 
 
 def _events(root: Path) -> list[tuple[str, dict[str, object]]]:
@@ -60,7 +71,7 @@ def test_signatures_verify_against_the_ledger_key_and_only_for_their_digest(
     signers: LocalSignerRegistry, tmp_path: Path
 ) -> None:
     digest = "ab" * 32
-    signer, signature = signers.sign("jdoe", PASSWORD, digest)
+    signer, signature = _sign(signers, "jdoe", PASSWORD, digest)
     assert signer.id == "jdoe"
     assert signature.algorithm == "ed25519"
     public_key = str(_events(tmp_path)[0][1]["public_key"])
@@ -71,7 +82,7 @@ def test_signatures_verify_against_the_ledger_key_and_only_for_their_digest(
     other_key = str(_events(tmp_path)[-1][1]["public_key"])
     assert not signing.check_signature(signature, digest, other_key)
     with pytest.raises(SignatureError):
-        signers.sign("jdoe", "wrong password!", digest)
+        _sign(signers, "jdoe", "wrong password!", digest)
 
 
 def test_wrong_password_and_unknown_signer_are_refused_alike(
@@ -256,7 +267,7 @@ def test_a_decision_signed_with_another_signers_key_fails_verify(
     record = _decision_record(JDOE)
     _append_decision(tmp_path, record, {})  # fixes the evidence digest into the record
     digest = record_digest(record)
-    _, signature = signers.sign("asmith", PASSWORD, digest)
+    _, signature = _sign(signers, "asmith", PASSWORD, digest)
     _append_decision(tmp_path, record, signature.to_dict())
     problems = verify_decisions(tmp_path)
     assert [seq for seq, _ in problems][-1] == 3
@@ -285,11 +296,11 @@ def test_a_signer_rekeys_with_their_old_key_and_an_admin_rekeys_anyone(
     from nbmlops.approval.decision import verify_decisions
 
     signers.add("asmith", "Al Smith", PASSWORD, by="jdoe", by_password=PASSWORD)
-    old_key = signers.sign("asmith", PASSWORD, "ab" * 32)[1].key_id
+    old_key = _sign(signers, "asmith", PASSWORD, "ab" * 32)[1].key_id
     signers.rekey("asmith", "a brand new password", by="asmith", by_password=PASSWORD)
     with pytest.raises(SignatureError):
         signers.verify("asmith", PASSWORD)
-    _, signature = signers.sign("asmith", "a brand new password", "ab" * 32)
+    _, signature = _sign(signers, "asmith", "a brand new password", "ab" * 32)
     assert signature.key_id != old_key
     # the password is lost: an administrator re-keys
     signers.rekey("asmith", "third password ok", by="jdoe", by_password=PASSWORD)
@@ -341,7 +352,7 @@ def test_an_unauthorised_rekey_or_signer_appended_to_the_ledger_fails_verify(
     assert "signer jdoe: re-keyed at ledger seq 1 without authorisation" in problems[0][1]
     assert "signer mallory: added at ledger seq 2 without an administrator" in problems[1][1]
     # neither was applied: jdoe keeps their key, mallory cannot sign
-    assert signers.sign("jdoe", PASSWORD, "ab" * 32)[1].key_id != signing_keys.key_id(mine)
+    assert _sign(signers, "jdoe", PASSWORD, "ab" * 32)[1].key_id != signing_keys.key_id(mine)
 
 
 def _edit_signers(root: Path, signer: str, **changes: object) -> None:
@@ -360,14 +371,14 @@ def test_an_edited_printed_name_is_refused_at_signing_and_fails_verify(
         tmp_path, "jdoe", printed_name="Dr. Jane Doe-Smith", title="Chief Medical Officer"
     )
     with pytest.raises(SignatureError, match="disagrees with the ledger") as refused:
-        signers.sign("jdoe", PASSWORD, "ab" * 32)
+        _sign(signers, "jdoe", PASSWORD, "ab" * 32)
     assert "printed_name" in refused.value.reason and "title" in refused.value.reason
     assert signers.list()[0].printed_name == "Jane Doe"  # the ledger's name, not the file's
     _edit_signers(tmp_path, "jdoe", printed_name="Jane Doe", title="QA reviewer")
     # jdoe's own key signs a record whose manifestation shows another name: verify says so
     record = _decision_record({**JDOE, "printed_name": "Dr. Jane Doe-Smith"})
     _append_decision(tmp_path, record, {})
-    _, signature = signers.sign("jdoe", PASSWORD, record_digest(record))
+    _, signature = _sign(signers, "jdoe", PASSWORD, record_digest(record))
     _append_decision(tmp_path, record, signature.to_dict())
     _, last = verify_decisions(tmp_path)[-1]
     assert "Dr. Jane Doe-Smith" in last and "'Jane Doe, QA reviewer'" in last
@@ -384,7 +395,7 @@ def test_a_swapped_key_is_refused_before_anything_is_signed(
     _edit_signers(tmp_path, "jdoe", **{k: theirs[k] for k in
                                        ("password_hash", "public_key", "private_key")})  # fmt: skip
     with pytest.raises(SignatureError, match="public_key"):
-        signers.sign("jdoe", "mallorys password", "ab" * 32)
+        _sign(signers, "jdoe", "mallorys password", "ab" * 32)
     # only the key pair (the password hash stays jdoe's): refused when the key is opened
     original = LocalSignerRegistry(tmp_path / "again")
     original.add("jdoe", "Jane Doe", PASSWORD, title="QA reviewer")
@@ -395,7 +406,7 @@ def test_a_swapped_key_is_refused_before_anything_is_signed(
         private_key=other["private_key"],
     )  # fmt: skip
     with pytest.raises(SignatureError, match="does not open"):
-        signers.sign("jdoe", PASSWORD, "ab" * 32)
+        _sign(signers, "jdoe", PASSWORD, "ab" * 32)
     assert "review_signed" not in [e for e, _ in _events(tmp_path)]
 
 
@@ -408,6 +419,26 @@ def test_the_private_key_is_under_scrypt_at_least_as_costly_as_the_password_hash
     assert (kdf["n"], kdf["r"], kdf["p"]) >= (hashed["n"], hashed["r"], hashed["p"])
     assert kdf["n"] * kdf["r"] >= hashed["n"] * hashed["r"]
     assert kdf["salt"] != hashed["salt"]
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"format": "pkcs12"}, "unknown key format 'pkcs12'"),
+        ({"kdf": {"algorithm": "pbkdf2"}}, "unknown key format"),
+        ({"nonce": "not hex"}, "damaged"),
+    ],
+)
+def test_a_stored_key_of_another_format_or_damaged_is_refused_naming_it(
+    signers: LocalSignerRegistry, change: dict[str, Any], said: str
+) -> None:
+    record = json.loads(signers.path.read_text())["signers"]["jdoe"]
+    stored = {**record["private_key"], **change}
+    with pytest.raises(SignatureError, match=said) as refused:
+        signing_keys.decrypt_private_key(
+            stored, PASSWORD, signer_id="jdoe", public_key=record["public_key"]
+        )
+    assert refused.value.signer == "jdoe" and "re-key the signer" in refused.value.reason
 
 
 def _legacy_signer(root: Path, signer_id: str = "old") -> str:
@@ -448,11 +479,11 @@ def _legacy_signer(root: Path, signer_id: str = "old") -> str:
 def test_an_older_signers_file_still_signs_and_its_key_is_migrated(tmp_path: Path) -> None:
     public = _legacy_signer(tmp_path)
     registry = LocalSignerRegistry(tmp_path)
-    _, first = registry.sign("old", PASSWORD, "ab" * 32)
+    _, first = _sign(registry, "old", PASSWORD, "ab" * 32)
     assert signing.check_signature(first, "ab" * 32, public)
     stored = json.loads(registry.path.read_text())["signers"]["old"]["private_key"]
     assert stored["format"] == signing_keys.KEY_FORMAT  # re-encrypted after it opened
-    _, second = registry.sign("old", PASSWORD, "cd" * 32)
+    _, second = _sign(registry, "old", PASSWORD, "cd" * 32)
     assert signing.check_signature(second, "cd" * 32, public)
     assert PASSWORD not in registry.path.read_text()
 
@@ -465,7 +496,7 @@ def test_an_older_signers_file_that_fails_to_open_is_left_as_it_was(tmp_path: Pa
     _edit_signers(tmp_path, "old", password_hash=signing._hash_password("another password"))
     edited = registry.path.read_bytes()
     with pytest.raises(SignatureError):
-        registry.sign("old", "another password", "ab" * 32)
+        _sign(registry, "old", "another password", "ab" * 32)
     assert registry.path.read_bytes() == edited != before
 
 
@@ -591,7 +622,7 @@ def test_signers_an_older_nbmlops_added_sign_and_are_reported_until_endorsed(
     _legacy_signer(tmp_path, "old")
     _legacy_signer(tmp_path, "older")  # no authorisation existed then
     registry = LocalSignerRegistry(tmp_path)
-    assert registry.sign("older", PASSWORD, "ab" * 32)[1].algorithm == "ed25519"
+    assert _sign(registry, "older", PASSWORD, "ab" * 32)[1].algorithm == "ed25519"
     [(seq, problem)] = verify_decisions(tmp_path)
     assert seq == 1 and "nbmlops signer endorse older" in problem
     with pytest.raises(SignatureError, match="not an administrator"):
@@ -611,7 +642,7 @@ def test_a_provider_cannot_sign_digest_only_for_a_signer_the_ledger_holds_a_key_
 
     directory = Directory(tmp_path)
     with pytest.raises(SignatureError, match="ed25519 key"):
-        directory.sign("jdoe", "anything at all", "ab" * 32)
+        _sign(directory, "jdoe", "anything at all", "ab" * 32)
     # a provider that names the signer otherwise than the ledger is refused before that
     renamed = Signer(id="jdoe", printed_name="J. Doe", title="")
     directory.authenticate = lambda signer_id, password: renamed  # type: ignore[method-assign]

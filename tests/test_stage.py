@@ -167,7 +167,7 @@ def test_a_float_default_saved_by_jupyterlab_keeps_its_type(tmp_path: Path) -> N
 
 
 def test_parameter_types_read_the_cells_literals(tmp_path: Path) -> None:
-    from nbmlops.authoring.stage import parameter_types
+    from nbmlops.authoring.parameters_cell import parameter_types
 
     source = 'a = 1\nb = 1.0\nc = "x"\nd = True\ne = [1]\nf = {"k": 1}\ng = f(1)\nproduct = None'
     assert parameter_types(source, path=tmp_path / "x.ipynb") == {

@@ -148,11 +148,6 @@ class Authenticator(ABC):
         data = {"signer": logged, "reason": reason, "via": self.name}
         ledger.append(self.root, "signature_refused", data=data)
 
-    def sign(self, signer_id: str, password: str, digest: str) -> tuple[Signer, Signature]:
-        """Verify the signer (as :meth:`verify`), then sign ``digest`` (a record's hex SHA-256)."""
-        signer = self.verify(signer_id, password)
-        return signer, self.sign_as(signer, password, digest)
-
     def sign_as(self, signer: Signer, password: str, digest: str) -> Signature:
         """Sign ``digest`` for a signer :meth:`verify` has just accepted with ``password``.
 

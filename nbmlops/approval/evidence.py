@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import ReviewError
+from nbmlops.errors import EvidenceChangedError, ReviewError
 
 __all__ = [
     "EVIDENCE_STORE",
@@ -68,12 +68,6 @@ class Evidence:
     @property
     def digest(self) -> str:
         return evidence_digest(self.to_dict())
-
-    def item(self, name: str) -> EvidenceItem:
-        for item in self.items:
-            if item.name == name:
-                return item
-        raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,8 +161,10 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
     Raises
     ------
     ReviewError
-        The run has no such stage, the stage did not produce its products, or a product changed
-        since the run (a later run overwrote it): review that later run instead.
+        The run has no such stage, or the stage did not produce its products.
+    EvidenceChangedError
+        A product changed since the run (a later run overwrote it): review that later run
+        instead. Also a :class:`ReviewError`.
     """
     record_path = _record_path(root, run_id, stage)
     raw, record = _read_record(record_path)
@@ -221,7 +217,7 @@ def _stage_items(run_id: str, result: Mapping[str, Any]) -> Iterable[EvidenceIte
                 f"product {result['stage']}.{product} changed since this run (a later run "
                 "overwrote it); review the run that produced the current files"
             )
-            raise ReviewError(run_id=run_id, reason=reason, path=path)
+            raise EvidenceChangedError(run_id=run_id, reason=reason, path=path)
         yield EvidenceItem(name=f"{result['stage']}.{product}", path=str(path), digest=digest)
 
 
@@ -231,7 +227,9 @@ def archive_evidence(root: Path, evidence: Evidence) -> None:
     Raises
     ------
     ReviewError
-        A file changed or vanished since the evidence was collected; nothing may be signed.
+        A file vanished since the evidence was collected; nothing may be signed.
+    EvidenceChangedError
+        A file changed since the evidence was collected (also a :class:`ReviewError`).
     """
     store = Path(root) / EVIDENCE_STORE
     store.mkdir(parents=True, exist_ok=True)
@@ -249,7 +247,7 @@ def archive_evidence(root: Path, evidence: Evidence) -> None:
         if file_digest(partial) != item.digest:
             partial.unlink()
             reason = f"evidence {item.name} changed after the review opened; reopen it"
-            raise ReviewError(run_id=evidence.run_id, reason=reason, path=source)
+            raise EvidenceChangedError(run_id=evidence.run_id, reason=reason, path=source)
         partial.chmod(0o444)
         partial.replace(target)
 

@@ -109,7 +109,11 @@ def decrypt_private_key(
 
     try:
         if stored.get("format") != KEY_FORMAT or stored["kdf"]["algorithm"] != "scrypt":
-            raise ValueError(f"unknown key format {stored.get('format')!r}")
+            reason = (
+                f"the stored signing key is damaged (unknown key format "
+                f"{stored.get('format')!r}); re-key the signer"
+            )
+            raise SignatureError(signer=signer_id, reason=reason)
         kdf = stored["kdf"]
         kek = scrypt(
             password, bytes.fromhex(kdf["salt"]), n=kdf["n"], r=kdf["r"], p=kdf["p"], dklen=32

@@ -89,17 +89,6 @@ class PipelineSpec:
                 reached.add(spec.name)
         return tuple(s.name for s in self.stages if s.name in reached)
 
-    def upstream_closure(self, name: str) -> tuple[str, ...]:
-        """Every stage ``name`` depends on, directly or not (without ``name``)."""
-        wanted: set[str] = set()
-        todo = list(self.stage(name).upstream)
-        while todo:
-            current = todo.pop()
-            if current not in wanted:
-                wanted.add(current)
-                todo.extend(self.stage(current).upstream)
-        return tuple(s.name for s in self.stages if s.name in wanted)
-
 
 def _check(stages: Sequence[StageSpec]) -> None:
     by_name: dict[str, StageSpec] = {}

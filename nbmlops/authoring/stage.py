@@ -1,4 +1,5 @@
-"""Stage metadata on a notebook: read, validate and write it; keep the parameters cell in step.
+"""Stage metadata on a notebook: read, validate and write it, with the parameters cell kept in
+step (:mod:`nbmlops.authoring.parameters_cell`).
 
 A notebook becomes a pipeline stage when its notebook-level metadata holds an ``nbmlops`` object
 that satisfies ``nbmlops/schema/stage.v1.json`` (the contract with the JupyterLab extension).
@@ -10,11 +11,8 @@ tagged notebook diffs cleanly in git, and it is atomic: a crash never leaves hal
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import math
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,13 +22,13 @@ from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
 from nbmlops._core.notebooks import read_notebook
-from nbmlops.authoring.cell_code import (
-    assigned_values,
-    assignments,
-    check_parameters_not_reassigned,
-    line_assignments,
-    parse_cell,
-    split_lines,
+from nbmlops.authoring.cell_code import check_parameters_not_reassigned
+from nbmlops.authoring.parameters_cell import (
+    RESERVED_PARAMS,
+    JSONValue,
+    literal_type,
+    read_parameters_cell,
+    sync_parameters_cell,
 )
 from nbmlops.errors import (
     NotebookError,
@@ -42,26 +40,18 @@ __all__ = [
     "METADATA_KEY",
     "RESERVED_PARAMS",
     "StageSpec",
-    "assigned_names",
     "load_stage",
-    "parameter_types",
-    "parameters_in_source",
     "read_notebook",
     "read_stage",
     "set_stage",
-    "sync_parameters_source",
     "validate_stage_metadata",
     "write_notebook",
 ]
 
 METADATA_KEY = "nbmlops"
-RESERVED_PARAMS = ("upstream", "product")
-"""Injected by the runner (paths of upstream products and of this stage's products)."""
 
 DEFAULT_KERNEL = "python3"
 DEFAULT_ENVIRONMENT = "uv.lock"
-
-JSONValue = Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +124,7 @@ def load_stage(path: Path) -> StageSpec:
 
 def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> StageSpec:
     validate_stage_metadata(meta, path=path)
-    index, assigned = _parameters_cell(nb, path)
+    index, assigned = read_parameters_cell(nb, path)
     params: dict[str, JSONValue] = dict(meta.get("params", {}))
     declared = set(params)
     in_cell = set(assigned) - set(RESERVED_PARAMS)
@@ -158,7 +148,7 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
         nb["cells"], set(params), stage=meta["stage"], path=path, after=index
     )
     for name, value in params.items():
-        if type(value) is int and _literal_type(assigned[name]) is float:
+        if type(value) is int and literal_type(assigned[name]) is float:
             # JupyterLab writes notebook JSON from JavaScript numbers: a default of 1.0 saved
             # there reads back as 1. The parameters cell's literal keeps the type.
             params[name] = float(value)
@@ -255,133 +245,6 @@ def source_digest(nb: Mapping[str, JSONValue]) -> str:
     return h.hexdigest()
 
 
-def _cell_text(cell: Mapping[str, JSONValue]) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
-def _find_parameters_cell(nb: Mapping[str, JSONValue]) -> int | None:
-    for i, cell in enumerate(nb["cells"]):
-        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
-            "tags", []
-        ):
-            return i
-    return None
-
-
-def _parameters_cell(nb: Mapping[str, JSONValue], path: Path) -> tuple[int, dict[str, str]]:
-    index = _find_parameters_cell(nb)
-    if index is None:
-        raise ParametersCellError(
-            f"{path}: no cell tagged 'parameters'. Add a code cell with the parameter defaults "
-            "and give it the tag 'parameters' (JupyterLab: Property Inspector > Cell Tags), or "
-            f"run `nbmlops stage set {path} --stage NAME` to create one.",
-            path=path,
-        )
-    text = _cell_text(nb["cells"][index])
-    return index, assigned_names(text, path=path, cell=f"the 'parameters' cell (cell {index})")
-
-
-def assigned_names(text: str, *, path: Path, cell: str = "the 'parameters' cell") -> dict[str, str]:
-    """Names a parameters cell's source assigns at top level, each with its value's source text.
-
-    Raises
-    ------
-    ParametersCellError
-        The source is not valid Python (the message names ``path``, ``cell`` and the line).
-    """
-    return assignments(parse_cell(text, path=path, cell=cell), text)
-
-
-def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue]:
-    """The parameters a ``parameters`` cell's source defines, as JSON values where it can tell.
-
-    The runner's reserved names (``upstream``, ``product``) are left out; a value that is not a
-    JSON-compatible literal (an expression, a tuple, ``None``) is ``None``. ``text=None`` (no
-    such cell) gives ``{}``.
-
-    Raises
-    ------
-    ParametersCellError
-    """
-    if text is None:
-        return {}
-    found: dict[str, JSONValue] = {}
-    for name, node in assigned_values(parse_cell(text, path=path)).items():
-        if name in RESERVED_PARAMS:
-            continue
-        try:
-            value = ast.literal_eval(node)  # the parsed node: no second parse of its text
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            value = None
-        found[name] = value if _is_json(value) else None
-    return found
-
-
-def _is_json(value: JSONValue) -> bool:
-    """Whether a literal is JSON as it stands (a tuple or set would change type on the way)."""
-    if isinstance(value, bool | int | str):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-    return False
-
-
-def sync_parameters_source(
-    text: str | None,
-    params: Mapping[str, JSONValue],
-    *,
-    upstream: bool,
-    path: Path,
-) -> str:
-    """A ``parameters`` cell's source with every declared parameter assigned.
-
-    Also declares ``product = None`` and, for a stage with upstream stages, ``upstream = None``
-    (and drops ``upstream`` from a stage without). Lines already assigning the same value are
-    kept as they are; ``text=None`` (no such cell yet) starts from an empty cell. This is what
-    :func:`set_stage` writes and what the JupyterLab form writes into the open notebook.
-
-    Raises
-    ------
-    ParametersCellError
-        ``text`` is not valid Python.
-    """
-    current = text or ""
-    tree = parse_cell(current, path=path)
-    assigned = assignments(tree, current)
-    by_line = line_assignments(tree)
-    reserved: dict[str, JSONValue] = {"product": None}
-    if upstream:
-        reserved = {"upstream": None, **reserved}
-    kept = [
-        (i, line)
-        for i, line in enumerate(split_lines(current))
-        if upstream or "upstream" not in by_line.get(i, ())
-    ]
-    lines = [line for _, line in kept]
-    # which line first assigns each name, from one parse of the cell: linear in its size
-    first_line: dict[str, int] = {}
-    for new, (old, _) in enumerate(kept):
-        for name in by_line.get(old, ()):
-            first_line.setdefault(name, new)
-    for name, value in {**reserved, **params}.items():
-        if name in RESERVED_PARAMS and name in assigned and name in reserved:
-            continue
-        if name in assigned and _same_value(assigned[name], value):
-            continue
-        new_line = f"{name} = {_python_literal(value)}"
-        if name in first_line:
-            lines[first_line[name]] = new_line
-        else:
-            first_line[name] = len(lines)
-            lines.append(new_line)
-    return "\n".join(lines)
-
-
 # -- writing -------------------------------------------------------------------------------------
 
 
@@ -442,91 +305,8 @@ def set_stage(
     if environment is not None:
         meta["environment"] = environment
     validate_stage_metadata(meta, path=path)
-    _sync_parameters_cell(nb, meta.get("params", {}), path, upstream=bool(meta.get("upstream")))
+    sync_parameters_cell(nb, meta.get("params", {}), path, upstream=bool(meta.get("upstream")))
     metadata[METADATA_KEY] = meta
     spec = _spec_from(nb, meta, path)
     write_notebook(path, nb)
     return spec
-
-
-def _sync_parameters_cell(
-    nb: dict[str, JSONValue],
-    params: Mapping[str, JSONValue],
-    path: Path,
-    *,
-    upstream: bool,
-) -> None:
-    """Assign every declared parameter in the ``parameters`` cell, creating the cell if needed.
-
-    Also declares ``product = None`` and, for a stage with upstream stages, ``upstream = None``.
-    """
-    index = _find_parameters_cell(nb)
-    if index is None:
-        new_cell: dict[str, JSONValue] = {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": uuid.uuid4().hex[:8],
-            "metadata": {"tags": ["parameters"]},
-            "outputs": [],
-            "source": [],
-        }
-        nb["cells"].insert(_first_code_cell(nb), new_cell)
-        index = _find_parameters_cell(nb)
-        assert index is not None  # noqa: S101 - just inserted
-    cell = nb["cells"][index]
-    _parameters_cell(nb, path)  # a syntax error is reported with the cell's number
-    text = sync_parameters_source(_cell_text(cell), params, upstream=upstream, path=path)
-    lines = split_lines(text)
-    cell["source"] = [line + "\n" for line in lines[:-1]] + lines[-1:] if lines else []
-
-
-def _first_code_cell(nb: Mapping[str, JSONValue]) -> int:
-    for i, cell in enumerate(nb["cells"]):
-        if cell.get("cell_type") == "code":
-            return i
-    return len(nb["cells"])
-
-
-def _python_literal(value: JSONValue) -> str:
-    """A JSON value as a Python literal in ruff/black's style (double-quoted strings), so that
-    formatting the notebook does not change its source and make the stage stale."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_python_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = (f"{_python_literal(k)}: {_python_literal(v)}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    return repr(value)
-
-
-def _same_value(source: str, value: JSONValue) -> bool:
-    """Whether the cell's source text for a parameter already evaluates to ``value`` (an integral
-    float literal such as ``1.0`` matches ``1``: JSON written by JupyterLab cannot tell them)."""
-    try:
-        current = ast.literal_eval(source)
-    except (ValueError, SyntaxError):
-        return False
-    same_type = type(current) is type(value) or (type(current) is float and type(value) is int)
-    return same_type and bool(current == value)
-
-
-def _literal_type(source: str) -> type | None:
-    try:
-        return type(ast.literal_eval(source))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-
-
-_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
-
-
-def parameter_types(
-    text: str | None, *, path: Path, values: Mapping[str, JSONValue] | None = None
-) -> dict[str, str]:
-    """The type of each literal a ``parameters`` cell assigns (``int``, ``float``, ``str``,
-    ``bool``, ``list``, ``dict``): what a form shows, since JSON cannot tell ``1.0`` from ``1``.
-    ``values``: what :func:`parameters_in_source` already read from ``text`` (not read again)."""
-    if values is None:
-        values = parameters_in_source(text, path=path)
-    return {name: _TYPE_NAMES[type(v)] for name, v in values.items() if type(v) in _TYPE_NAMES}

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from nbmlops.errors import InvalidInputError
+
 __all__ = ["PHI_POLICIES", "TELEMETRY_SWITCHES", "PhiPolicy", "disable_telemetry", "phi_policy"]
 
 TELEMETRY_SWITCHES: dict[str, str] = {
@@ -53,15 +55,17 @@ def phi_policy(project_root: Path, given: str | None = None) -> PhiPolicy:
 
     Raises
     ------
-    ValueError
-        The chosen value is not one of :data:`PHI_POLICIES`.
+    InvalidInputError
+        The chosen value is not one of :data:`PHI_POLICIES` (``argument="phi_policy"``; also a
+        ``ValueError``).
     """
     value = given or os.environ.get("NBMLOPS_PHI_POLICY") or _project_setting(project_root)
     value = (value or "refuse").strip().lower()
     if value not in PHI_POLICIES:
-        raise ValueError(
+        raise InvalidInputError(
             f"PHI policy {value!r} is not one of {', '.join(PHI_POLICIES)} "
-            "(set by --phi-policy, NBMLOPS_PHI_POLICY or [tool.nbmlops] phi_policy)."
+            "(set by --phi-policy, NBMLOPS_PHI_POLICY or [tool.nbmlops] phi_policy).",
+            argument="phi_policy",
         )
     return value
 

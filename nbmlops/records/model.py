@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from nbmlops.errors import InvalidInputError
+
 __all__ = [
     "JSON",
     "Provenance",
@@ -128,10 +130,15 @@ class RunRecord:
         return (end - start).total_seconds()
 
     def stage(self, name: str) -> StageResult:
+        """The result of the stage ``name``; an :class:`~nbmlops.errors.InvalidInputError` when
+        this run did not select it."""
         for result in self.stages:
             if result.stage == name:
                 return result
-        raise KeyError(name)
+        stages = ", ".join(r.stage for r in self.stages) or "none"
+        raise InvalidInputError(
+            f"run {self.run_id} has no stage {name!r} (its stages: {stages})", argument="name"
+        )
 
     def to_dict(self) -> dict[str, JSON]:
         data = asdict(self)

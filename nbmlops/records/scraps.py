@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import MalformedNotebookError
+from nbmlops.errors import InvalidInputError, MalformedNotebookError
 
 __all__ = ["Scraps", "numeric_scraps", "other_scraps", "read_scraps", "record"]
 
@@ -86,12 +86,11 @@ def record(name: str, value: object) -> None:
 
     Raises
     ------
-    TypeError
-        If ``name`` is not a string, or ``value`` (or anything inside it) is not JSON: the message
-        names the scrap and where in the value the problem is.
-    ValueError
-        If ``name`` is empty, or ``value`` holds NaN or infinity (JSON has neither), or a list or
-        dict that contains itself.
+    InvalidInputError
+        ``argument="name"``: ``name`` is not a string, or empty. ``argument="value"``: ``value``
+        (or anything inside it) is not JSON, holds NaN or infinity (JSON has neither), or is a
+        list or dict that contains itself; the message names the scrap and where in the value
+        the problem is. (Also a ``ValueError``.)
 
     Warns
     -----
@@ -125,14 +124,17 @@ def record(name: str, value: object) -> None:
 def _display_bundle(name: str, value: object) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``(data, metadata)`` pair that ``scrapbook.glue`` hands to IPython's ``display``."""
     if not isinstance(name, str):
-        raise TypeError(f"scrap name must be a string, not {type(name).__name__} ({name!r})")
+        raise InvalidInputError(
+            f"scrap name must be a string, not {type(name).__name__} ({name!r})", argument="name"
+        )
     if not name:
-        raise ValueError("scrap name must not be empty")
+        raise InvalidInputError("scrap name must not be empty", argument="name")
     plain = _plain_json(name, value, "value", ())
     if plain is None:
-        raise TypeError(
+        raise InvalidInputError(
             f"scrap {name!r}: value is None, which scrapbook's format cannot hold at the top "
-            "level. Leave the scrap out, or record a string that says why there is no value."
+            "level. Leave the scrap out, or record a string that says why there is no value.",
+            argument="value",
         )
     # glue picks its text encoder for strings and its json encoder for everything else.
     encoder = "text" if isinstance(plain, str) else "json"
@@ -149,18 +151,20 @@ def _plain_json(name: str, value: object, where: str, parents: tuple[int, ...]) 
         return value
     if isinstance(value, int):
         if abs(value) > _MAX_INT:
-            raise ValueError(
+            raise InvalidInputError(
                 f"scrap {name!r}: {where} is an integer beyond the range of a double "
                 "(about 1.8e308), which MLflow metrics, JavaScript and most JSON readers use for "
-                f"numbers. Record it as text instead: record({name!r}, str(n))."
+                f"numbers. Record it as text instead: record({name!r}, str(n)).",
+                argument="value",
             )
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(
+            raise InvalidInputError(
                 f"scrap {name!r}: {where} is {value!r}, and JSON has no NaN or infinity. "
                 "Find out why it is not finite; if a missing value is expected, record a string "
-                "such as 'not computed' instead."
+                "such as 'not computed' instead.",
+                argument="value",
             )
         return float(value)
     if isinstance(value, str):
@@ -168,7 +172,7 @@ def _plain_json(name: str, value: object, where: str, parents: tuple[int, ...]) 
         return str.__str__(value)
     if isinstance(value, list | tuple | dict):
         if id(value) in parents:
-            raise ValueError(f"scrap {name!r}: {where} contains itself")
+            raise InvalidInputError(f"scrap {name!r}: {where} contains itself", argument="value")
         inner = (*parents, id(value))
         if isinstance(value, dict):
             return {
@@ -177,18 +181,20 @@ def _plain_json(name: str, value: object, where: str, parents: tuple[int, ...]) 
             }
         return [_plain_json(name, item, f"{where}[{i}]", inner) for i, item in enumerate(value)]
     kind = type(value)
-    raise TypeError(
+    raise InvalidInputError(
         f"scrap {name!r}: {where} is a {kind.__module__}.{kind.__qualname__}, which is not JSON. "
-        "Record str, int, float, bool, list or dict (e.g. float(x), df.to_dict(), ts.isoformat())."
+        "Record str, int, float, bool, list or dict (e.g. float(x), df.to_dict(), ts.isoformat()).",
+        argument="value",
     )
 
 
 def _plain_key(name: str, key: object, where: str) -> str:
     if isinstance(key, str):
         return str.__str__(key)
-    raise TypeError(
+    raise InvalidInputError(
         f"scrap {name!r}: {where} has the key {key!r} of type {type(key).__name__}; "
-        "JSON object keys are strings, so convert the keys with str() first."
+        "JSON object keys are strings, so convert the keys with str() first.",
+        argument="value",
     )
 
 
@@ -198,9 +204,10 @@ def _from_numpy(name: str, value: object, where: str) -> object:
         return value
     # .tolist() turns nanosecond datetimes into bare ints: refuse them rather than lose the unit.
     if getattr(getattr(value, "dtype", None), "kind", "") in ("M", "m"):
-        raise TypeError(
+        raise InvalidInputError(
             f"scrap {name!r}: {where} is a numpy datetime/timedelta, which is not JSON. "
-            "Record it as an ISO 8601 string (str(x)) or as a number with its unit in the name."
+            "Record it as an ISO 8601 string (str(x)) or as a number with its unit in the name.",
+            argument="value",
         )
     return value.tolist()
 

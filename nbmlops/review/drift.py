@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from nbmlops.errors import InvalidInputError
 from nbmlops.review.rendering import ReviewResult, json_float
 
 __all__ = ["DEFAULT_SAMPLE", "MIN_COUNT", "ColumnDrift", "Distribution", "DriftResult", "drift"]
@@ -145,10 +146,15 @@ class DriftResult(ReviewResult):
         return sorted(self.columns, key=lambda c: (not c.drifted, -c.severity, c.name))
 
     def column(self, name: str) -> ColumnDrift:
+        """The drift of the column ``name``; an :class:`~nbmlops.errors.InvalidInputError` when
+        it was not tested."""
         for c in self.columns:
             if c.name == name:
                 return c
-        raise KeyError(name)
+        tested = ", ".join(c.name for c in self.columns)
+        raise InvalidInputError(
+            f"column {name!r} was not tested (tested: {tested})", argument="name"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = {f: getattr(self, f) for f in _SCALARS}
@@ -252,9 +258,10 @@ def drift(
 
     Raises
     ------
-    ValueError
+    InvalidInputError
         A frame is empty or not a DataFrame, a column is missing, an identifier, a date or of
-        contradictory type, or a setting is out of range; the message names it.
+        contradictory type, or a setting is out of range; ``argument`` names the argument, the
+        message the value. (Also a ``ValueError``.)
 
     Examples
     --------
@@ -273,7 +280,10 @@ def drift(
     types = profile.column_types(reference, current, used, categorical, numerical)
     if per_column_method is not None and not set(per_column_method) <= set(used):
         unknown = sorted(set(per_column_method) - set(used))
-        raise ValueError(f"per_column_method names columns that are not tested: {unknown}")
+        raise InvalidInputError(
+            f"per_column_method names columns that are not tested: {unknown}",
+            argument="per_column_method",
+        )
     ref, hit = profile.reference_profile(reference, types, sample=sample, seed=seed, cache=cache)
     cur = profile.current_frame(current, types, sample, seed)
     tested = _run_evidently(
@@ -321,14 +331,21 @@ def _check_settings(
         if name == "sample" and value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer of at least {low}, not {value!r}")
+            raise InvalidInputError(
+                f"{name} must be an integer of at least {low}, not {value!r}", argument=name
+            )
     number = isinstance(drift_share, int | float) and not isinstance(drift_share, bool)
     if not number or not 0 <= drift_share <= 1:
-        raise ValueError(f"drift_share must be a number from 0 to 1, not {drift_share!r}")
+        raise InvalidInputError(
+            f"drift_share must be a number from 0 to 1, not {drift_share!r}",
+            argument="drift_share",
+        )
     if threshold is not None and not (
         isinstance(threshold, int | float) and math.isfinite(threshold) and threshold > 0
     ):
-        raise ValueError(f"threshold must be a positive number, not {threshold!r}")
+        raise InvalidInputError(
+            f"threshold must be a positive number, not {threshold!r}", argument="threshold"
+        )
 
 
 def _run_evidently(

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.demo.datasets import IDENTIFIER_COLUMNS
+from nbmlops.errors import InvalidInputError
 
 __all__ = [
     "N_BINS",
@@ -72,7 +73,9 @@ def used_columns(reference: Any, current: Any, columns: Sequence[str] | None) ->
 
     for name, frame in (("reference", reference), ("current", current)):
         if not isinstance(frame, pd.DataFrame) or frame.shape[0] == 0:
-            raise ValueError(f"{name} must be a pandas DataFrame with at least one row")
+            raise InvalidInputError(
+                f"{name} must be a pandas DataFrame with at least one row", argument=name
+            )
     if columns is None:
         shared = set(current.columns)
         used = [str(c) for c in reference.columns if c in shared]
@@ -80,14 +83,19 @@ def used_columns(reference: Any, current: Any, columns: Sequence[str] | None) ->
         used = [str(c) for c in columns]
         missing = [c for c in used if c not in reference.columns or c not in current.columns]
         if missing:
-            raise ValueError(f"columns {missing} are not in both reference and current")
+            raise InvalidInputError(
+                f"columns {missing} are not in both reference and current", argument="columns"
+            )
     if not used or len(set(used)) != len(used):
-        raise ValueError(f"columns must name at least one column, each once, not {used!r}")
+        raise InvalidInputError(
+            f"columns must name at least one column, each once, not {used!r}", argument="columns"
+        )
     identifiers = [c for c in used if c in IDENTIFIER_COLUMNS]
     if identifiers:
-        raise ValueError(
+        raise InvalidInputError(
             f"columns {identifiers} are direct identifiers: drop them (or de-identify the frames "
-            "with nbmlops.privacy.deid first) before testing drift"
+            "with nbmlops.privacy.deid first) before testing drift",
+            argument="columns",
         )
     return used
 
@@ -106,21 +114,34 @@ def column_types(
     given = {str(c): "categorical" for c in categorical or ()}
     for c in numerical or ():
         if str(c) in given:
-            raise ValueError(f"column {c!r} is in both categorical and numerical")
+            raise InvalidInputError(
+                f"column {c!r} is in both categorical and numerical", argument="numerical"
+            )
         given[str(c)] = "numerical"
     unknown = sorted(set(given) - set(used))
     if unknown:
-        raise ValueError(f"categorical/numerical name columns that are not tested: {unknown}")
+        raise InvalidInputError(
+            f"categorical/numerical name columns that are not tested: {unknown}",
+            argument="categorical"
+            if set(unknown) & set(map(str, categorical or ()))
+            else "numerical",
+        )
     types: dict[str, str] = {}
     for c in used:
         dtypes = (reference[c].dtype, current[c].dtype)
         if any(pd.api.types.is_datetime64_any_dtype(d) or d.kind == "m" for d in dtypes):
-            raise ValueError(f"column {c!r} holds dates or durations: derive a number or drop it")
+            raise InvalidInputError(
+                f"column {c!r} holds dates or durations: derive a number or drop it",
+                argument="columns",
+            )
         numeric = pd.api.types.is_numeric_dtype(dtypes[0])
         inferred = "numerical" if numeric and not pd.api.types.is_bool_dtype(dtypes[0]) else ""
         types[c] = given.get(c) or inferred or "categorical"
         if types[c] == "numerical" and not all(pd.api.types.is_numeric_dtype(d) for d in dtypes):
-            raise ValueError(f"column {c!r} is numerical but holds non-numbers in one frame")
+            raise InvalidInputError(
+                f"column {c!r} is numerical but holds non-numbers in one frame",
+                argument="numerical" if c in map(str, numerical or ()) else "columns",
+            )
     return types
 
 

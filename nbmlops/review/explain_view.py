@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from nbmlops.errors import InvalidInputError
 from nbmlops.review.rendering import figure_png, fmt, html_table, img_tag, section
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ def patient_order(result: ExplainResult, sort: str) -> list[int]:
     risk = result.patients.probability
     positions = list(range(len(risk)))
     if sort not in SORTS:
-        raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+        raise InvalidInputError(f"sort must be one of {SORTS}, not {sort!r}", argument="sort")
     if sort == "sample order":
         return positions
     sign = -1.0 if sort == "highest risk first" else 1.0

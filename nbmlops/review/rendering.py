@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from nbmlops.errors import InvalidInputError
+
 __all__ = [
     "STAGE_ENV",
     "ReviewResult",
@@ -175,14 +177,15 @@ class ReviewResult(ABC):
 
         Raises
         ------
-        ValueError
-            If no run is given outside a pipeline stage.
+        InvalidInputError
+            ``argument="run_id"``: no run is given outside a pipeline stage.
         """
         if run_id is None:
             if not os.environ.get(STAGE_ENV):
-                raise ValueError(
+                raise InvalidInputError(
                     "log() needs run_id= outside a pipeline stage (inside one, the stage's own "
-                    "MLflow run receives the result)"
+                    "MLflow run receives the result)",
+                    argument="run_id",
                 )
             from nbmlops.records.scraps import record
 

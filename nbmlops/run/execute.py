@@ -2,8 +2,9 @@
 
 A run goes: resolve and type-check parameters -> plan (which selected stages are stale, and why)
 -> check each kernel's environment against its lock -> execute ready stages (``jobs`` at a time,
-each in a real Jupyter kernel through papermill) -> hand every :class:`StageResult` to the records
-thread (HTML export, MLflow, ledger) -> return a :class:`RunRecord`.
+each an attempt in a real Jupyter kernel through papermill, :mod:`nbmlops.run.attempt`) -> hand
+every :class:`StageResult` to the records thread (HTML export, MLflow, ledger) -> return a
+:class:`RunRecord`.
 
 Guarantees, each covered by a test:
 
@@ -24,12 +25,9 @@ the same notebooks with the same injected ``upstream``/``product`` parameters), 
 from __future__ import annotations
 
 import secrets
-import shutil
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -38,14 +36,9 @@ from typing import Any, Literal
 from nbmlops._core.atomic import write_text_atomic
 from nbmlops.authoring.parameters import check_phi, resolve_params
 from nbmlops.authoring.pipeline import PipelineSpec
-from nbmlops.authoring.stage import StageSpec
-from nbmlops.errors import (
-    MissingProductError,
-    NbmlopsError,
-    ParameterError,
-    StageExecutionError,
-)
+from nbmlops.errors import ParameterError
 from nbmlops.privacy.identifiers import ledger_digest, project_registry
+from nbmlops.privacy.telemetry import PhiPolicy
 from nbmlops.privacy.telemetry import phi_policy as resolve_phi_policy
 from nbmlops.records import ledger
 from nbmlops.records.model import (
@@ -57,7 +50,8 @@ from nbmlops.records.model import (
     utc_now,
 )
 from nbmlops.records.writer import RecordsThread
-from nbmlops.run.kernel import KernelPool, run_notebook
+from nbmlops.run.attempt import attempt_stage
+from nbmlops.run.kernel import KernelPool
 from nbmlops.run.lock import holding_run_lock, name_run
 from nbmlops.run.plan import (
     StagePlan,
@@ -68,16 +62,19 @@ from nbmlops.run.plan import (
     select_stages,
 )
 from nbmlops.run.state import (
-    StageState,
     file_digest,
     fingerprint,
     read_state,
-    record_products,
     stale_reasons,
     write_state,
 )
 
-__all__ = ["ProgressEvent", "plan_pipeline", "run_pipeline"]  # plan_pipeline: re-exported
+__all__ = [
+    "ProgressEvent",
+    "RunOptions",
+    "plan_pipeline",
+    "run_pipeline",
+]  # plan_pipeline: re-exported
 
 
 @dataclass(frozen=True)
@@ -91,6 +88,20 @@ class ProgressEvent:
 
 
 Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What the caller asked of a run, as its ``run_started`` ledger entry records it."""
+
+    overrides: dict[str, dict[str, JSON]]
+    """The parameters given, as checked values passed through the PHI policy."""
+    selection: tuple[str, ...]
+    """The stages asked for (empty: all)."""
+    force: bool
+    jobs: int
+    """As given; the scheduler runs at least one stage at a time."""
+    phi_policy: PhiPolicy
 
 
 def _new_run_id() -> str:
@@ -178,21 +189,10 @@ def run_pipeline(
         p.stage: p for p in plan_stages(spec, params=effective, selected=selected, force=force)
     }
     check_upstream_available(spec, plans)
-    run = _Run(
-        spec=spec,
-        params=effective,
-        plans=plans,
-        force=force,
-        jobs=max(1, jobs),
-        notify=notify,
-        options={
-            "overrides": overrides,
-            "selection": stages,
-            "force": force,
-            "jobs": jobs,
-            "phi_policy": policy,
-        },
+    options = RunOptions(
+        overrides=overrides, selection=stages, force=force, jobs=jobs, phi_policy=policy
     )
+    run = _Run(spec=spec, params=effective, plans=plans, notify=notify, options=options)
     if all(p.up_to_date for p in plans.values() if p.selected):
         return run.up_to_date()
     run.check_environments(allow_env_mismatch)
@@ -208,16 +208,14 @@ class _Run:
         spec: PipelineSpec,
         params: dict[str, dict[str, JSON]],
         plans: dict[str, StagePlan],
-        force: bool,
-        jobs: int,
         notify: Progress,
-        options: dict[str, Any],
+        options: RunOptions,
     ) -> None:
         self.spec = spec
         self.params = params
         self.plans = plans
-        self.force = force
-        self.jobs = jobs
+        self.force = options.force
+        self.jobs = max(1, options.jobs)
         self.notify = notify
         self.options = options
         self.run_id = _new_run_id()
@@ -225,8 +223,6 @@ class _Run:
         self.started_at = utc_now()
         self.locks: dict[Path, str | None] = {}
         self.mismatch: tuple[str, ...] = ()
-        self.results: dict[str, StageResult] = {}
-        self.lock = threading.Lock()
 
     # -- before anything runs --------------------------------------------------------------
 
@@ -270,8 +266,8 @@ class _Run:
             status=status,  # type: ignore[arg-type]
             provenance=self.provenance,
             lock_digest=self.lock_digest,
-            overrides=self.options["overrides"],
-            selection=self.options["selection"],
+            overrides=self.options.overrides,
+            selection=self.options.selection,
             force=self.force,
             jobs=self.jobs,
             environment_mismatch=self.mismatch,
@@ -349,9 +345,9 @@ class _Run:
             started_at=self.started_at,
             provenance=self.provenance,
             lock_digest=self.lock_digest,
-            overrides=self.options["overrides"],
+            overrides=self.options.overrides,
             tracking=tracking,
-            phi_policy=self.options["phi_policy"],
+            phi_policy=self.options.phi_policy,
             on_tracked=self._link_mlflow_run,
         )
         ledger.append(
@@ -362,8 +358,8 @@ class _Run:
                 "pipeline": self.spec.name,
                 # parameter values are free text: the ledger keeps their digest, not them
                 "options": {
-                    **self.options,
-                    "overrides": ledger_digest(self.spec.root, self.options["overrides"]),
+                    **asdict(self.options),
+                    "overrides": ledger_digest(self.spec.root, self.options.overrides),
                 },
                 "stages": [n for n, p in self.plans.items() if p.selected],
                 "environment_mismatch": list(self.mismatch),
@@ -488,115 +484,13 @@ class _Run:
 
     def _execute_stage(self, name: str, pool: KernelPool) -> StageResult:
         stage = self.spec.stage(name)
-        stage_dir = self.spec.stage_dir(name)
-        attempt = stage_dir / "runs" / self.run_id
         params = self.params[name]
-        inputs = current_inputs(self.spec, stage, params, self.locks)
-        base = StageResult(
-            stage=name,
-            status="failed",
-            kernel=stage.kernel,
-            params=params,
-            fingerprint=fingerprint(inputs),
-            inputs=inputs,
-            reason=self._reason(name),
-            started_at=utc_now(),
-        )
-        t0 = time.perf_counter()
-        executed = attempt / f"{name}.ipynb"
-        try:
-            attempt.mkdir(parents=True, exist_ok=True)
-            products = {k: attempt / v for k, v in stage.products.items()}
-            for path in products.values():
-                path.parent.mkdir(parents=True, exist_ok=True)
-            run_notebook(
-                stage,
-                executed,
-                params=params,
-                products=products,
-                upstream=self._upstream_paths(stage),
-                pool=pool,
-            )
-            for product, path in products.items():
-                if not path.exists():
-                    raise MissingProductError(
-                        stage=name, path=executed, product=product, expected=path
-                    )
-            records = self._promote(stage, attempt, executed)
-        except NbmlopsError as exc:
-            return replace(
-                base,
-                finished_at=utc_now(),
-                duration_s=time.perf_counter() - t0,
-                error=exc.to_dict(),
-                executed_notebook=str(executed) if executed.exists() else None,
-            )
-        except OSError as exc:
-            err = StageExecutionError(
-                f"stage '{name}' could not write its outputs ({exc.strerror or exc}: "
-                f"{exc.filename or attempt}). Free disk space or fix permissions, then rerun; "
-                "the previous products are untouched.",
-                stage=name,
-                path=executed,
-            )
-            return replace(
-                base,
-                finished_at=utc_now(),
-                duration_s=time.perf_counter() - t0,
-                error=err.to_dict(),
-            )
-        final_nb = stage_dir / f"{name}.ipynb"
-        state = StageState(
-            fingerprint=base.fingerprint,
-            inputs=inputs,
-            products=records,
+        return attempt_stage(
+            self.spec,
+            name,
             run_id=self.run_id,
-            finished_at=utc_now(),
             params=params,
+            inputs=current_inputs(self.spec, stage, params, self.locks),
+            reason=self._reason(name),
+            pool=pool,
         )
-        write_state(stage_dir, state)
-        from nbmlops.records.scraps import read_scraps
-
-        return replace(
-            base,
-            status="succeeded",
-            finished_at=state.finished_at,
-            duration_s=time.perf_counter() - t0,
-            products={
-                "nb": str(final_nb),
-                **{k: str(stage_dir / v) for k, v in stage.products.items()},
-            },
-            product_digests={k: r.sha256 for k, r in records.items()},
-            executed_notebook=str(final_nb),
-            scraps=read_scraps(final_nb).values,
-        )
-
-    def _upstream_paths(self, stage: StageSpec) -> dict[str, dict[str, str]]:
-        out = {}
-        for up in stage.upstream:
-            up_dir = self.spec.stage_dir(up)
-            out[up] = {
-                "nb": str(up_dir / f"{up}.ipynb"),
-                **{k: str(up_dir / v) for k, v in self.spec.stage(up).products.items()},
-            }
-        return out
-
-    def _promote(self, stage: StageSpec, attempt: Path, executed: Path) -> dict[str, Any]:
-        """Move a successful attempt's products into the stage folder, replacing the old ones."""
-        stage_dir = self.spec.stage_dir(stage.name)
-        for rel in stage.products.values():
-            src, dst = attempt / rel, stage_dir / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.is_dir() and not dst.is_symlink():
-                trash = dst.with_name(f".{dst.name}.old-{self.run_id}")
-                dst.rename(trash)
-                src.rename(dst)
-                shutil.rmtree(trash)
-            else:
-                src.replace(dst)
-        executed.replace(stage_dir / f"{stage.name}.ipynb")
-        shutil.rmtree(attempt, ignore_errors=True)
-        runs = attempt.parent
-        if runs.is_dir() and not any(runs.iterdir()):
-            runs.rmdir()
-        return record_products(stage_dir, stage.products)

@@ -17,7 +17,7 @@ from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
 from nbmlops.authoring.stage import StageSpec
-from nbmlops.errors import CellExecutionError, KernelDiedError
+from nbmlops.errors import CellExecutionError, KernelDiedError, SetupError
 from nbmlops.records.model import JSON
 
 __all__ = ["run_notebook"]
@@ -75,6 +75,7 @@ def run_notebook(
     """Execute one stage's notebook in a fresh kernel, writing ``executed`` as it goes."""
     import papermill
     from nbclient.exceptions import DeadKernelError
+    from papermill.engines import papermill_engines
 
     injected: dict[str, JSON] = dict(params)
     injected["product"] = {"nb": str(executed), **{k: str(v) for k, v in products.items()}}
@@ -82,6 +83,14 @@ def run_notebook(
         injected["upstream"] = {k: dict(v) for k, v in upstream.items()}
     # The pool booted the kernel in the notebook's folder, as JupyterLab would. (papermill's own
     # ``cwd`` option chdirs the whole process, which parallel stages share.)
+    try:
+        papermill_engines.get_engine(_ENGINE)
+    except papermill.PapermillException:
+        raise SetupError(
+            "papermill has no 'nbmlops' engine: nbmlops is not installed in this environment "
+            "(its `papermill.engine` entry point is missing). Install it (`make setup`, or "
+            "`pip install -e .` in a checkout), then run again."
+        ) from None
     km = pool.take(stage)
     try:
         papermill.execute_notebook(
@@ -91,7 +100,7 @@ def run_notebook(
             kernel_name=stage.kernel,
             progress_bar=False,
             request_save_on_cell_execute=True,
-            engine_name=_register_engine(pool),
+            engine_name=_ENGINE,
             km=km,
             pool=pool,
         )
@@ -234,71 +243,5 @@ def _stop_kernel(km: Any) -> None:
 
 
 _ENGINE = "nbmlops"
-_REGISTERED: list[bool] = []
-
-
-def _register_engine(pool: KernelPool) -> str:
-    """A papermill engine that runs on a pool kernel and hands it back for a background shutdown.
-
-    papermill's own engine makes nbclient start and (synchronously) shut down a kernel per
-    notebook; given a kernel manager instead, nbclient would leave the client's channels open.
-    """
-    from nbclient.util import ensure_async
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-    from papermill.log import logger
-    from papermill.utils import merge_kwargs, remove_args
-
-    class Client(PapermillNotebookClient):  # type: ignore[misc]
-        def __init__(self, nb_man: Any, km: Any, pool: KernelPool, **kw: Any) -> None:
-            super().__init__(nb_man, km=km, **kw)
-            km._nbmlops_handed_over = True  # from here on, the cleanup below releases it
-            self.owns_km = True  # nbclient then cleans up, through the method below
-            self._pool = pool
-
-        async def _async_cleanup_kernel(self) -> None:
-            km: Any = getattr(self, "km", None)  # untyped base class: read through getattr
-            kc: Any = getattr(self, "kc", None)
-            self.km = self.kc = None
-            if kc is not None:
-                await ensure_async(kc.stop_channels())
-            if km is not None:
-                self._pool.release(km)
-
-    class Engine(NBClientEngine):  # type: ignore[misc]
-        @classmethod
-        def execute_managed_notebook(  # noqa: PLR0917 - papermill's engine signature
-            cls,
-            nb_man: Any,
-            kernel_name: str,
-            log_output: bool = False,
-            stdout_file: Any = None,
-            stderr_file: Any = None,
-            start_timeout: int = 60,
-            execution_timeout: int | None = None,
-            *,
-            km: Any,
-            pool: KernelPool,
-            **kwargs: Any,
-        ) -> Any:
-            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
-            final = merge_kwargs(
-                kwargs,
-                timeout=execution_timeout,
-                startup_timeout=start_timeout,
-                kernel_name=kernel_name,
-                log=logger,
-                log_output=log_output,
-                stdout_file=stdout_file,
-                stderr_file=stderr_file,
-            )
-            return Client(nb_man, km=km, pool=pool, **final).execute()
-
-    with _REGISTER_LOCK:
-        if not _REGISTERED:
-            papermill_engines.register(_ENGINE, Engine)
-            _REGISTERED.append(True)
-    return _ENGINE
-
-
-_REGISTER_LOCK = threading.Lock()
+"""papermill's name for :class:`nbmlops.run.papermill_engine.PoolEngine`, which papermill
+registers from the ``papermill.engine`` entry point in ``pyproject.toml`` when it is imported."""

@@ -218,8 +218,7 @@ def holding_run_lock(func: Callable[_P, _T]) -> Callable[_P, _T]:
 def name_run(root: Path, run_id: str) -> None:
     """Name the run id in ``run.lock.json`` once the run holding the lock has one.
 
-    Does nothing when this process does not hold ``root``'s run lock (a caller that runs a
-    pipeline without the lock, such as a unit test of the executor).
+    Does nothing when this thread does not hold ``root``'s run lock: there is no holder to name.
     """
     key = ((root / LOCK).resolve(), threading.get_ident())
     with _held_guard:

@@ -37,23 +37,12 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from nbmlops.errors import (
-    CycleError,
-    DuplicateProductError,
-    DuplicateStageError,
-    NbmlopsError,
-    PipelineNotFoundError,
-    RunInProgressError,
-    UnknownRunError,
-    UnknownStageError,
-)
+from nbmlops.errors import NbmlopsError
 from nbmlops.server.runs import BackgroundRuns
 
 __all__ = ["routes"]
 
-_NOT_FOUND = (PipelineNotFoundError, UnknownStageError, UnknownRunError)
-_CONFLICT = (CycleError, DuplicateStageError, DuplicateProductError, RunInProgressError)
-_FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle")
+_FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle", "argument")
 _HOLDER_FIELDS = ("pid", "host", "user", "since", "command")  # RunInProgressError: who runs
 _FIELDS_OF_CELLS = ("cell_index", "line")  # a ParameterReassignedError's
 _T = TypeVar("_T")
@@ -75,7 +64,8 @@ _RUN: _Body = {
 
 @tornado.web.stream_request_body
 class NbmlopsHandler(APIHandler):
-    """Maps nbmlops errors to 400/404/409 with a JSON body; anything else stays a 500.
+    """Answers an nbmlops error with its category's status (``http_status``: 400, 404 or 409)
+    and a JSON body; anything else stays a 500.
 
     Bodies are streamed in and refused past ``body_limit`` bytes (413), before they are read.
     """
@@ -129,8 +119,7 @@ class NbmlopsHandler(APIHandler):
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, NbmlopsError) and not self._finished:
-            status = 404 if isinstance(e, _NOT_FOUND) else 409 if isinstance(e, _CONFLICT) else 400
-            self.send_error(status, exc_info=sys.exc_info())
+            self.send_error(e.http_status, exc_info=sys.exc_info())
             return
         super()._handle_request_exception(e)
 

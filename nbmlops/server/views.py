@@ -109,7 +109,7 @@ def context_view(path: Path, parameters_source: str | None, *, root: Path) -> di
     ParametersCellError
         ``parameters_source`` is not valid Python.
     """
-    from nbmlops.authoring.stage import parameter_types, parameters_in_source
+    from nbmlops.authoring.parameters_cell import parameter_types, parameters_in_source
 
     cell_params = parameters_in_source(parameters_source, path=path)
     cell_types = parameter_types(parameters_source, path=path, values=cell_params)
@@ -162,7 +162,8 @@ def validate_view(
     ------
     StageMetadataError, UnknownUpstreamError, ParametersCellError, ParameterReassignedError
     """
-    from nbmlops.authoring.stage import sync_parameters_source, validate_stage_metadata
+    from nbmlops.authoring.parameters_cell import sync_parameters_source
+    from nbmlops.authoring.stage import validate_stage_metadata
     from nbmlops.errors import StageMetadataError, UnknownUpstreamError
 
     validate_stage_metadata(metadata, path=path)  # an object with a valid "stage" from here on

@@ -1,0 +1,92 @@
+"""``nbmlops stage`` and ``nbmlops compile``: tagging notebooks as stages, compiling a folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nbmlops.cli.arguments import json_or_text, key_values, names
+from nbmlops.cli.output import console as _console
+from nbmlops.cli.output import styled as _styled
+
+__all__ = ["cmd_compile", "cmd_stage_set", "cmd_stage_show"]
+
+
+def cmd_stage_set(args: argparse.Namespace) -> int:
+    from nbmlops.authoring.stage import set_stage
+
+    upstream = [] if args.no_upstream else names(args.upstream)
+    params = {k: json_or_text(v) for k, v in key_values(args.param, "param").items()}
+    spec = set_stage(
+        Path(args.notebook),
+        stage=args.stage,
+        upstream=upstream,
+        products=key_values(args.product, "product") or None,
+        params=params or None,
+        kernel=args.kernel,
+        environment=args.environment,
+        replace=args.replace,
+    )
+    _console().print(_styled("[green]tagged[/] {} as stage [bold]{}[/]", args.notebook, spec.name))
+    _print_stages([spec])
+    return 0
+
+
+def _print_stages(specs: Sequence[Any]) -> None:
+    from rich.table import Table
+
+    table = Table("stage", "notebook", "upstream", "products", "params", "kernel")
+    for s in specs:
+        table.add_row(
+            s.name,
+            os.path.relpath(s.path),
+            ", ".join(s.upstream) or "-",
+            "\n".join(f"{k}: {v}" for k, v in s.products.items()) or "-",
+            "\n".join(f"{k} = {json.dumps(v)}" for k, v in s.params.items()) or "-",
+            s.kernel,
+        )
+    _console().print(table)
+
+
+def cmd_stage_show(args: argparse.Namespace) -> int:
+    from nbmlops.authoring.pipeline import discover
+    from nbmlops.authoring.stage import load_stage
+
+    targets = [Path(p) for p in args.paths] or [
+        Path("notebooks" if Path("notebooks").is_dir() else ".")
+    ]
+    specs: list[Any] = []
+    for target in targets:
+        if target.is_dir():
+            specs.extend(discover(target).stages)
+        else:
+            specs.append(load_stage(target))
+    if args.json:
+        sys.stdout.write(
+            json.dumps([{**s.metadata(), "path": str(s.path)} for s in specs], indent=2) + "\n"
+        )
+    else:
+        _print_stages(specs)
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from nbmlops.authoring.pipeline import compile_pipeline
+
+    spec, path = compile_pipeline(Path(args.folder), name=args.name)
+    _console().print(
+        _styled(
+            "[green]compiled[/] {} stages -> {}\nrun it with [bold]nbmlops run {}[/] "
+            "(or plain `ploomber build -e {}`)",
+            len(spec.stages),
+            os.path.relpath(path),
+            spec.name,
+            os.path.relpath(path),
+        )
+    )
+    return 0

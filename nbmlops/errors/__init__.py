@@ -1,0 +1,178 @@
+"""Every error nbmlops raises on purpose.
+
+Each error carries structured fields (``stage``, ``path``, ``param``, ``cell_index`` ...) so
+that the CLI, the Jupyter server extension and tests can act on them without parsing prose,
+and its message says what to do next. Anything else escaping nbmlops is a bug.
+
+Every error belongs to one category (:mod:`nbmlops.errors.categories`), which decides its REST
+status (``http_status``, in brackets); where an error also has a domain base, the category is
+its first base. Import every name from ``nbmlops.errors``; the submodules hold them by domain.
+
+::
+
+    NbmlopsError
+    ├── InvalidInputError [400]        a value given cannot be used              (argument)
+    │   │                              (also a ValueError)
+    │   ├── NotebookError              a notebook file cannot be used            (path)
+    │   │   ├── MalformedNotebookError   not valid notebook JSON                 (path, detail)
+    │   │   ├── StageMetadataError       metadata fails the schema         (path, field, detail)
+    │   │   └── ParametersCellError      no / unreadable ``parameters`` cell,    (path, param)
+    │   │       │                        or it disagrees with the declared params
+    │   │       └── ParameterReassignedError  a later cell assigns a declared (stage, param,
+    │   │                                parameter again                  cell_index, line)
+    │   ├── PipelineError              the set of stages is not a valid DAG
+    │   │   ├── UnknownUpstreamError     a stage names a stage that does not  (stage, upstream)
+    │   │   │                            exist
+    │   │   ├── DuplicateStageError      (ConflictError)                         see below
+    │   │   ├── DuplicateProductError    (ConflictError)                         see below
+    │   │   ├── CycleError               (ConflictError)                         see below
+    │   │   ├── UnknownStageError        (NotFoundError)                         see below
+    │   │   └── PipelineNotFoundError    (NotFoundError)                         see below
+    │   └── ParameterError             a run-time parameter is unknown, of the   (stage, param)
+    │                                  wrong type, or not plain JSON
+    ├── NotFoundError [404]            something named does not exist
+    │   ├── UnknownStageError          a selected stage does not exist           (stage)
+    │   ├── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
+    │   └── UnknownRunError            no such run was started from this server  (handle)
+    ├── ConflictError [409]            the request contradicts the project as it stands
+    │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
+    │   ├── DuplicateProductError      two stages write one product path         (path, stages)
+    │   ├── CycleError                 the DAG has a cycle                       (cycle)
+    │   └── RunInProgressError         another run holds the project's run lock  (handle, pid,
+    │                                  (.nbmlops/run.lock)                        host, user, since)
+    ├── SetupError [400]               the machine is not as the project requires
+    │   ├── EnvironmentMismatchError   kernel packages differ from the lock  (kernel, differences)
+    │   ├── KernelNotFoundError        no Jupyter kernel of that name            (kernel)
+    │   └── LockFileError              the lock file is missing, unreadable or   (path, detail)
+    │                                  not a uv.lock nbmlops understands
+    ├── IntegrityError [400]           the audit records cannot be trusted or kept as they are
+    │   ├── LedgerError                the ledger cannot be read or written      (path)
+    │   │   ├── LedgerTamperedError    verification found a bad entry            (line, reason)
+    │   │   └── LedgerRepairError      repair refused: the damage is not an      (line, reason)
+    │   │                              interrupted append's incomplete last line
+    │   └── EvidenceChangedError       a file a review rests on changed since    (run_id, reason,
+    │                                  its run (also a ReviewError)                path)
+    ├── RefusedError [400]             refused on purpose; nothing was kept
+    │   ├── SignatureError             an electronic signature or signer was     (signer, reason)
+    │   │                              refused (bad credentials, inactive, ...)
+    │   ├── ReviewError                a run cannot be reviewed or a decision    (run_id, reason,
+    │   │   │                          not signed (missing evidence, an empty      path)
+    │   │   │                          meaning, an unknown decision)
+    │   │   └── EvidenceChangedError   (IntegrityError)                          see above
+    │   ├── PhiDetectedError           notebook outputs, a frame or a parameter  (path, findings,
+    │   │                              value hold what looks like PHI; nothing    stage, param)
+    │   │                              was logged
+    │   └── PhiInTextError             a decision's meaning or comment, or a      (field, subject,
+    │                                  deactivation reason, looks like PHI;        kinds)
+    │                                  nothing was signed or recorded
+    ├── ServiceError [400]             a service nbmlops records into failed
+    │   └── TrackingError              MLflow could not be written               (uri)
+    └── ExecutionError [400]           a stage cannot run, or failed while it ran
+        ├── StageExecutionError        a stage failed while it ran               (stage, path)
+        │   ├── CellExecutionError     a cell raised                             (cell_index, ename)
+        │   ├── KernelDiedError        the kernel died mid-stage                 (cell_index)
+        │   └── MissingProductError    the stage finished without a product      (product)
+        └── UpstreamProductsMissingError  a selected stage's upstream never ran  (stage, upstream)
+"""
+
+from __future__ import annotations
+
+from nbmlops.errors.approval import (
+    EvidenceChangedError,
+    PhiInTextError,
+    ReviewError,
+    SignatureError,
+)
+from nbmlops.errors.categories import (
+    CATEGORIES,
+    ConflictError,
+    ExecutionError,
+    IntegrityError,
+    InvalidInputError,
+    NbmlopsError,
+    NotFoundError,
+    RefusedError,
+    ServiceError,
+    SetupError,
+    category_of,
+)
+from nbmlops.errors.pipelines import (
+    CycleError,
+    DuplicateProductError,
+    DuplicateStageError,
+    MalformedNotebookError,
+    NotebookError,
+    ParameterError,
+    ParameterReassignedError,
+    ParametersCellError,
+    PipelineError,
+    PipelineNotFoundError,
+    StageMetadataError,
+    UnknownStageError,
+    UnknownUpstreamError,
+)
+from nbmlops.errors.records import (
+    LedgerError,
+    LedgerRepairError,
+    LedgerTamperedError,
+    PhiDetectedError,
+    TrackingError,
+)
+from nbmlops.errors.runs import (
+    CellExecutionError,
+    EnvironmentMismatchError,
+    KernelDiedError,
+    KernelNotFoundError,
+    LockFileError,
+    MissingProductError,
+    RunInProgressError,
+    StageExecutionError,
+    UnknownRunError,
+    UpstreamProductsMissingError,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "CellExecutionError",
+    "ConflictError",
+    "CycleError",
+    "DuplicateProductError",
+    "DuplicateStageError",
+    "EnvironmentMismatchError",
+    "EvidenceChangedError",
+    "ExecutionError",
+    "IntegrityError",
+    "InvalidInputError",
+    "KernelDiedError",
+    "KernelNotFoundError",
+    "LedgerError",
+    "LedgerRepairError",
+    "LedgerTamperedError",
+    "LockFileError",
+    "MalformedNotebookError",
+    "MissingProductError",
+    "NbmlopsError",
+    "NotFoundError",
+    "NotebookError",
+    "ParameterError",
+    "ParameterReassignedError",
+    "ParametersCellError",
+    "PhiDetectedError",
+    "PhiInTextError",
+    "PipelineError",
+    "PipelineNotFoundError",
+    "RefusedError",
+    "ReviewError",
+    "RunInProgressError",
+    "ServiceError",
+    "SetupError",
+    "SignatureError",
+    "StageExecutionError",
+    "StageMetadataError",
+    "TrackingError",
+    "UnknownRunError",
+    "UnknownStageError",
+    "UnknownUpstreamError",
+    "UpstreamProductsMissingError",
+    "category_of",
+]

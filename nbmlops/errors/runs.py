@@ -1,0 +1,166 @@
+"""Errors of running a pipeline: the machine it needs, a stage that failed, the run lock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from nbmlops.errors.categories import ConflictError, ExecutionError, NotFoundError, SetupError
+
+__all__ = [
+    "CellExecutionError",
+    "EnvironmentMismatchError",
+    "KernelDiedError",
+    "KernelNotFoundError",
+    "LockFileError",
+    "MissingProductError",
+    "RunInProgressError",
+    "StageExecutionError",
+    "UnknownRunError",
+    "UpstreamProductsMissingError",
+]
+
+
+# -- the machine ---------------------------------------------------------------------------------
+
+
+class EnvironmentMismatchError(SetupError):
+    """The kernel's installed distributions differ from the lock file."""
+
+    def __init__(self, *, kernel: str, lock: Path, differences: Sequence[str]) -> None:
+        shown = "\n  ".join(differences[:40])
+        more = f"\n  ... and {len(differences) - 40} more" if len(differences) > 40 else ""
+        super().__init__(
+            f"kernel '{kernel}' does not match {lock} ({len(differences)} package(s) differ):\n"
+            f"  {shown}{more}\n"
+            "Run `uv sync --frozen` to install the locked versions, or pass "
+            "--allow-env-mismatch to run anyway (the mismatch is recorded)."
+        )
+        self.kernel = kernel
+        self.lock = lock
+        self.differences = list(differences)
+
+
+class KernelNotFoundError(SetupError):
+    def __init__(self, *, kernel: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"no Jupyter kernel named '{kernel}' (installed: {', '.join(available) or 'none'}). "
+            "Install it with `python -m ipykernel install --user --name NAME`, or change the "
+            "stage's kernel."
+        )
+        self.kernel = kernel
+
+
+class LockFileError(SetupError):
+    """The lock file is missing, unreadable, or not a ``uv.lock`` that nbmlops understands."""
+
+    def __init__(self, *, path: Path, detail: str) -> None:
+        super().__init__(
+            f"{path}: cannot use this lock file ({detail}). Create or repair it with `uv lock` "
+            "in the project, or point the stage's `environment` at the project's uv.lock."
+        )
+        self.path = path
+        self.detail = detail
+
+
+# -- stages --------------------------------------------------------------------------------------
+
+
+class StageExecutionError(ExecutionError):
+    """A stage failed while it ran; ``path`` is the partial executed notebook, kept for reading."""
+
+    def __init__(self, message: str, *, stage: str, path: Path | None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.path = path
+
+
+class CellExecutionError(StageExecutionError):
+    def __init__(
+        self, *, stage: str, path: Path | None, cell_index: int, ename: str, evalue: str
+    ) -> None:
+        super().__init__(
+            f"stage '{stage}' failed in cell {cell_index + 1} (counting from 1, markdown "
+            f"included): {ename}: {evalue}. "
+            f"The partial executed notebook is kept at {path}.",
+            stage=stage,
+            path=path,
+        )
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+
+
+class KernelDiedError(StageExecutionError):
+    def __init__(self, *, stage: str, path: Path | None, cell_index: int | None) -> None:
+        where = f" while running cell {cell_index + 1}" if cell_index is not None else ""
+        super().__init__(
+            f"the kernel of stage '{stage}' died{where} (killed, or out of memory). "
+            f"The partial executed notebook is kept at {path}; rerun with `nbmlops run`.",
+            stage=stage,
+            path=path,
+        )
+        self.cell_index = cell_index
+
+
+class MissingProductError(StageExecutionError):
+    def __init__(self, *, stage: str, path: Path | None, product: str, expected: Path) -> None:
+        super().__init__(
+            f"stage '{stage}' finished but did not write its product '{product}' "
+            f"(expected at {expected}). Write it to product['{product}'] in the notebook, "
+            "or remove it from the stage's products.",
+            stage=stage,
+            path=path,
+        )
+        self.product = product
+        self.expected = expected
+
+
+class UpstreamProductsMissingError(ExecutionError):
+    def __init__(self, *, stage: str, upstream: str) -> None:
+        super().__init__(
+            f"stage '{stage}' needs the products of '{upstream}', which has not run successfully. "
+            f"Run it first (`nbmlops run ... --stage {upstream} --downstream`)."
+        )
+        self.stage = stage
+        self.upstream = upstream
+
+
+# -- one run per project -------------------------------------------------------------------------
+
+
+class RunInProgressError(ConflictError):
+    """Another run holds the project (``.nbmlops/run.lock``); nothing was started.
+
+    ``handle`` names that run (its run id, else the Jupyter server's handle); ``pid``, ``host``,
+    ``user``, ``since`` (UTC) and ``command`` say who started it, when it is known.
+    """
+
+    def __init__(
+        self,
+        *,
+        handle: str,
+        pid: int | None = None,
+        host: str | None = None,
+        user: str | None = None,
+        since: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        who = f" (pid {pid} on {host}, started by {user} at {since}: {command})" if pid else ""
+        super().__init__(
+            f"run {handle} is running in this project{who}. Wait for it to finish "
+            "(`nbmlops run --wait SECONDS` waits for you), then start again; one run at a time "
+            "keeps runs from mixing their products."
+        )
+        self.handle = handle
+        self.pid = pid
+        self.host = host
+        self.user = user
+        self.since = since
+        self.command = command
+
+
+class UnknownRunError(NotFoundError):
+    def __init__(self, *, handle: str) -> None:
+        super().__init__(f"no run {handle} was started from this server; start one first")
+        self.handle = handle

@@ -1,0 +1,76 @@
+"""nbmlops's papermill engine: a notebook runs on a kernel :class:`~nbmlops.run.kernel.KernelPool`
+booted ahead of time, and the kernel goes back to the pool for a background shutdown.
+
+papermill's own engine makes nbclient start and (synchronously) shut down a kernel per notebook;
+given a kernel manager instead, nbclient would leave the client's channels open.
+
+papermill registers :class:`PoolEngine` as ``nbmlops`` when it is imported, through the
+``papermill.engine`` entry point in ``pyproject.toml``; :func:`nbmlops.run.kernel.run_notebook`
+asks for it by that name. Import papermill, not this module: papermill loads it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nbclient.util import ensure_async
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine
+from papermill.log import logger
+from papermill.utils import merge_kwargs, remove_args
+
+if TYPE_CHECKING:
+    from nbmlops.run.kernel import KernelPool
+
+__all__ = ["PoolClient", "PoolEngine"]
+
+
+class PoolClient(PapermillNotebookClient):  # type: ignore[misc]  # papermill is untyped
+    """papermill's notebook client on a pool kernel, which it hands back to the pool."""
+
+    def __init__(self, nb_man: Any, km: Any, pool: KernelPool, **kw: Any) -> None:
+        super().__init__(nb_man, km=km, **kw)
+        km._nbmlops_handed_over = True  # from here on, the cleanup below releases it
+        self.owns_km = True  # nbclient then cleans up, through the method below
+        self._pool = pool
+
+    async def _async_cleanup_kernel(self) -> None:
+        km: Any = getattr(self, "km", None)  # untyped base class: read through getattr
+        kc: Any = getattr(self, "kc", None)
+        self.km = self.kc = None
+        if kc is not None:
+            await ensure_async(kc.stop_channels())
+        if km is not None:
+            self._pool.release(km)
+
+
+class PoolEngine(NBClientEngine):  # type: ignore[misc]
+    """papermill's nbclient engine, with the kernel manager (``km``) and its ``pool`` given."""
+
+    @classmethod
+    def execute_managed_notebook(  # noqa: PLR0917 - papermill's engine signature
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        *,
+        km: Any,
+        pool: KernelPool,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+        final = merge_kwargs(
+            kwargs,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=logger,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        return PoolClient(nb_man, km=km, pool=pool, **final).execute()

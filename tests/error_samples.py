@@ -1,0 +1,125 @@
+"""One instance of every error class nbmlops exports, with the category and REST status each
+had before the categories existed (the REST status must not change)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbmlops import errors
+from nbmlops.errors import NbmlopsError
+
+NB = Path("notebooks/train.ipynb")
+
+SAMPLES: dict[str, NbmlopsError] = {
+    "InvalidInputError": errors.InvalidInputError("n must be positive", argument="n"),
+    "NotFoundError": errors.NotFoundError("no such thing"),
+    "ConflictError": errors.ConflictError("clashes"),
+    "SetupError": errors.SetupError("not set up"),
+    "IntegrityError": errors.IntegrityError("does not add up"),
+    "RefusedError": errors.RefusedError("refused"),
+    "ServiceError": errors.ServiceError("MLflow is down"),
+    "ExecutionError": errors.ExecutionError("failed"),
+    "NotebookError": errors.NotebookError("unusable", path=NB),
+    "MalformedNotebookError": errors.MalformedNotebookError(path=NB, detail="bad JSON"),
+    "StageMetadataError": errors.StageMetadataError(path=NB, field="stage", detail="empty"),
+    "ParametersCellError": errors.ParametersCellError("no cell", path=NB, param="seed"),
+    "ParameterReassignedError": errors.ParameterReassignedError(
+        path=NB, stage="train", param="seed", cell_index=3, line=2
+    ),
+    "PipelineError": errors.PipelineError("not a DAG"),
+    "DuplicateStageError": errors.DuplicateStageError(stage="train", paths=[NB, NB]),
+    "DuplicateProductError": errors.DuplicateProductError(path="m.pkl", stages=["a", "b"]),
+    "UnknownUpstreamError": errors.UnknownUpstreamError(
+        stage="train", upstream="nope", known=["load"], path=NB
+    ),
+    "CycleError": errors.CycleError(cycle=["a", "b"]),
+    "UnknownStageError": errors.UnknownStageError(stage="nope", known=["load"]),
+    "PipelineNotFoundError": errors.PipelineNotFoundError("none here", path=Path("nowhere")),
+    "ParameterError": errors.ParameterError("wrong type", stage="train", param="seed"),
+    "EnvironmentMismatchError": errors.EnvironmentMismatchError(
+        kernel="python3", lock=Path("uv.lock"), differences=["numpy 1 != 2"]
+    ),
+    "KernelNotFoundError": errors.KernelNotFoundError(kernel="r", available=["python3"]),
+    "LockFileError": errors.LockFileError(path=Path("uv.lock"), detail="missing"),
+    "StageExecutionError": errors.StageExecutionError("disk full", stage="train", path=None),
+    "CellExecutionError": errors.CellExecutionError(
+        stage="train", path=NB, cell_index=2, ename="ValueError", evalue="bad"
+    ),
+    "KernelDiedError": errors.KernelDiedError(stage="train", path=NB, cell_index=None),
+    "MissingProductError": errors.MissingProductError(
+        stage="train", path=NB, product="model", expected=Path("build/model.pkl")
+    ),
+    "UpstreamProductsMissingError": errors.UpstreamProductsMissingError(
+        stage="train", upstream="load"
+    ),
+    "PhiDetectedError": errors.PhiDetectedError(
+        path=NB, findings=[{"kind": "ssn", "cell_index": 1, "output_index": 0}]
+    ),
+    "TrackingError": errors.TrackingError("cannot write", uri="sqlite:///mlflow.db"),
+    "SignatureError": errors.SignatureError(signer="jdoe", reason="bad credentials"),
+    "ReviewError": errors.ReviewError(run_id="r-1", reason="no such run"),
+    "EvidenceChangedError": errors.EvidenceChangedError(
+        run_id="r-1", reason="it changed", path=Path("build/x.json")
+    ),
+    "PhiInTextError": errors.PhiInTextError(field="comment", subject="the run", kinds=["mrn"]),
+    "RunInProgressError": errors.RunInProgressError(handle="r-0"),
+    "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
+    "LedgerError": errors.LedgerError("cannot write", path=Path(".nbmlops/ledger.jsonl")),
+    "LedgerTamperedError": errors.LedgerTamperedError(
+        path=Path(".nbmlops/ledger.jsonl"), line=3, reason="hash"
+    ),
+    "LedgerRepairError": errors.LedgerRepairError(
+        path=Path(".nbmlops/ledger.jsonl"), line=3, reason="not the last line"
+    ),
+}
+"""Every exported error class but the root, by name."""
+
+CATEGORY = {
+    **{c: c for c in ("InvalidInputError", "NotFoundError", "ConflictError", "SetupError")},
+    **{c: c for c in ("IntegrityError", "RefusedError", "ServiceError", "ExecutionError")},
+    **dict.fromkeys(
+        (
+            "NotebookError", "MalformedNotebookError", "StageMetadataError", "ParametersCellError",
+            "ParameterReassignedError", "PipelineError", "UnknownUpstreamError", "ParameterError",
+        ),
+        "InvalidInputError",
+    ),
+    **dict.fromkeys(
+        ("UnknownStageError", "PipelineNotFoundError", "UnknownRunError"), "NotFoundError"
+    ),
+    **dict.fromkeys(
+        ("DuplicateStageError", "DuplicateProductError", "CycleError", "RunInProgressError"),
+        "ConflictError",
+    ),
+    **dict.fromkeys(
+        ("EnvironmentMismatchError", "KernelNotFoundError", "LockFileError"), "SetupError"
+    ),
+    **dict.fromkeys(
+        ("LedgerError", "LedgerTamperedError", "LedgerRepairError", "EvidenceChangedError"),
+        "IntegrityError",
+    ),
+    **dict.fromkeys(
+        ("SignatureError", "ReviewError", "PhiDetectedError", "PhiInTextError"), "RefusedError"
+    ),
+    "TrackingError": "ServiceError",
+    **dict.fromkeys(
+        (
+            "StageExecutionError", "CellExecutionError", "KernelDiedError", "MissingProductError",
+            "UpstreamProductsMissingError",
+        ),
+        "ExecutionError",
+    ),
+}  # fmt: skip
+"""The category of every exported error class."""
+
+STATUS_BEFORE_CATEGORIES = {
+    name: 404
+    if name in ("PipelineNotFoundError", "UnknownStageError", "UnknownRunError")
+    else 409
+    if name in ("CycleError", "DuplicateStageError", "DuplicateProductError", "RunInProgressError")
+    else 400
+    for name in SAMPLES
+    if name not in ("NotFoundError", "ConflictError")  # new: nothing raised them before
+}
+"""The REST status of each class as the server's handler decided it before the categories (two
+tuples of classes, everything else 400): the categories must answer the same."""
