@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,26 +48,27 @@ def test_canonical_json_is_what_rfc8785_writes(value: Any) -> None:
     assert canonical_digest(value) == hashlib.sha256(rfc8785.dumps(value)).hexdigest()
 
 
+ALPHABET = ["a", "Z", "0", "é", "\n", '"', "\\", "\x00", "\x1f", "\x7f", "\ufb01",
+            "\U0001d538", "\u2028", "😀", " "]  # fmt: skip
+
+
+def _random_text(rng: random.Random, most: int) -> str:
+    return "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(most)))
+
+
 def _random_value(rng: random.Random, depth: int = 0) -> Any:
-    alphabet = ["a", "Z", "0", "é", "\n", '"', "\\", "\x00", "\x1f", "\x7f", "\ufb01",
-                "\U0001d538", "\u2028", "😀", " "]  # fmt: skip
-    kind = rng.randrange(8 if depth < 3 else 5)
-    if kind == 0:
-        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
-    if kind == 1:
-        return rng.randint(-(2**53 - 1), 2**53 - 1)
-    if kind == 2:
-        return rng.choice([True, False, None])
-    if kind == 3:
-        return rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-30, 30)
-    if kind == 4:
-        return rng.randrange(100)
-    if kind == 5:
-        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
-    return {
-        "".join(rng.choice(alphabet) for _ in range(rng.randrange(4))): _random_value(rng, depth + 1)
-        for _ in range(rng.randrange(5))
-    }
+    scalars: list[Callable[[], Any]] = [
+        lambda: _random_text(rng, 6),
+        lambda: rng.randint(-(2**53 - 1), 2**53 - 1),
+        lambda: rng.choice([True, False, None]),
+        lambda: rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-30, 30),
+        lambda: rng.randrange(100),
+    ]
+    containers: list[Callable[[], Any]] = [
+        lambda: [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))],
+        lambda: {_random_text(rng, 4): _random_value(rng, depth + 1) for _ in range(5)},
+    ]
+    return rng.choice(scalars + (containers * 2 if depth < 3 else []))()
 
 
 def test_canonical_json_agrees_with_rfc8785_on_thousands_of_random_values() -> None:
@@ -98,7 +100,9 @@ def test_not_strict_hashes_big_integers_and_bad_text_apart_from_any_jcs_text() -
     digits = {"seed": 18446744073709552000}
     assert rfc8785.dumps({"seed": float(2**64)}) == json.dumps(digits).replace(" ", "").encode()
     assert canonical_digest(digits, strict=False) != canonical_digest({"seed": float(2**64)})
-    assert canonical_digest(big, strict=False) != canonical_digest({"seed": 2**64 + 1}, strict=False)
+    assert canonical_digest(big, strict=False) != canonical_digest(
+        {"seed": 2**64 + 1}, strict=False
+    )
     assert canonical_json(["bad \udcff name"], strict=False).startswith(NOT_JCS)
     assert canonical_json({"a": 1}, strict=False) == b'{"a":1}'  # JCS wherever it applies
     with pytest.raises(InvalidInputError):
