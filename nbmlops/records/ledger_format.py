@@ -202,7 +202,7 @@ def _decode(text: str) -> Any:
 
 
 class _BigInteger(Exception):
-    pass
+    """Raised by :func:`_safe_int` to send :func:`_decode` to its slow path; never escapes."""
 
 
 def _safe_int(text: str) -> int:
