@@ -1,30 +1,24 @@
-"""Benchmark: `nbmlops audit verify` on a ledger of 100,000 entries, next to the old verify.
+"""Benchmark: `nbmlops audit verify` on a ledger of 100,000 entries, in both ledger formats.
 
 Run from the repository root with the project's interpreter::
 
     .venv/bin/python bench/bench_audit.py [--entries N] [--repeat R] [--keep]
 
-It writes a project whose ledger holds ``--entries`` entries shaped as real runs write them (per
-run: ``run_started``, four ``stage_finished`` with input and product digests, ``run_finished``),
-one run record per run in ``.nbmlops/runs/`` anchoring its ``run_finished`` entry, and a stage
-state per stage in ``build/``. The entries are chained and hashed exactly as
-:func:`nbmlops.records.ledger.append` does, but written in one go (100,000 appends would time
-100,000
-fsyncs, not verification). Then, interleaved ``--repeat`` times so that load hits every row alike:
+It writes two projects whose ledgers hold ``--entries`` entries shaped as real runs write them
+(per run: ``run_started``, four ``stage_finished`` with input and product digests,
+``run_finished``), one in format 1 (nbmlops 0.1: Python's sorted JSON, no ``"v"``) and one in
+format 2 (RFC 8785, ``"v": 2``), each with one run record per run in ``.nbmlops/runs/`` anchoring
+its ``run_finished`` entry and a stage state per stage in ``build/``. The entries are chained and
+hashed exactly as :func:`nbmlops.records.ledger.append` does (format 1 as 0.1 did), but written in
+one go (100,000 appends would time 100,000 fsyncs, not verification). Then, interleaved
+``--repeat`` times so that load hits every row alike:
 
-before: verify_ledger (main)
-    the chain and head alone, with ``nbmlops/records/ledger.py`` as it is on the ``main`` branch
-    (read
-    with ``git show``): what verification cost before
-before: audit verify (main)
-    what ``nbmlops audit verify`` ran on ``main``: that verify_ledger, then verify_decisions
-    reading the ledger through main's ledger module (two passes over the file)
-now: verify_ledger
-    the chain and head alone, this branch (one serialisation per line instead of two)
-verify_project (no MLflow)
-    the new whole-project audit in-process: chain, decisions, run records, stage states,
-    evidence, open runs
-nbmlops audit verify (CLI)
+verify_ledger, format 1 / format 2
+    the chain and head alone: the legacy reader, and RFC 8785
+verify_project, format 1 / format 2 (no MLflow)
+    the whole-project audit in-process: chain, decisions, run records, stage states, evidence,
+    open runs
+nbmlops audit verify (CLI), format 2
     the command a user runs, as a subprocess (interpreter start, imports, MLflow store absent)
 
 It prints the median and minimum of each row in seconds.
@@ -42,19 +36,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nbmlops.approval.decision import verify_decisions  # noqa: E402
 from nbmlops.audit.verify import verify_project  # noqa: E402
-from nbmlops.records.ledger import GENESIS, _canonical, _digest, verify_ledger  # noqa: E402
-from nbmlops.review import decision  # noqa: E402
+from nbmlops.records.ledger import FORMAT, GENESIS, LedgerEntry, verify_ledger  # noqa: E402
+from nbmlops.records.ledger_format import entry_hash, entry_line, head_line  # noqa: E402
 
 STAGES = ("cohort", "features", "model", "review")
 
@@ -63,21 +54,24 @@ def _h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def build(root: Path, entries: int) -> int:
-    """Write the ledger, head, run records and stage states; return the number of runs."""
+def build(root: Path, entries: int, version: int) -> int:
+    """Write the ledger (in format ``version``), head, run records and stage states; return the
+    number of runs."""
     nb = root / ".nbmlops"
     (nb / "runs").mkdir(parents=True)
     seq, prev, runs = 0, GENESIS, 0
     with (nb / "ledger.jsonl").open("wb") as out:
 
-        def put(event: str, run_id: str, data: dict[str, object]) -> dict[str, object]:
+        def put(event: str, run_id: str | None, data: dict[str, object]) -> dict[str, Any]:
             nonlocal seq, prev
-            fields: dict[str, object] = {
+            fields: dict[str, Any] = {
                 "seq": seq, "ts": "2026-01-02T03:04:05.678Z", "who": "analyst", "host": "ws-12",
                 "event": event, "run_id": run_id, "data": data, "prev": prev,
             }  # fmt: skip
-            fields["hash"] = _digest(fields)
-            out.write(_canonical(fields) + b"\n")
+            if version > 1:
+                fields["v"] = version
+            fields["hash"] = entry_hash(fields)
+            out.write(entry_line(LedgerEntry(**fields)) + b"\n")
             prev, seq = str(fields["hash"]), seq + 1
             return fields
 
@@ -106,36 +100,15 @@ def build(root: Path, entries: int) -> int:
             (nb / "runs" / f"{run_id}.json").write_text(json.dumps(record))
             runs += 1
         while seq < entries:
-            put("signature_refused", None, {"signer": "unknown", "reason": "bad password"})  # type: ignore[arg-type]
-    (nb / "ledger.head").write_bytes(_canonical({"seq": seq - 1, "hash": prev}) + b"\n")
+            refused = {"signer": "unknown", "reason": "bad password"}
+            finished = put("signature_refused", None, refused)
+    (nb / "ledger.head").write_bytes(head_line(LedgerEntry(**finished)))
     last = f"20260102T{runs - 1:06d}Z-{runs - 1:08x}"
     for stage in STAGES:
         state = root / "build" / "study" / stage / ".nbmlops-state.json"
         state.parent.mkdir(parents=True)
         state.write_text(json.dumps({"run_id": last}))
     return runs
-
-
-def _main_ledger() -> Any:
-    """``nbmlops/records/ledger.py`` of the main branch, as a module of its own."""
-    source = subprocess.run(
-        ["git", "-C", str(REPO), "show", "main:nbmlops/records/ledger.py"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    module = types.ModuleType("nbmlops_ledger_main")
-    sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, "main:nbmlops/records/ledger.py", "exec"), module.__dict__)  # noqa: S102
-    return module
-
-
-@contextmanager
-def _decisions_read_with(module: Any) -> Iterator[None]:
-    saved = decision.ledger
-    decision.ledger = module
-    try:
-        yield
-    finally:
-        decision.ledger = saved
 
 
 def _cli(root: Path) -> None:
@@ -151,35 +124,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary project")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="nbmlops-bench-audit-"))
+    base = Path(tempfile.mkdtemp(prefix="nbmlops-bench-audit-"))
+    v1, v2 = base / "format1", base / "format2"
     try:
-        started = time.perf_counter()
-        runs = build(root, args.entries)
-        size = (root / ".nbmlops" / "ledger.jsonl").stat().st_size
-        print(f"built {args.entries} entries ({size / 1e6:.1f} MB), {runs} run records "
-              f"in {time.perf_counter() - started:.1f} s: {root}")  # fmt: skip
+        for root, version in ((v1, 1), (v2, FORMAT)):
+            started = time.perf_counter()
+            runs = build(root, args.entries, version)
+            size = (root / ".nbmlops" / "ledger.jsonl").stat().st_size
+            print(f"format {version}: built {args.entries} entries ({size / 1e6:.1f} MB), {runs} "
+                  f"run records in {time.perf_counter() - started:.1f} s: {root}")  # fmt: skip
 
-        main = _main_ledger()
+        def checked(root: Path) -> None:
+            if not verify_ledger(root).ok:
+                raise SystemExit(f"verify_ledger failed on {root}")
 
-        def old_cli() -> None:
-            if not main.verify_ledger(root).ok:
-                raise SystemExit("main's verify_ledger failed on the benchmark's ledger")
-            with _decisions_read_with(main):
-                verify_decisions(root)
-
-        def new() -> None:
+        def audit(root: Path) -> None:
             report = verify_project(root, mlflow=False)
             if not report.ok or report.check("run records").checked != runs:
                 raise SystemExit(f"verify_project failed: {[str(f) for f in report.failures]}")
 
         rows: dict[str, Callable[[], object]] = {
-            "before: verify_ledger (main)": lambda: main.verify_ledger(root),
-            "before: audit verify (main)": old_cli,
-            "now: verify_ledger": lambda: verify_ledger(root),
-            "now: verify_project (no MLflow)": new,
-            "now: nbmlops audit verify (CLI)": lambda: _cli(root),
+            "verify_ledger, format 1": lambda: checked(v1),
+            "verify_ledger, format 2": lambda: checked(v2),
+            "verify_project, format 1 (no MLflow)": lambda: audit(v1),
+            "verify_project, format 2 (no MLflow)": lambda: audit(v2),
+            "nbmlops audit verify (CLI), format 2": lambda: _cli(v2),
         }
         samples: dict[str, list[float]] = {name: [] for name in rows}
         for _ in range(args.repeat):
@@ -192,7 +163,7 @@ def main() -> int:
             print(f"{name:<44} {statistics.median(values):>9.2f} {min(values):>7.2f}")
     finally:
         if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 
 from tests.clinical import NBMLOPS, clinical_project, nbmlops_cli, stage_notebook, write_notebook
 
@@ -30,7 +31,8 @@ Lines = list[dict[str, Any]]
 
 
 def _canonical(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """RFC 8785, as the ledger's format (``"v": 2``) documents it: a forger needs no nbmlops."""
+    return rfc8785.dumps(obj)
 
 
 def _entries(root: Path) -> Lines:

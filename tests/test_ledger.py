@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 
 from nbmlops.errors import LedgerError, LedgerRepairError, LedgerTamperedError
 from nbmlops.records.ledger import (
@@ -35,8 +36,9 @@ def _head(root: Path) -> Path:
 
 
 def _canonical(obj: dict[str, Any]) -> bytes:
-    """The documented canonical form, written out here so the tests check the format itself."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The documented canonical form (RFC 8785, by the reference package rather than nbmlops's
+    own code), so the tests check the format itself."""
+    return rfc8785.dumps(obj)
 
 
 def _rehashed(raw: bytes, **changes: Any) -> bytes:
@@ -494,14 +496,14 @@ def test_a_head_that_cannot_be_written_undoes_the_line(
 ) -> None:
     import errno
 
-    from nbmlops.records import ledger
+    from nbmlops.records import ledger_file
 
     before = (_ledger(six).read_bytes(), _head(six).read_bytes())
 
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ledger, "write_bytes_atomic", full)
+    monkeypatch.setattr(ledger_file, "write_bytes_atomic", full)
     with pytest.raises(LedgerError):
         append(six, "run_started")
 
@@ -540,3 +542,131 @@ def test_a_malformed_decision_entry_does_not_stop_the_audit(six: Path) -> None:
     assert not report.ok  # verify_decisions names it; the other checks still ran
     assert report.check("decisions").failures
     assert report.check("evidence").checked == 0
+
+
+# -- formats: RFC 8785 (v2) and the ledgers nbmlops 0.1 wrote (v1) ---------------------------------
+
+
+def _legacy(obj: dict[str, Any]) -> bytes:
+    """The canonical form of nbmlops 0.1 (format 1), written out here as it was."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# where the two forms part ways: non-integral and exponent numbers, a key beyond the BMP (it
+# sorts before U+FB01 in UTF-16 order, after it by code point), text that is not ASCII
+V1_DATA: list[dict[str, Any]] = [
+    {"pipeline": "study", "threshold": 1.0, "alpha": 1e-07, "name": "Zoë Åström"},
+    {"\U0001d538": "math A", "\ufb01": "ligature", "n": 3},
+    {"stage": "train", "auc": 0.91, "big": 1e16},
+]
+
+
+def _write_v1_ledger(root: Path, datas: list[dict[str, Any]]) -> list[bytes]:
+    """A ledger as nbmlops 0.1 wrote it: no ``v``, hashed and written in its canonical form."""
+    prev, lines = GENESIS, []
+    for seq, data in enumerate(datas):
+        fields = {"seq": seq, "ts": f"2026-01-0{seq + 1}T00:00:00.000Z", "who": "analyst",
+                  "host": "ws-12", "event": "stage_finished", "run_id": f"r{seq}", "data": data,
+                  "prev": prev}  # fmt: skip
+        prev = hashlib.sha256(_legacy(fields)).hexdigest()
+        lines.append(_legacy({**fields, "hash": prev}) + b"\n")
+    _ledger(root).parent.mkdir(parents=True, exist_ok=True)
+    _ledger(root).write_bytes(b"".join(lines))
+    _head(root).write_bytes(_legacy({"hash": prev, "seq": len(datas) - 1}) + b"\n")
+    return lines
+
+
+def test_the_forms_differ_on_the_v1_fixture() -> None:
+    """Otherwise the tests below would not tell the two readers apart."""
+    assert all(_legacy(data) != _canonical(data) for data in V1_DATA)
+
+
+def test_a_ledger_written_by_nbmlops_0_1_verifies_and_grows_in_rfc_8785(tmp_path: Path) -> None:
+    written = [*V1_DATA, {"seed": 2**60}]  # 0.1 kept integers beyond 2**53 exact
+    _write_v1_ledger(tmp_path, written)
+    old = list(read_entries(tmp_path))
+    assert verify_ledger(tmp_path).ok
+    assert [e.v for e in old] == [1, 1, 1, 1]
+    assert [e.data for e in old] == written
+
+    new = append(tmp_path, "run_finished", run_id="r3", data={"auc": 0.91, "ratio": 1.0})
+    assert (new.v, new.seq, new.prev) == (2, 4, old[-1].hash)
+    append(tmp_path, "run_started", run_id="r4", data={"name": "Zoë", "big": 1e16, **V1_DATA[1]})
+    report = verify_ledger(tmp_path)
+    assert (report.ok, report.entries) == (True, 6)
+    assert [e.v for e in read_entries(tmp_path)] == [1, 1, 1, 1, 2, 2]
+    lines = _ledger(tmp_path).read_bytes().splitlines(keepends=True)
+    assert b'"ratio":1}' in lines[4] and b'"v":2' in lines[4]  # JCS numbers, the version
+    assert list(read_entries(tmp_path))[-1].data["big"] == 1e16  # read back as the double
+
+    from nbmlops.audit.verify import verify_project
+
+    assert verify_project(tmp_path, mlflow=False).ok
+
+
+def test_a_digest_recomputed_with_rfc8785_equals_the_ledgers(tmp_path: Path) -> None:
+    """What an auditor does with another tool: parse a line (numbers as doubles, as RFC 8785 and
+    JavaScript read them), drop ``hash``, serialise in RFC 8785, SHA-256."""
+    for data in V1_DATA:
+        append(tmp_path, "stage_finished", run_id="r", data=data)
+    for raw in _ledger(tmp_path).read_bytes().splitlines():
+        entry = json.loads(raw, parse_int=float)
+        claimed = entry.pop("hash")
+        assert entry["v"] == 2
+        assert hashlib.sha256(rfc8785.dumps(entry)).hexdigest() == claimed
+        assert rfc8785.dumps({**entry, "hash": claimed}) == raw  # the line is JCS itself
+    head = json.loads(_head(tmp_path).read_bytes())
+    assert head["hash"] == claimed and head["seq"] == len(V1_DATA) - 1
+
+
+def _tamper_mixed(kind: str, lines: Lines) -> None:
+    """Edit a ``v`` 1 line (index 1) or a ``v`` 2 line (index 4) of the mixed fixture."""
+    if kind == "v1: edit a value":
+        lines[1] = lines[1].replace(b'"ligature"', b'"LIGATURE"')
+    elif kind == "v1: re-serialised in RFC 8785":
+        lines[1] = _canonical(json.loads(lines[1])) + b"\n"
+    elif kind == "v1: claims v 2":
+        lines[1] = _canonical({**json.loads(lines[1]), "v": 2}) + b"\n"
+    elif kind == "v2: edit a value":
+        lines[4] = lines[4].replace(b'"auc":0.5', b'"auc":0.9')
+    elif kind == "v2: re-serialised in the 0.1 form":
+        lines[4] = _legacy(json.loads(lines[4])) + b"\n"
+    elif kind == "v2: drops its v":
+        lines[4] = _canonical({k: v for k, v in json.loads(lines[4]).items() if k != "v"}) + b"\n"
+    elif kind == "v2: claims v 3 and is rehashed":
+        entry = {k: v for k, v in json.loads(lines[4]).items() if k != "hash"} | {"v": 3}
+        lines[4] = _canonical({**entry, "hash": hashlib.sha256(_canonical(entry)).hexdigest()})
+        lines[4] += b"\n"
+
+
+MIXED_TAMPERS = [
+    "v1: edit a value",
+    "v1: re-serialised in RFC 8785",
+    "v1: claims v 2",
+    "v2: edit a value",
+    "v2: re-serialised in the 0.1 form",
+    "v2: drops its v",
+    "v2: claims v 3 and is rehashed",
+]
+
+
+@pytest.mark.parametrize("kind", MIXED_TAMPERS)
+def test_tampering_is_caught_in_either_format(tmp_path: Path, kind: str) -> None:
+    _write_v1_ledger(tmp_path, V1_DATA)
+    append(tmp_path, "stage_finished", data={"auc": 0.5, "alpha": 1e-7})  # 1e-07 in 0.1's form
+    append(tmp_path, "stage_finished", data={"auc": 0.5, "alpha": 2e-7})
+    assert verify_ledger(tmp_path).ok
+    _rewrite(tmp_path, lambda lines: _tamper_mixed(kind, lines))
+    report = verify_ledger(tmp_path)
+    assert not report.ok and report.problem is not None
+    assert report.problem.line == (2 if kind.startswith("v1") else 5)
+    if kind == "v2: claims v 3 and is rehashed":
+        assert "upgrade nbmlops" in report.problem.reason
+
+
+def test_data_rfc_8785_cannot_hold_is_refused_before_writing(six: Path) -> None:
+    before = _ledger(six).read_bytes()
+    with pytest.raises(LedgerError) as refused:
+        append(six, "run_started", data={"seed": 2**53})
+    assert "2**53" in str(refused.value)
+    assert _ledger(six).read_bytes() == before

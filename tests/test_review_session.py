@@ -166,7 +166,7 @@ def _rewrite_decision(
 ) -> None:
     """Edit the signed decision in the ledger; with ``rechain``, as a forger with write access
     would, also recompute every hash after it and the head, so the chain verifies again."""
-    from nbmlops.records.ledger import LedgerEntry, _canonical, _digest, _write_head
+    from nbmlops.records.ledger_format import LedgerEntry, entry_hash, entry_line, head_line
 
     ledger = root / ".nbmlops" / "ledger.jsonl"
     entries = [json.loads(line) for line in ledger.read_text().splitlines()]
@@ -176,10 +176,10 @@ def _rewrite_decision(
             change(entry["data"])
         if rechain:
             entry["prev"] = prev
-            entry["hash"] = prev = _digest(entry)
-    ledger.write_bytes(b"".join(_canonical(e) + b"\n" for e in entries))
+            entry["hash"] = prev = entry_hash(entry)
+    ledger.write_bytes(b"".join(entry_line(LedgerEntry(**e)) + b"\n" for e in entries))
     if rechain:
-        _write_head(ledger, LedgerEntry(**entries[-1]))
+        ledger.with_suffix(".head").write_bytes(head_line(LedgerEntry(**entries[-1])))
 
 
 def _cli(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

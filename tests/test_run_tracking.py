@@ -81,6 +81,30 @@ def test_unwritable_store_still_finishes_and_says_what_was_not_recorded(
     assert Path(record.stage("double").products["out"]).is_file()
 
 
+class _Unexpected(Exception):
+    """Not an MLflow, SQL or OS error: what a bug in MLflow or in nbmlops would raise."""
+
+
+def test_an_unexpected_mlflow_failure_still_finishes_the_run_and_names_it(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    def faulty(self: MlflowClient, *args: object, **kwargs: object) -> None:  # injected fault
+        raise _Unexpected("artifact upload failed in an unforeseen way")
+
+    monkeypatch.setattr(MlflowClient, "log_artifacts", faulty)
+    root = make_project("load", "double")
+    record = run_pipeline(discover(root / "notebooks"))
+    assert record.status == "succeeded"
+    assert record.tracking_problem is not None
+    assert "_Unexpected: artifact upload failed" in record.tracking_problem
+    kept = json.loads((root / ".nbmlops" / "runs" / f"{record.run_id}.json").read_text())
+    assert kept["tracking_problem"] == record.tracking_problem
+    assert kept["ledger_head"] == list(read_entries(root))[-1].hash
+    assert verify_ledger(root).ok
+
+
 def test_jobs_run_independent_stages_at_the_same_time(make_project: MakeProject) -> None:
     root = make_project("load", "double", "branch")
     record = run_pipeline(discover(root / "notebooks"), jobs=2, tracking=False)

@@ -30,6 +30,7 @@ from nbmlops.records.scraps import (
     other_scraps,
     read_scraps,
     record,
+    split_scraps,
 )
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -377,6 +378,10 @@ def test_numeric_and_other_scraps_split_the_values() -> None:
     assert all(type(v) is float for v in metrics.values())
     assert list(other_scraps(values)) == ["ok", "label", "table", "nan", "inf", "huge"]
     assert numeric_scraps(values) == metrics
+    # one split for every reader (MLflow, the review session): each scrap on exactly one side
+    both, rest = split_scraps(values)
+    assert both == metrics and rest == other_scraps(values)
+    assert list(both) + list(rest) == ["auc", "n", "ok", "label", "table", "nan", "inf", "huge"]
 
 
 # -- the module stays light and its fixtures stay clean -------------------------------------------

@@ -687,3 +687,29 @@ def test_a_stage_that_cannot_be_logged_ends_its_child_run_and_the_others_are_rec
     assert client.get_run(str(recorder.run_id)).info.status == "FINISHED"
     assert recorder.not_recorded == ("stage prep: ValueError: a value MLflow cannot take",)
     assert done.tracking_problem is not None and "stage prep" in done.tracking_problem
+
+
+class _Unexpected(Exception):
+    """Not an MLflow, SQL or OS error: what a bug in MLflow or in nbmlops would raise."""
+
+
+@pytest.mark.parametrize("method", ["create_run", "log_batch", "set_terminated"])
+def test_an_unexpected_exception_breaks_the_recorder_and_is_never_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    def faulty(self: MlflowClient, *args: Any, **kwargs: Any) -> Any:  # injected on purpose
+        raise _Unexpected(f"injected into {method}")
+
+    monkeypatch.setattr(MlflowClient, method, faulty)
+    stages = (_stage(tmp_path, "prep"), _stage(tmp_path, "train"))
+    done = log_run(_record(tmp_path, stages), ledger_head="sha256:head")  # must not raise
+    assert done.tracking_problem is not None
+    assert f"_Unexpected: injected into {method}" in done.tracking_problem
+    assert "Not recorded" in done.tracking_problem
+    recorder = MlflowRecorder.for_project(tmp_path, "demo")
+    recorder.start(run_id="r-2", pipeline="demo", provenance=PROVENANCE)
+    for result in stages:
+        recorder.stage(result)
+    recorder.finish(_record(tmp_path, stages, run_id="r-2"))
+    assert recorder.problem is not None and "_Unexpected" in recorder.problem
+    assert recorder.not_recorded[-1] in ("stage train", "pipeline run end")

@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from nbmlops._core.ids import utc_now
 from nbmlops.approval.signer_ledger import SignerBook
 from nbmlops.approval.signing_attempts import attempt_lock, lockout_policy, loggable_id
 from nbmlops.approval.signing_keys import check_signature_value
 from nbmlops.errors import SignatureError
 from nbmlops.records import ledger
-from nbmlops.records.model import utc_now
 
 __all__ = [
     "Authenticator",

@@ -24,6 +24,10 @@ random ``nonce``) is written first, read-only, to ``.nbmlops/decisions/<record_d
 the ledger binds it by ``record_digest``, whose value the signature signs. The nonce keeps the
 digest from being tested against guessed comments. Entries written before this (the record
 inline) still verify.
+
+``record_digest`` is the SHA-256 of the full record's RFC 8785 canonical JSON; the record holds
+``"v": 2``. Records nbmlops 0.1 signed (no ``"v"``) were hashed over Python's sorted compact JSON
+(non-ASCII as UTF-8) and still verify that way.
 """
 
 from __future__ import annotations
@@ -39,11 +43,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nbmlops._core.digests import FORMAT, canonical_digest, legacy_json_v1
+from nbmlops._core.ids import utc_now
+from nbmlops._core.paths import DECISION_FILES
 from nbmlops.approval.evidence import Evidence, archive_evidence, check_evidence
 from nbmlops.approval.signing import Signature, check_signature, get_authenticator
-from nbmlops.errors import ReviewError
+from nbmlops.errors import InvalidInputError, ReviewError
 from nbmlops.records import ledger
-from nbmlops.records.model import utc_now
 
 if TYPE_CHECKING:
     from nbmlops.approval.signer_ledger import SignerBook
@@ -53,6 +59,7 @@ __all__ = [
     "DECISION_FILES",
     "ReviewDecision",
     "read_decision",
+    "record_digest",
     "sign_decision",
     "verify_decisions",
 ]
@@ -65,8 +72,6 @@ DECISIONS: Mapping[str, str] = {
 """Decision -> how it reads in a sentence."""
 
 EVENT = "review_signed"
-DECISION_FILES = Path(".nbmlops") / "decisions"
-"""Where each signed record is kept in full, as ``<record_digest>.json`` (read-only)."""
 FREE_TEXT = ("meaning", "comment", "nonce")
 """Fields of a signed record kept in its decision file only, never in the ledger."""
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -130,8 +135,30 @@ class ReviewDecision:
 
 
 def record_digest(record: Mapping[str, Any]) -> str:
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The hex SHA-256 a decision's signature signs: of the record's RFC 8785 canonical JSON, or,
+    for a record without ``"v"`` (signed by nbmlops 0.1), of its sorted compact JSON.
+
+    Raises
+    ------
+    InvalidInputError
+        ``v`` is not a format this nbmlops knows, or the record is not plain JSON.
+
+    Examples
+    --------
+    >>> record_digest({"v": 2, "decision": "approve"}) == canonical_digest(
+    ...     {"v": 2, "decision": "approve"})
+    True
+    """
+    version = record.get("v", 1)
+    if version == 1:
+        return hashlib.sha256(legacy_json_v1(record, ascii_only=False)).hexdigest()
+    if version != FORMAT:
+        raise InvalidInputError(
+            f"decision record format v={version!r} is not one this nbmlops reads (1 or "
+            f"{FORMAT}); upgrade nbmlops",
+            argument="record",
+        )
+    return canonical_digest(record)
 
 
 def sign_decision(
@@ -196,6 +223,7 @@ def sign_decision(
     archive_evidence(root, evidence)  # refuses if a file changed since the review opened
     evidence_dict = {**evidence.to_dict(), "digest": evidence.digest}
     record = {
+        "v": FORMAT,
         "decision": decision,
         "meaning": meaning,
         "comment": comment,
@@ -313,11 +341,23 @@ def _decision_file(root: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any] 
         return None, f"its decision file {name} is missing"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return None, f"its decision file {name} cannot be read ({type(exc).__name__})"
-    if not isinstance(record, dict) or record_digest(record) != data.get("record_digest"):
-        return None, f"its decision file {name} was changed (its digest is not the ledger's)"
+    problem = _file_record_problem(record, data, name)
+    return (None, problem) if problem else (record, "")
+
+
+def _file_record_problem(record: object, data: Mapping[str, Any], name: str) -> str:
+    """How a decision file's record disagrees with its ledger entry (empty: it agrees)."""
+    changed = f"its decision file {name} was changed (its digest is not the ledger's)"
+    if not isinstance(record, dict):
+        return changed
+    try:
+        if record_digest(record) != data.get("record_digest"):
+            return changed
+    except InvalidInputError as exc:
+        return f"its decision file {name} cannot be checked ({exc})"
     if _public(record) != data.get("record"):
-        return None, f"the signed record was changed (the ledger's copy disagrees with {name})"
-    return record, ""
+        return f"the signed record was changed (the ledger's copy disagrees with {name})"
+    return ""
 
 
 def verify_decisions(root: Path) -> list[tuple[int, str]]:
@@ -364,8 +404,12 @@ def _decision_problems(root: Path, data: Mapping[str, Any], book: SignerBook) ->
         full, problem = _decision_file(root, data)
         if full is None:
             problems.append(problem)
-    elif record_digest(record) != data.get("record_digest"):
-        return ["the signed record was changed"]
+    else:
+        try:
+            if record_digest(record) != data.get("record_digest"):
+                return ["the signed record was changed"]
+        except InvalidInputError as exc:
+            return [f"the signed record cannot be checked ({exc})"]
     if record.get("evidence_digest") != data.get("evidence", {}).get("digest"):
         problems.append("the evidence list was changed")
     try:

@@ -10,6 +10,11 @@ Before a decision is signed, :func:`archive_evidence` copies each item into a co
 read-only store (``.nbmlops/evidence/<sha256>``) so that a later pipeline run, which overwrites
 ``build/``, cannot make a signed decision unverifiable; :func:`check_evidence` is what
 ``nbmlops audit verify`` runs against that store.
+
+The evidence list's ``digest`` (:func:`evidence_digest`) is the SHA-256 of the RFC 8785 canonical
+JSON of ``{"v": 2, "run_id", "pipeline", "stage", "items": [[name, digest], ...]}``, the items
+sorted; lists written by nbmlops 0.1 (no ``"v"``) were hashed without ``v`` over Python's sorted
+ASCII JSON, and still verify that way.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import EvidenceChangedError, ReviewError
+from nbmlops._core.digests import FORMAT, canonical_digest, file_digest, legacy_json_v1
+from nbmlops._core.paths import EVIDENCE_STORE, RUNS, run_record_path
+from nbmlops.errors import EvidenceChangedError, InvalidInputError, ReviewError
 
 __all__ = [
     "EVIDENCE_STORE",
@@ -31,12 +38,10 @@ __all__ = [
     "archive_evidence",
     "check_evidence",
     "collect_evidence",
+    "evidence_digest",
 ]
 
-EVIDENCE_STORE = Path(".nbmlops") / "evidence"
-RUNS = Path(".nbmlops") / "runs"
 DATA_SUFFIXES = frozenset({".parquet", ".feather", ".arrow", ".pq"})
-_CHUNK = 1 << 20
 _REVIEWABLE = ("succeeded", "skipped")
 
 
@@ -64,6 +69,8 @@ class Evidence:
     items: tuple[EvidenceItem, ...]
     record: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The run record, parsed from the very bytes the ``run_record`` item's digest covers."""
+    v: int = FORMAT
+    """The format of the list's digest (see the module docstring)."""
 
     @property
     def digest(self) -> str:
@@ -71,6 +78,7 @@ class Evidence:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "v": self.v,
             "run_id": self.run_id,
             "pipeline": self.pipeline,
             "stage": self.stage,
@@ -80,24 +88,42 @@ class Evidence:
 
 
 def evidence_digest(evidence: Mapping[str, Any]) -> str:
-    """SHA-256 over what identifies the evidence: run, stage and each item's name and digest
-    (not where the files were read from, so the archived copies verify the same)."""
-    core = {
+    """SHA-256 over what identifies the evidence: its format, run, stage and each item's name
+    and digest (not where the files were read from, so the archived copies verify the same).
+
+    Parameters
+    ----------
+    evidence : Mapping
+        An evidence list as :meth:`Evidence.to_dict` gives it (or a ledger entry holds it);
+        without ``"v"`` it is a format-1 list and is hashed as nbmlops 0.1 did.
+
+    Raises
+    ------
+    InvalidInputError
+        ``v`` is not a format this nbmlops knows.
+
+    Examples
+    --------
+    >>> evidence_digest({"v": 2, "run_id": "r", "pipeline": "p", "stage": "review",
+    ...                  "items": [{"name": "run_record", "digest": "ab"}]})  # doctest: +SKIP
+    '3f1c...'
+    """
+    version = evidence.get("v", 1)
+    core: dict[str, Any] = {
         "run_id": evidence["run_id"],
         "pipeline": evidence["pipeline"],
         "stage": evidence["stage"],
         "items": sorted((i["name"], i["digest"]) for i in evidence["items"]),
     }
-    text = json.dumps(core, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    if version == 1:
+        return hashlib.sha256(legacy_json_v1(core, ascii_only=True)).hexdigest()
+    if version != FORMAT:
+        raise InvalidInputError(
+            f"evidence list format v={version!r} is not one this nbmlops reads (1 or {FORMAT}); "
+            "upgrade nbmlops",
+            argument="evidence",
+        )
+    return canonical_digest({"v": version, **core})
 
 
 def _record_path(root: Path, run_id: str, stage: str | None) -> Path:
@@ -113,7 +139,7 @@ def _record_path(root: Path, run_id: str, stage: str | None) -> Path:
         what = f"with a result of stage '{stage}' " if stage else ""
         reason = f"no pipeline run {what}recorded yet; run the pipeline first"
         raise ReviewError(run_id=run_id, reason=reason)
-    path = folder / f"{run_id}.json"
+    path = run_record_path(root, run_id)
     if not path.is_file():
         raise ReviewError(
             run_id=run_id,
@@ -255,8 +281,12 @@ def archive_evidence(root: Path, evidence: Evidence) -> None:
 def check_evidence(root: Path, evidence: Mapping[str, Any]) -> list[str]:
     """Problems with the archived copy of a signed decision's evidence (empty: intact)."""
     problems = []
-    if "digest" in evidence and evidence_digest(evidence) != evidence["digest"]:
-        problems.append("the evidence list does not match its digest")
+    if "digest" in evidence:
+        try:
+            if evidence_digest(evidence) != evidence["digest"]:
+                problems.append("the evidence list does not match its digest")
+        except InvalidInputError as exc:
+            problems.append(str(exc))
     for item in evidence.get("items", []):
         stored = Path(root) / EVIDENCE_STORE / str(item["digest"])
         if not stored.is_file():

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from nbmlops._core.digests import FORMAT, canonical_digest, legacy_json_v1
 from nbmlops.approval.signing_keys import check_signature_value, key_id
 from nbmlops.records import ledger
 from nbmlops.records.ledger import LedgerEntry
@@ -64,10 +64,16 @@ class SignerRecord:
     admin: bool = False
 
 
-def statement_digest(event: str, fields: Mapping[str, Any]) -> str:
-    """The hex SHA-256 of what an authorisation signs: the event name and its fields."""
-    text = json.dumps({"event": event, **fields}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def statement_digest(event: str, fields: Mapping[str, Any], *, v: int = FORMAT) -> str:
+    """The hex SHA-256 of what an authorisation signs: the event name and its fields.
+
+    ``v`` is the format of the ledger entry the authorisation is in: RFC 8785 canonical JSON
+    for format 2, the sorted ASCII JSON of nbmlops 0.1 for format 1.
+    """
+    statement = {"event": event, **fields}
+    if v == 1:
+        return hashlib.sha256(legacy_json_v1(statement, ascii_only=True)).hexdigest()
+    return canonical_digest(statement)
 
 
 def rekey_statement(signer: str, public_key: str, previous_key_id: str) -> dict[str, str]:
@@ -296,7 +302,7 @@ class SignerBook:
             return f"'{by}' is not an administrator"
         if auth.get("algorithm") != authoriser.algorithm or auth.get("key_id") != authoriser.key_id:
             return f"not signed with the key the ledger binds to '{by}'"
-        digest = statement_digest(event, statement)
+        digest = statement_digest(event, statement, v=entry.v)
         if not check_signature_value(authoriser.public_key, str(auth.get("value", "")), digest):
             return f"the signature of '{by}' does not verify"
         return None

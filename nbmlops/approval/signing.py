@@ -39,6 +39,8 @@ from typing import Any
 from filelock import FileLock
 
 from nbmlops._core.atomic import write_bytes_atomic
+from nbmlops._core.ids import utc_now
+from nbmlops._core.paths import SIGNERS
 from nbmlops.approval.authenticators import (
     Authenticator,
     Signature,
@@ -70,7 +72,6 @@ from nbmlops.approval.signing_keys import (
 )
 from nbmlops.errors import SignatureError
 from nbmlops.records import ledger
-from nbmlops.records.model import utc_now
 
 __all__ = [
     "Authenticator",
@@ -82,7 +83,7 @@ __all__ = [
     "register_authenticator",
 ]
 
-SIGNERS_PATH = Path(".nbmlops") / "signers.json"
+SIGNERS_PATH = SIGNERS
 MIN_PASSWORD_LENGTH = 12
 SIGNER_ID = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 # scrypt cost recommended for interactive logins (RFC 7914 section 2); ~50 ms per hash. The

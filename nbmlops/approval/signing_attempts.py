@@ -28,13 +28,14 @@ from pathlib import Path
 from filelock import FileLock
 
 from nbmlops._core.atomic import secret_file
+from nbmlops._core.paths import SECRET_KEY, SIGNING_LOCK
 from nbmlops.errors import SignatureError
 from nbmlops.records import ledger
 
 __all__ = ["LockoutPolicy", "attempt_lock", "lockout_policy", "loggable_id", "project_secret"]
 
-SECRET_PATH = Path(".nbmlops") / "secret.key"
-ATTEMPT_LOCK_PATH = Path(".nbmlops") / "signing.lock"
+SECRET_PATH = SECRET_KEY
+ATTEMPT_LOCK_PATH = SIGNING_LOCK
 
 
 @dataclass(frozen=True, kw_only=True)

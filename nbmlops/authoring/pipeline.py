@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
-from nbmlops._core.paths import find_project_root
+from nbmlops._core.paths import STATE_DIR, find_project_root
 from nbmlops.authoring.stage import StageSpec, read_stage
 from nbmlops.errors import (
     CycleError,
@@ -40,7 +40,7 @@ __all__ = [
     "render_ploomber_yaml",
 ]
 
-_SKIP_DIRS = {".ipynb_checkpoints", "build", ".nbmlops", ".venv", "node_modules", ".git"}
+_SKIP_DIRS = {".ipynb_checkpoints", "build", STATE_DIR.name, ".venv", "node_modules", ".git"}
 SOURCE_HEADER = "# nbmlops-source: "
 NAME_HEADER = "# nbmlops-pipeline: "
 

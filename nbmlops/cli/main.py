@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from nbmlops.cli import records, runs, stages
 from nbmlops.cli.output import console as _console
 from nbmlops.cli.output import styled as _styled
+from nbmlops.privacy.telemetry import PHI_POLICIES
 
 __all__ = ["main"]
 
@@ -130,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
             )
             s.add_argument(
                 "--phi-policy",
-                choices=("refuse", "redact", "off"),
+                choices=PHI_POLICIES,
                 help="what MLflow gets of an executed notebook whose outputs look like patient "
                 "identifiers: nothing (refuse, the default), a redacted copy, or the notebook",
             )

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbmlops._core.atomic import secret_file
+from nbmlops._core.digests import canonical_json
+from nbmlops._core.paths import STATE_DIR
 
 __all__ = [
     "IDENTIFIER_KINDS",
@@ -183,7 +185,7 @@ def project_registry(root: Path, *, create: bool = False) -> IdentifierRegistry 
     Read once and cached until the store changes (its size and mtime), so calling it for every
     scan costs one ``stat``.
     """
-    folder = Path(root) / ".nbmlops"
+    folder = Path(root) / STATE_DIR
     store = folder / STORE_FILE
     try:
         info = store.stat()
@@ -247,7 +249,7 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
                 records[digest] = IDENTIFIER_KINDS.index(record_kind)
     if not records:
         return 0
-    store = Path(root) / ".nbmlops" / STORE_FILE
+    store = Path(root) / STATE_DIR / STORE_FILE
     payload = b"".join(digest + bytes([index]) for digest, index in records.items())
     fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -302,7 +304,8 @@ def ledger_digest(root: Path, value: object) -> dict[str, str]:
     The ledger is append-only and copied around: it must hold no text that can carry PHI. The
     text lives in the run record (``.nbmlops/runs/<id>.json``, which the PHI policy covers and
     which can be redacted without breaking the chain); the ledger binds it with HMAC-SHA256 over
-    its canonical JSON (sorted keys, no spaces, UTF-8), keyed with a key derived from the
+    its RFC 8785 canonical JSON (:func:`nbmlops._core.digests.canonical_json`; ledgers written by
+    nbmlops 0.1 used sorted compact JSON, UTF-8), keyed with a key derived from the
     project's secret. Keyed, because an SSN or a birth date has few enough values that a plain
     SHA-256 of it could be reversed by trying them all. ``verify`` recomputes it on the machine
     that holds ``.nbmlops/identifiers.key``.
@@ -312,8 +315,8 @@ def ledger_digest(root: Path, value: object) -> dict[str, str]:
     >>> ledger_digest(root, {"message": "bad age"})  # doctest: +SKIP
     {'hmac-sha256': '5b0c...'}
     """
-    import json
-
-    key = hmac.digest(_key(Path(root) / ".nbmlops"), b"nbmlops ledger digest v1", "sha256")
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return {LEDGER_DIGEST: hmac.new(key, canonical.encode("utf-8"), "sha256").hexdigest()}
+    key = hmac.digest(_key(Path(root) / STATE_DIR), b"nbmlops ledger digest v1", "sha256")
+    # not strict: an override of 2**64 or an error quoting a file name that is not UTF-8 is
+    # still bound (see canonical_json), never a run that fails to start
+    canonical = canonical_json(value, strict=False)
+    return {LEDGER_DIGEST: hmac.new(key, canonical, "sha256").hexdigest()}

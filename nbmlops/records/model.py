@@ -7,17 +7,16 @@ to MLflow and ``ledger`` appends its digests. Neither changes it: a later step t
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import platform
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from nbmlops._core.user import current_host, current_user
 from nbmlops.errors import InvalidInputError
 
 __all__ = [
@@ -27,18 +26,12 @@ __all__ = [
     "StageResult",
     "StageStatus",
     "collect_provenance",
-    "utc_now",
 ]
 
 JSON = Any  # a value that json.dumps accepts; kept loose because JSON is recursive
 
 StageStatus = Literal["succeeded", "failed", "skipped", "not_run"]
 """``skipped``: up to date, products reused; ``not_run``: an upstream failed or was not selected."""
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string with a ``Z`` suffix (ledger and records)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,16 +158,12 @@ def collect_provenance(root: Path) -> Provenance:
 
     commit = _git(root, "rev-parse", "HEAD")
     status = _git(root, "status", "--porcelain", "--untracked-files=no") if commit else None
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        user = os.environ.get("USER", "unknown")
     return Provenance(
         git_commit=commit,
         git_dirty=None if status is None else bool(status),
         python=sys.version.split()[0],
         platform=platform.platform(),
         nbmlops_version=__version__,
-        user=user,
-        hostname=platform.node(),
+        user=current_user(),
+        hostname=current_host(),
     )

@@ -2,7 +2,7 @@
 
 A stage notebook calls :func:`record` for every value worth keeping (a metric, a row count, a small
 table); after papermill has run it, :func:`read_scraps` reads them from the executed ``.ipynb`` and
-:func:`numeric_scraps` / :func:`other_scraps` split them into MLflow metrics and the rest.
+:func:`split_scraps` splits them into MLflow metrics and the rest.
 
 The format is scrapbook's, not ours: a scrap is a ``display_data`` output such as ::
 
@@ -53,7 +53,7 @@ from typing import Any
 
 from nbmlops.errors import InvalidInputError, MalformedNotebookError
 
-__all__ = ["Scraps", "numeric_scraps", "other_scraps", "read_scraps", "record"]
+__all__ = ["Scraps", "numeric_scraps", "other_scraps", "read_scraps", "record", "split_scraps"]
 
 SCRAP_MIMETYPE_PREFIX = "application/scrapbook.scrap"
 """Every scrap output's data key starts with this; scrapbook adds ``.<encoder>+json``."""
@@ -382,8 +382,12 @@ def _payload_problem(payload: Any) -> str:
 # -- splitting for tracking -----------------------------------------------------------------------
 
 
-def numeric_scraps(scraps: Scraps | Mapping[str, Any]) -> dict[str, float]:
-    """The scraps that are MLflow metrics: finite ``int`` or ``float`` values (``bool`` is not).
+def split_scraps(scraps: Scraps | Mapping[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+    """The scraps split into MLflow metrics and the rest, in one place for every reader.
+
+    A metric is a finite ``int`` or ``float`` a double can hold (``bool`` is not a measurement);
+    everything else - strings, bools, lists, dicts, and numbers MLflow cannot hold (NaN, an
+    infinity, an int beyond a double, which ``scrapbook.glue`` can record) - is the rest.
 
     Parameters
     ----------
@@ -392,29 +396,47 @@ def numeric_scraps(scraps: Scraps | Mapping[str, Any]) -> dict[str, float]:
 
     Returns
     -------
-    dict[str, float]
-        Scrap name -> value as a float, in the order of ``scraps``.
+    tuple[dict[str, float], dict[str, Any]]
+        ``(metrics, rest)``: scrap name -> value as a float, and scrap name -> value, each in
+        the order of ``scraps``. Every scrap is in exactly one of the two.
+
+    Examples
+    --------
+    >>> split_scraps({"auc": 0.91, "n": 3, "ok": True, "bad": float("nan")})
+    ({'auc': 0.91, 'n': 3.0}, {'ok': True, 'bad': nan})
+    """
+    values = scraps.values if isinstance(scraps, Scraps) else scraps
+    metrics: dict[str, float] = {}
+    rest: dict[str, Any] = {}
+    for name, value in values.items():
+        metric = _as_metric(value)
+        if metric is None:
+            rest[name] = value
+        else:
+            metrics[name] = metric
+    return metrics, rest
+
+
+def numeric_scraps(scraps: Scraps | Mapping[str, Any]) -> dict[str, float]:
+    """The metrics of :func:`split_scraps`.
 
     Examples
     --------
     >>> numeric_scraps({"auc": 0.91, "n": 3, "ok": True, "label": "x", "bad": float("nan")})
     {'auc': 0.91, 'n': 3.0}
     """
-    values = scraps.values if isinstance(scraps, Scraps) else scraps
-    metrics = {name: _as_metric(value) for name, value in values.items()}
-    return {name: metric for name, metric in metrics.items() if metric is not None}
+    return split_scraps(scraps)[0]
 
 
 def other_scraps(scraps: Scraps | Mapping[str, Any]) -> dict[str, Any]:
-    """The scraps that :func:`numeric_scraps` leaves out (strings, bools, lists, dicts ...).
+    """The rest of :func:`split_scraps` (strings, bools, lists, dicts ...).
 
     Examples
     --------
     >>> other_scraps({"auc": 0.91, "ok": True, "table": {"a": [1, 2]}})
     {'ok': True, 'table': {'a': [1, 2]}}
     """
-    values = scraps.values if isinstance(scraps, Scraps) else scraps
-    return {name: value for name, value in values.items() if _as_metric(value) is None}
+    return split_scraps(scraps)[1]
 
 
 def _as_metric(value: object) -> float | None:

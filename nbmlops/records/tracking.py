@@ -26,33 +26,25 @@ What lands where (key characters outside ``[A-Za-z0-9_.- ]`` become ``_``):
   failed stages only; a skipped stage's products belong to its nbmlops.produced_by_mlflow run.
 - Status: FINISHED (succeeded, skipped, up to date), FAILED (failed), KILLED (not run).
 
-Store creation: a fresh SQLite store is created, migrated and given its experiment under a file
-lock beside it (``<db>.lock``): processes migrating one file at once broke it for good
-(``_alembic_tmp_* already exists``, ``duplicate column name``). A store an older version left
-half-migrated is moved aside and made anew when it holds no run, else reported with what to do.
+Store creation, migration under a lock, and failing fast are :mod:`nbmlops.records.tracking_store`.
 
 Error policy: a store that cannot be written must never stop or stall a pipeline run. The first
-failure makes a recorder *broken*: it keeps a readable ``problem``, makes no more MLflow calls and
-lists what it did not record in ``not_recorded``. HTTP calls fail within seconds (one retry, 10 s
-timeout, Retry-After ignored) unless the user set those MLflow variables, and a SQLite file that
-cannot be opened fails at once rather than in MLflow's ~100 s engine-retry loop.
+failure - of any kind: a store error, or an exception nobody expected from MLflow or from this
+module - makes a recorder *broken*: it keeps a readable ``problem``, makes no more MLflow calls
+and lists what it did not record in ``not_recorded``. Its methods never raise for it.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import os
 import re
-import sqlite3
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +52,18 @@ from urllib.parse import urlsplit
 
 from nbmlops.errors import TrackingError
 from nbmlops.records.model import JSON, Provenance, RunRecord, StageResult
+from nbmlops.records.scraps import split_scraps
+from nbmlops.records.tracking_store import (
+    artifact_root,
+    connect,
+    describe_failure,
+    experiment_name,
+    mlflow_api,
+    open_client,
+    prepare,
+    redact_uri,
+    tracking_uri,
+)
 
 __all__ = [
     "MlflowRecorder",
@@ -72,83 +76,12 @@ __all__ = [
     "ui_command",
 ]
 
-# nbmlops never sends usage telemetry; MLflow reads these when it is first imported.
-os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"})
-
-_HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",  # default 7 with backoff: 246 s on a dead server
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": "false",  # a proxy's Retry-After can be hours
-    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # else a print and a GET per ended run
-}
 _STATUS = {"succeeded": "FINISHED", "skipped": "FINISHED", "up_to_date": "FINISHED"}
 _STATUS |= {"failed": "FAILED", "not_run": "KILLED"}
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_.\- ]")  # Windows clients refuse ':', and '/' makes paths
 _MAX_KEY, _MAX_PARAM, _MAX_TAG, _CLIPPED = 250, 6000, 8000, " …[truncated]"
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-
-def tracking_uri(project_root: Path) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the project's own SQLite file.
-
-    >>> tracking_uri(Path("/srv/study"))  # doctest: +SKIP
-    'sqlite:////srv/study/.nbmlops/mlflow.db'
-    """
-    own = (project_root.resolve() / ".nbmlops" / "mlflow.db").as_posix()
-    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or f"sqlite:///{own}"
-
-
-def artifact_root(project_root: Path) -> str | None:
-    """File URI of ``.nbmlops/mlartifacts``; None when ``MLFLOW_TRACKING_URI`` decides instead."""
-    if os.environ.get("MLFLOW_TRACKING_URI", "").strip():
-        return None
-    return (project_root.resolve() / ".nbmlops" / "mlartifacts").as_uri()
-
-
-def experiment_name(pipeline: str) -> str:
-    """``nbmlops/<pipeline>``: prefixed so that it never mixes with a user's own experiment."""
-    return f"nbmlops/{pipeline}"
-
-
-def prepare(uri: str, experiment: str, *, artifact_location: str | None = None) -> str:
-    """Create and migrate the store and the experiment, once, before any fan-out.
-
-    Parameters
-    ----------
-    uri : str
-        Tracking URI (:func:`tracking_uri`).
-    experiment : str
-        Experiment name (:func:`experiment_name`).
-    artifact_location : str, optional
-        Folder URI under which a *new* experiment keeps its artifacts (:func:`artifact_root`).
-
-    Returns
-    -------
-    str
-        The experiment id.
-
-    Raises
-    ------
-    TrackingError
-        The store cannot be opened or written; the message says what to check.
-
-    Examples
-    --------
-    >>> prepare(tracking_uri(root), experiment_name("readmission"),
-    ...         artifact_location=artifact_root(root))  # doctest: +SKIP
-    '1'
-    """
-    try:
-        errors = _mlflow().errors
-    except ImportError as exc:
-        raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
-    try:
-        return _connect(uri, experiment, artifact_location)[1]
-    except TrackingError:
-        raise
-    except errors as exc:
-        raise TrackingError(_describe(uri, "experiment", exc), uri=_redact(uri)) from exc
 
 
 class MlflowRecorder:
@@ -283,7 +216,7 @@ class MlflowRecorder:
         )
         parent = self._parent or record.mlflow_run_id
         filled = replace(
-            record, mlflow_run_id=parent, tracking_uri=_redact(self.uri), stages=stages
+            record, mlflow_run_id=parent, tracking_uri=redact_uri(self.uri), stages=stages
         )
         if self._parent is not None and not self._parent_done:
             self._attempt("pipeline run end", lambda: self._end(filled, ledger_head))
@@ -300,24 +233,19 @@ class MlflowRecorder:
         with self._lock:
             if self._problem is None:
                 try:
-                    # TrackingError: a damaged store (see _repair_half_migrated)
-                    errors: tuple[type[Exception], ...] = (*_mlflow().errors, TrackingError)
-                except ImportError as exc:
+                    if self._client is None:
+                        connected = connect(self.uri, self.experiment, self._artifact_location)
+                        self._client, self._experiment_id = connected
+                    return action()
+                except Exception as exc:  # any failure breaks the recorder; it never raises
                     self._break(what, exc)
-                else:
-                    try:
-                        if self._client is None:
-                            connected = _connect(self.uri, self.experiment, self._artifact_location)
-                            self._client, self._experiment_id = connected
-                        return action()
-                    except errors as exc:
-                        self._break(what, exc)
             self._not_recorded.append(what)
             return None
 
-    def _break(self, what: str, exc: BaseException) -> None:
-        self._problem = _describe(self.uri, what, exc)
-        _log.warning("%s", self._problem)
+    def _break(self, what: str, exc: Exception) -> None:
+        self._problem = describe_failure(self.uri, what, exc)
+        # a store error is the user's to fix; anything else is a bug: keep its traceback
+        _log.warning("%s", self._problem, exc_info=not _is_store_error(exc))
 
     def _search(self, where: str) -> list[Any]:
         return list(self._client.search_runs([self._experiment_id], where, max_results=1000))
@@ -354,7 +282,7 @@ class MlflowRecorder:
         child_id = str(child.info.run_id)
         try:
             self._log_stage_data(child_id, result)
-        except _mlflow().errors:
+        except mlflow_api().errors:
             raise  # the store failed: the run stays RUNNING, and log_run redoes it
         except Exception as exc:  # something in this stage MLflow cannot take
             # End the run: a RUNNING run would read as "still going" forever, and the store works.
@@ -368,7 +296,7 @@ class MlflowRecorder:
     def _log_stage_data(self, child_id: str, result: StageResult) -> None:
         metrics = {"nbmlops.duration_s": result.duration_s}
         if result.status in ("succeeded", "failed"):
-            numeric, other = _split_scraps(result.scraps)
+            numeric, other = split_scraps(result.scraps)
             self._batch(child_id, metrics=metrics | numeric, params=result.params)
             self._upload(child_id, _stage_files(result, other))
             for path in (result.executed_notebook, result.html):
@@ -403,7 +331,7 @@ class MlflowRecorder:
         params: Mapping[str, JSON] | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
-        api, now = _mlflow(), int(time.time() * 1000)
+        api, now = mlflow_api(), int(time.time() * 1000)
         m = [api.Metric(k, float(v), now, 0) for k, v in _clean_keys(metrics or {}).items()]
         p = [api.Param(k, v) for k, v in _clean_keys(_param_texts(params or {})).items()]
         t = [api.RunTag(k, v) for k, v in _tags(tags or {}).items()]
@@ -472,7 +400,7 @@ def ui_command(project_root: Path, port: int, host: str = "127.0.0.1") -> list[s
     """
     uri = tracking_uri(project_root)
     if urlsplit(uri).scheme in ("http", "https"):
-        shown = _redact(uri)
+        shown = redact_uri(uri)
         raise TrackingError(f"Runs are tracked by the MLflow server {shown}; open it.", uri=shown)
     argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
     argv += ["--host", host, "--port", str(port)]
@@ -480,216 +408,19 @@ def ui_command(project_root: Path, port: int, host: str = "127.0.0.1") -> list[s
     return argv + (["--default-artifact-root", location] if location else [])
 
 
-@dataclass(frozen=True)
-class _Api:
-    client: Any
-    Metric: Any
-    Param: Any
-    RunTag: Any
-    errors: tuple[type[Exception], ...]
-
-
-@functools.cache
-def _mlflow() -> _Api:
-    import sqlalchemy.exc
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    # What an unwritable or unreachable store raises: MLflow's errors (HTTP failures included),
-    # the SQLAlchemy and sqlite3 errors MLflow lets through, and OSError (full disk, missing
-    # folder; requests' exceptions derive from it). Anything else is a bug and should surface.
-    errors = (MlflowException, sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, OSError)
-    return _Api(MlflowClient, Metric, Param, RunTag, errors)
-
-
-def open_client(uri: str) -> Any:
-    """An ``MlflowClient`` on ``uri`` that fails in seconds, not minutes, when the store is down
-    (capped HTTP retries and timeouts, SQL engine retries, a writable SQLite file checked first).
-
-    Raises what the store raises (see ``_mlflow().errors``).
-    """
-    scheme = urlsplit(uri).scheme
-    if scheme in ("http", "https"):
-        for name, value in _HTTP_DEFAULTS.items():
-            os.environ.setdefault(name, value)
-    with _store_lock(uri), _few_engine_retries(scheme):
-        if scheme == "sqlite":
-            _check_sqlite(uri)
-            _repair_half_migrated(uri)
-        try:
-            return _open_migrated(uri)
-        except Exception as exc:
-            if scheme == "sqlite" and any(d in str(exc) for d in _DAMAGE):
-                raise _damaged(uri, f"{type(exc).__name__} on opening it") from exc
-            raise
-
-
-def _open_migrated(uri: str) -> Any:
-    client = _mlflow().client(tracking_uri=uri)
-    client._tracking_client.store  # noqa: B018 - opens (and migrates) a SQL store now
-    return client
-
-
-STORE_LOCK_TIMEOUT_S = 120.0
-
-
-def _sqlite_file(uri: str) -> Path | None:
-    if urlsplit(uri).scheme != "sqlite":
-        return None
-    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
-@contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Hold ``<db>.lock`` while a SQLite store is created, migrated or given an experiment.
-
-    One lock object per file and thread (``is_singleton``), so ``_connect`` holding it around
-    ``open_client`` re-enters it instead of waiting for itself. A server (http, https) migrates
-    its own store, and other databases are not files: no lock for them.
-    """
-    db = _sqlite_file(uri)
-    if db is None:
-        yield
-        return
-    from filelock import FileLock
-
-    db.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(f"{db}.lock", is_singleton=True)
-    with lock.acquire(timeout=STORE_LOCK_TIMEOUT_S):  # Timeout is an OSError: a store error
-        yield
-
-
-_DAMAGE = ("duplicate column name", "already exists", "Online migration expected")
-
-
-def _repair_half_migrated(uri: str) -> None:
-    """A SQLite store that processes migrating it at once left half-done (``_alembic_tmp_*``
-    tables; before the store lock existed) is moved aside when it holds no run or model, so
-    MLflow makes it anew. With runs in it, :class:`TrackingError` says what to do. Called with
-    the store lock held, before MLflow opens the file (MLflow keeps its engine per URI)."""
-    db = _sqlite_file(uri)
-    if db is None or not db.is_file() or db.stat().st_size == 0:
-        return
-    connection = sqlite3.connect(db, timeout=10)
+def _is_store_error(exc: Exception) -> bool:
+    """Whether ``exc`` is what an unwritable or unreachable store raises (or a damaged store's
+    :class:`TrackingError`, or MLflow missing), rather than a bug."""
     try:
-        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-        leftovers = sorted(n for n in names if n.startswith("_alembic_tmp_"))
-        if not leftovers:
-            return
-        kept = sum(
-            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-            for table in ("runs", "registered_models")
-            if table in names
-        )
-    finally:
-        connection.close()
-    if kept:
-        raise _damaged(uri, f"leftover tables {', '.join(leftovers)}; {kept} run(s) or model(s)")
-    aside = db.with_name(f"{db.name}.half-migrated-{time.strftime('%Y%m%dT%H%M%S')}")
-    db.rename(aside)
-    _log.warning("%s was half-migrated and held no run: moved to %s, made anew", db, aside)
-
-
-def _damaged(uri: str, what: str) -> TrackingError:
-    db = _sqlite_file(uri)
-    return TrackingError(
-        f"The MLflow store {db} was left half-migrated ({what}), so nbmlops leaves it as it "
-        "is. Restore it from a backup, or move it aside (nbmlops then creates a new one) and "
-        "record the runs kept in .nbmlops/runs/ again with `nbmlops records replay`.",
-        uri=_redact(uri),
-    )
-
-
-def _connect(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
-    with _store_lock(uri):  # the first write (the experiment) too, then no more locking
-        return _connect_locked(uri, experiment, artifact_location)
-
-
-def _connect_locked(uri: str, experiment: str, artifact_location: str | None) -> tuple[Any, str]:
-    client = open_client(uri)  # the store is open (and migrated) from here on
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment)
-        location = f"{artifact_location.rstrip('/')}/{slug}" if artifact_location else None
-        try:
-            # MLflow 3's UI opens experiments of unknown kind as GenAI (traces, prompts);
-            # these are model-development runs.
-            tags = {"mlflow.experimentKind": "custom_model_development"}
-            return client, str(client.create_experiment(experiment, location, tags))
-        except _mlflow().errors[0]:  # another process made it meanwhile
-            found = client.get_experiment_by_name(experiment)
-            if found is None:
-                raise
-    return client, str(found.experiment_id)
-
-
-def _check_sqlite(uri: str) -> None:
-    """Open the file for writing now: MLflow retries a file it cannot open for ~100 s."""
-    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=10)
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.rollback()
-        finally:
-            connection.close()
-
-
-@contextmanager
-def _few_engine_retries(scheme: str) -> Iterator[None]:
-    """Cap MLflow's SQL engine retries (10, ~100 s in all, no setting) while a store opens."""
-    if scheme in ("http", "https"):
-        yield
-        return
-    import mlflow.store.db.utils as db_utils
-
-    saved, db_utils.MAX_RETRY_COUNT = db_utils.MAX_RETRY_COUNT, 3  # sleeps 0.1 s + 0.3 s
-    try:
-        yield
-    finally:
-        db_utils.MAX_RETRY_COUNT = saved
-
-
-def _describe(uri: str, what: str, exc: BaseException) -> str:
-    shown, parts = _redact(uri), urlsplit(uri)
-    detail = re.split(r" \[SQL: | \(Background on this error", " ".join(str(exc).split()))[0]
-    detail = detail.replace(parts.password, "***") if parts.password else detail
-    if parts.scheme in ("http", "https"):
-        check = f"Check that the MLflow server at {shown} is running and reachable"
-    elif parts.scheme == "sqlite":
-        check = f"Check that {uri.removeprefix('sqlite:///')} can be written and the disk has room"
-    else:
-        check = f"Check that the tracking store {shown} is reachable and writable"
-    return (
-        f"MLflow at {shown} could not be written while recording the {what} "
-        f"({type(exc).__name__}: {detail[:400]}). The pipeline run itself is unaffected; nothing "
-        f"more is sent to MLflow for it. {check}, or set MLFLOW_TRACKING_URI to another store, "
-        "then record the run with `nbmlops records replay` (it adds only what is missing)."
-    )
-
-
-def _redact(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+        return isinstance(exc, (*mlflow_api().errors, TrackingError))
+    except ImportError:
+        return True
 
 
 def _millis(timestamp: str | None) -> int | None:
     if not timestamp:
         return None
     return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def _split_scraps(scraps: Mapping[str, JSON]) -> tuple[dict[str, float], dict[str, JSON]]:
-    # a number MLflow cannot hold (NaN, infinity, an int beyond a double) goes to scraps.json
-    from nbmlops.records.scraps import numeric_scraps, other_scraps
-
-    return numeric_scraps(scraps), other_scraps(scraps)
 
 
 def _stage_files(result: StageResult, other_scraps: Mapping[str, JSON]) -> dict[str, JSON]:

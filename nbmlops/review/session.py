@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from nbmlops.approval.decision import DECISIONS, ReviewDecision, read_decision, sign_decision
 from nbmlops.approval.evidence import Evidence, collect_evidence
 from nbmlops.records import ledger
+from nbmlops.records.scraps import split_scraps
 from nbmlops.review.rendering import ReviewResult, fmt, html_table, img_tag, section
 
 __all__ = ["ReviewSession", "session", "write_review_notebook"]
@@ -166,11 +167,8 @@ class ReviewSession(ReviewResult):
         for stage in self.record.get("stages", []):
             if stage["stage"] not in wanted or stage["stage"] == self.evidence.stage:
                 continue
-            numbers = [
-                (name, fmt(float(value), 4))
-                for name, value in sorted(stage.get("scraps", {}).items())
-                if isinstance(value, int | float) and not isinstance(value, bool)
-            ]
+            metrics, _ = split_scraps(stage.get("scraps", {}))
+            numbers = [(name, fmt(value, 4)) for name, value in sorted(metrics.items())]
             if numbers:
                 parts.append(f"<h4>{html.escape(str(stage['stage']))}</h4>")
                 parts.append(html_table(["metric", "value"], numbers, escape_cells=False))

@@ -13,10 +13,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from nbmlops._core.ids import utc_now
 from nbmlops.authoring.pipeline import PipelineSpec
 from nbmlops.authoring.stage import StageSpec
 from nbmlops.errors import MissingProductError, NbmlopsError, StageExecutionError
-from nbmlops.records.model import JSON, StageResult, utc_now
+from nbmlops.records.model import JSON, StageResult
 from nbmlops.run.kernel import KernelPool, run_notebook
 from nbmlops.run.state import (
     ProductRecord,

@@ -24,16 +24,17 @@ the same notebooks with the same injected ``upstream``/``product`` parameters), 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from nbmlops._core.atomic import write_text_atomic
+from nbmlops._core.digests import file_digest
+from nbmlops._core.ids import new_run_id, utc_now
+from nbmlops._core.paths import run_record_path
 from nbmlops.authoring.parameters import check_phi, resolve_params
 from nbmlops.authoring.pipeline import PipelineSpec
 from nbmlops.errors import ParameterError
@@ -47,7 +48,6 @@ from nbmlops.records.model import (
     RunRecord,
     StageResult,
     collect_provenance,
-    utc_now,
 )
 from nbmlops.records.writer import RecordsThread
 from nbmlops.run.attempt import attempt_stage
@@ -62,7 +62,6 @@ from nbmlops.run.plan import (
     select_stages,
 )
 from nbmlops.run.state import (
-    file_digest,
     fingerprint,
     read_state,
     stale_reasons,
@@ -102,10 +101,6 @@ class RunOptions:
     jobs: int
     """As given; the scheduler runs at least one stage at a time."""
     phi_policy: PhiPolicy
-
-
-def _new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 @holding_run_lock  # one run per project: runs side by side mixed their products
@@ -218,7 +213,7 @@ class _Run:
         self.jobs = max(1, options.jobs)
         self.notify = notify
         self.options = options
-        self.run_id = _new_run_id()
+        self.run_id = new_run_id()
         name_run(spec.root, self.run_id)  # for whoever this run's lock refuses
         self.started_at = utc_now()
         self.locks: dict[Path, str | None] = {}
@@ -396,9 +391,9 @@ class _Run:
         )
         record = replace(record, ledger_seq=head.seq, ledger_head=head.hash)
         record = recorder.finish(record, ledger_head=head.hash)
-        runs = self.spec.root / ".nbmlops" / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(runs / f"{self.run_id}.json", record.to_json())
+        path = run_record_path(self.spec.root, self.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, record.to_json())
         self.notify(ProgressEvent("run_finished", result=None, message=record.status))
         return record
 

@@ -23,10 +23,8 @@ deadlocked; another thread of the same process is refused like another process.
 from __future__ import annotations
 
 import functools
-import getpass
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -37,13 +35,13 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from nbmlops._core.atomic import write_text_atomic
+from nbmlops._core.ids import utc_now
+from nbmlops._core.paths import RUN_HOLDER, RUN_LOCK
+from nbmlops._core.user import current_host, current_user
 from nbmlops.errors import RunInProgressError
-from nbmlops.records.model import utc_now
 
 __all__ = ["RunHolder", "hold_run_lock", "holding_run_lock", "name_run", "run_holder"]
 
-LOCK = Path(".nbmlops") / "run.lock"
-HOLDER = Path(".nbmlops") / "run.lock.json"
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -67,7 +65,7 @@ class RunHolder:
     @property
     def alive(self) -> bool | None:
         """Whether its process still exists: ``None`` when it runs on another host."""
-        if self.host != platform.node():
+        if self.host != current_host():
             return None
         try:
             os.kill(self.pid, 0)
@@ -155,7 +153,7 @@ def hold_run_lock(
     """
     from filelock import FileLock, Timeout
 
-    key = ((root / LOCK).resolve(), threading.get_ident())
+    key = ((root / RUN_LOCK).resolve(), threading.get_ident())
     with _held_guard:
         held = _held.get(key)
         if held is not None:
@@ -178,8 +176,8 @@ def hold_run_lock(
     holder = RunHolder(
         run_id=run_id,
         pid=os.getpid(),
-        host=platform.node(),
-        user=_user(),
+        host=current_host(),
+        user=current_user(),
         since=utc_now(),
         command=_command(sys.argv),
         server_run=server_run,
@@ -194,7 +192,7 @@ def hold_run_lock(
         with _held_guard:
             del _held[key]
         # gone before the lock is free, so it never removes the next holder's file
-        (root / HOLDER).unlink(missing_ok=True)
+        (root / RUN_HOLDER).unlink(missing_ok=True)
         lock.release()
 
 
@@ -220,7 +218,7 @@ def name_run(root: Path, run_id: str) -> None:
 
     Does nothing when this thread does not hold ``root``'s run lock: there is no holder to name.
     """
-    key = ((root / LOCK).resolve(), threading.get_ident())
+    key = ((root / RUN_LOCK).resolve(), threading.get_ident())
     with _held_guard:
         held = _held.get(key)
         if held is None:
@@ -238,7 +236,7 @@ def _refusal(root: Path) -> RunInProgressError:
         if holder is not None and holder.alive is not False:
             return holder.error()
         time.sleep(0.1)
-    lock = root / LOCK
+    lock = root / RUN_LOCK
     if holder is not None:  # the file names a process that is gone: not the one holding it now
         return RunInProgressError(handle=f"unknown (not pid {holder.pid}, which has ended)")
     return RunInProgressError(handle=f"unknown (another process holds {lock})")
@@ -246,21 +244,14 @@ def _refusal(root: Path) -> RunInProgressError:
 
 def _read_holder(root: Path) -> RunHolder | None:
     try:
-        data = json.loads((root / HOLDER).read_text("utf-8"))
+        data = json.loads((root / RUN_HOLDER).read_text("utf-8"))
         return RunHolder(**data)
     except (OSError, ValueError, TypeError):  # none, half-written by an old version, or foreign
         return None
 
 
 def _write_holder(root: Path, holder: RunHolder) -> None:
-    write_text_atomic(root / HOLDER, json.dumps(holder.to_dict(), indent=1, sort_keys=True))
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return os.environ.get("USER", "unknown")
+    write_text_atomic(root / RUN_HOLDER, json.dumps(holder.to_dict(), indent=1, sort_keys=True))
 
 
 def _command(argv: list[str]) -> str:

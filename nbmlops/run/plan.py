@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbmlops._core.digests import file_digest
 from nbmlops.authoring.parameters import resolve_params
 from nbmlops.authoring.pipeline import PipelineSpec
 from nbmlops.authoring.stage import StageSpec
@@ -18,7 +19,6 @@ from nbmlops.records.model import JSON
 from nbmlops.run.state import (
     StageState,
     StaleReason,
-    file_digest,
     fingerprint,
     product_digest,
     read_state,

@@ -30,11 +30,11 @@ from types import SimpleNamespace
 from typing import Literal
 
 from nbmlops._core.atomic import write_text_atomic
-from nbmlops.records.model import JSON, Provenance, RunRecord, StageResult, utc_now
+from nbmlops._core.ids import utc_now
+from nbmlops._core.paths import RUNS
+from nbmlops.records.model import JSON, Provenance, RunRecord, StageResult
 
 __all__ = ["ReplayOutcome", "replay_records"]
-
-RUNS = Path(".nbmlops") / "runs"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,11 +9,14 @@ Digests are content hashes (SHA-256), not timestamps: touching a file or re-runn
 stage that produces identical bytes does not make anything stale. A product whose size, mtime,
 inode and ctime are unchanged is trusted without rehashing, as git trusts its index (size and
 mtime alone are not enough: mtime can be set back after an edit).
+
+JSON values (stage metadata, parameters, a folder product's file list, the fingerprint's inputs)
+are hashed over their RFC 8785 canonical form (:func:`nbmlops._core.digests.canonical_digest`).
+A state written before that (format 1) reads as absent: the stage runs once more.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nbmlops._core.atomic import write_text_atomic
+from nbmlops._core.digests import canonical_digest, file_digest
+from nbmlops._core.paths import STAGE_STATE
 from nbmlops.authoring.stage import StageSpec
 
 __all__ = [
@@ -29,7 +34,6 @@ __all__ = [
     "ReasonKind",
     "StageState",
     "StaleReason",
-    "file_digest",
     "fingerprint",
     "product_digest",
     "read_state",
@@ -39,9 +43,9 @@ __all__ = [
     "write_state",
 ]
 
-STATE_FILE = ".nbmlops-state.json"
-_FORMAT = 1  # bump when the meaning of a fingerprint changes: every stage becomes stale once
-_CHUNK = 1 << 20
+STATE_FILE = STAGE_STATE
+# bump when the meaning of a fingerprint changes: every stage becomes stale once (2: RFC 8785)
+_FORMAT = 2
 _MISSING = "missing"  # an upstream product's digest when it is absent (a digest is hex)
 
 ReasonKind = Literal[
@@ -119,17 +123,9 @@ class StageState:
         return replace(self, mlflow_run_id=run_id)
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 hex of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _digest_json(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    # not strict: a parameter of 2**64 or a file name that is not UTF-8 must not stop a run
+    return canonical_digest(value, strict=False)
 
 
 def record_products(stage_dir: Path, products: Mapping[str, str]) -> dict[str, ProductRecord]:

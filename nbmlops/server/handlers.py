@@ -37,6 +37,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from nbmlops._core.ids import RUN_ID_PATTERN
 from nbmlops.errors import NbmlopsError
 from nbmlops.server.runs import BackgroundRuns
 
@@ -286,5 +287,5 @@ def routes(base_url: str) -> list[tuple[str, type[NbmlopsHandler]]]:
         (url_path_join(base_url, "nbmlops", "stage", "validate"), StageValidateHandler),
         (url_path_join(base_url, "nbmlops", "stage", "context"), StageContextHandler),
         (url_path_join(base_url, "nbmlops", "runs"), RunsHandler),
-        (url_path_join(base_url, "nbmlops", "runs", r"([0-9TZ]+-[0-9a-f]+)"), RunHandler),
+        (url_path_join(base_url, "nbmlops", "runs", f"({RUN_ID_PATTERN})"), RunHandler),
     ]

@@ -12,19 +12,19 @@ names the server's handle, and reads its events and log from disk.
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nbmlops._core.ids import new_run_id
+from nbmlops._core.paths import SERVER_RUNS
 from nbmlops.errors import RunInProgressError, UnknownRunError
 from nbmlops.run.lock import RunHolder, run_holder
 
 __all__ = ["BackgroundRuns"]
 
-FOLDER = Path(".nbmlops") / "server-runs"
+FOLDER = SERVER_RUNS
 _LOG_TAIL = 40
 
 
@@ -66,7 +66,7 @@ class BackgroundRuns:
         running = self.active()
         if running is not None:  # started a moment ago; its runner has not taken the lock yet
             raise RunInProgressError(handle=running)
-        handle = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+        handle = new_run_id()
         where = self.root / FOLDER / handle
         where.mkdir(parents=True)
         request: dict[str, Any] = {"folder": folder, "stages": stages}

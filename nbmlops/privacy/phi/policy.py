@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from nbmlops.errors import InvalidInputError, PhiDetectedError
 from nbmlops.privacy.phi.notebooks import (
@@ -20,6 +20,7 @@ from nbmlops.privacy.phi.notebooks import (
 )
 from nbmlops.privacy.phi.patterns import Identifiers, PhiKind, current_registry, find_spans
 from nbmlops.privacy.phi.text import joined, json_strings, redact_json, redact_text, scan_text
+from nbmlops.privacy.telemetry import PHI_POLICIES, PhiPolicy
 
 __all__ = [
     "WITHHELD",
@@ -32,7 +33,7 @@ __all__ = [
     "scan_value",
 ]
 
-Policy = Literal["refuse", "redact", "off"]
+Policy = PhiPolicy  # the one definition is the setting's (privacy/telemetry.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +93,7 @@ def check_notebook(
         if check.redacted is not None:
             artifact = write_json(check.redacted)  # log this copy, not the file
     """
-    if policy not in ("refuse", "redact", "off"):
+    if policy not in PHI_POLICIES:
         raise InvalidInputError(
             f"policy must be 'refuse', 'redact' or 'off', not {policy!r}", argument="policy"
         )
