@@ -15,7 +15,8 @@ Which distributions the lock asks for (the walk)
     interpreter, never from ours). Where the lock holds several versions of one package (a
     ``resolution-markers`` fork, e.g. numpy for Python 3.11 vs >=3.12), the edge's ``version`` and
     ``source`` name the exact entry. An edge with ``extra = [...]`` also follows that package's
-    ``optional-dependencies`` for those extras (``pytest-jupyter[server]`` pulls in ``jupyter_server``).
+    ``optional-dependencies`` for those extras (``pytest-jupyter[server]`` pulls in
+    ``jupyter_server``).
 
 Why the root project's own extras are ignored
     ``uv sync`` installs none of them unless asked (``--extra``), and stage metadata has no way to
