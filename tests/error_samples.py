@@ -64,6 +64,13 @@ SAMPLES: dict[str, NbmlopsError] = {
     "PhiInTextError": errors.PhiInTextError(field="comment", subject="the run", kinds=["mrn"]),
     "RunInProgressError": errors.RunInProgressError(handle="r-0"),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
+    "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
+    "ProjectConflictError": errors.ProjectConflictError(
+        path=Path("pyproject.toml"), reason="no nbmlops dependency", fix="add it"
+    ),
+    "ProjectNotWritableError": errors.ProjectNotWritableError(
+        path=Path("/srv/ro"), detail="permission denied"
+    ),
     "LedgerError": errors.LedgerError("cannot write", path=Path(".nbmlops/ledger.jsonl")),
     "LedgerTamperedError": errors.LedgerTamperedError(
         path=Path(".nbmlops/ledger.jsonl"), line=3, reason="hash"
@@ -88,11 +95,18 @@ CATEGORY = {
         ("UnknownStageError", "PipelineNotFoundError", "UnknownRunError"), "NotFoundError"
     ),
     **dict.fromkeys(
-        ("DuplicateStageError", "DuplicateProductError", "CycleError", "RunInProgressError"),
+        (
+            "DuplicateStageError", "DuplicateProductError", "CycleError", "RunInProgressError",
+            "ProjectConflictError",
+        ),
         "ConflictError",
     ),
     **dict.fromkeys(
-        ("EnvironmentMismatchError", "KernelNotFoundError", "LockFileError"), "SetupError"
+        (
+            "EnvironmentMismatchError", "KernelNotFoundError", "LockFileError", "NotAProjectError",
+            "ProjectNotWritableError",
+        ),
+        "SetupError",
     ),
     **dict.fromkeys(
         ("LedgerError", "LedgerTamperedError", "LedgerRepairError", "EvidenceChangedError"),
@@ -119,7 +133,8 @@ STATUS_BEFORE_CATEGORIES = {
     if name in ("CycleError", "DuplicateStageError", "DuplicateProductError", "RunInProgressError")
     else 400
     for name in SAMPLES
-    if name not in ("NotFoundError", "ConflictError")  # new: nothing raised them before
+    # new: nothing raised them before
+    if name not in ("NotFoundError", "ConflictError", "ProjectConflictError")
 }
 """The REST status of each class as the server's handler decided it before the categories (two
 tuples of classes, everything else 400): the categories must answer the same."""

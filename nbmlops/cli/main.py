@@ -1,7 +1,7 @@
 """The ``nbmlops`` command: its arguments, and the exit code. Imports nothing heavy until a
 subcommand needs it: --help is instant. Each subcommand is a ``cmd_*`` function in
-:mod:`~nbmlops.cli.stages`, :mod:`~nbmlops.cli.runs`, :mod:`~nbmlops.cli.records` or
-:mod:`~nbmlops.cli.review`.
+:mod:`~nbmlops.cli.project`, :mod:`~nbmlops.cli.stages`, :mod:`~nbmlops.cli.runs`,
+:mod:`~nbmlops.cli.records` or :mod:`~nbmlops.cli.review`.
 
 Exit codes: 0 success (or nothing to do), 1 a stage failed / verification failed, 2 an nbmlops
 error of any category (:mod:`nbmlops.errors`: the message names the file, stage or parameter and
@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from nbmlops.cli import records, runs, stages
+from nbmlops.cli import project, records, runs, stages
 from nbmlops.cli.output import console as _console
 from nbmlops.cli.output import styled as _styled
 from nbmlops.privacy.telemetry import PHI_POLICIES
@@ -40,10 +40,24 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     p = argparse.ArgumentParser(
         prog="nbmlops",
         description="Tagged Jupyter notebooks become pinned, tracked, auditable pipeline runs.",
-        epilog="Start with `nbmlops stage set`, then `nbmlops compile` and `nbmlops run`.",
+        epilog="Start with `nbmlops init` (a project), then `nbmlops stage set`, `nbmlops run`.",
     )
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser(
+        "init",
+        help="make a project: pyproject.toml, uv.lock, an example stage (adds only what is "
+        "missing)",
+    )
+    s.add_argument("dir", nargs="?", default=".", help="project folder (default: this one)")
+    s.add_argument(
+        "--nbmlops-source",
+        metavar="PATH|URL",
+        help="where uv gets nbmlops: a wheel, a source folder or a URL (default: the package "
+        "index, this version)",
+    )
+    s.set_defaults(func=project.cmd_init)
 
     stage = sub.add_parser("stage", help="tag notebooks as pipeline stages, show the tags")
     stage_sub = stage.add_subparsers(dest="stage_command", required=True, metavar="ACTION")

@@ -25,7 +25,9 @@ __all__ = ["cmd_run", "cmd_status"]
 
 def _load(target: str) -> Any:
     from nbmlops.authoring.pipeline import load_pipeline
+    from nbmlops.authoring.project import require_project
 
+    require_project(Path(target) if Path(target).exists() else Path.cwd())
     spec, stale = load_pipeline(target)
     if stale:
         _console().print(
@@ -172,6 +174,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         phi_policy=args.phi_policy,
         wait=args.wait,
     )
+    if record.provenance.git_note:
+        console.print(_styled("[yellow]note[/] {}", record.provenance.git_note))
     if record.status == "up_to_date":
         console.print(
             _styled(

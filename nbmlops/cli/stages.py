@@ -77,7 +77,9 @@ def cmd_stage_show(args: argparse.Namespace) -> int:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from nbmlops.authoring.pipeline import compile_pipeline
+    from nbmlops.authoring.project import require_project
 
+    require_project(Path(args.folder))
     spec, path = compile_pipeline(Path(args.folder), name=args.name)
     _console().print(
         _styled(

@@ -38,11 +38,16 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
     │   ├── DuplicateProductError      two stages write one product path         (path, stages)
     │   ├── CycleError                 the DAG has a cycle                       (cycle)
+    │   ├── ProjectConflictError       `nbmlops init` would overwrite a file     (path, reason)
+    │   │                              (a pyproject.toml of another project)
     │   └── RunInProgressError         another run holds the project's run lock  (handle, pid,
     │                                  (.nbmlops/run.lock)                        host, user, since)
     ├── SetupError [400]               the machine is not as the project requires
     │   ├── EnvironmentMismatchError   kernel packages differ from the lock  (kernel, differences)
     │   ├── KernelNotFoundError        no Jupyter kernel of that name            (kernel)
+    │   ├── NotAProjectError           no pyproject.toml or uv.lock at the       (path)
+    │   │                              project root: run `nbmlops init`
+    │   ├── ProjectNotWritableError    `nbmlops init` cannot write the folder    (path, detail)
     │   └── LockFileError              the lock file is missing, unreadable or   (path, detail)
     │                                  not a uv.lock nbmlops understands
     ├── IntegrityError [400]           the audit records cannot be trusted or kept as they are
@@ -111,6 +116,11 @@ from nbmlops.errors.pipelines import (
     UnknownStageError,
     UnknownUpstreamError,
 )
+from nbmlops.errors.projects import (
+    NotAProjectError,
+    ProjectConflictError,
+    ProjectNotWritableError,
+)
 from nbmlops.errors.records import (
     LedgerError,
     LedgerRepairError,
@@ -152,6 +162,7 @@ __all__ = [
     "MalformedNotebookError",
     "MissingProductError",
     "NbmlopsError",
+    "NotAProjectError",
     "NotFoundError",
     "NotebookError",
     "ParameterError",
@@ -161,6 +172,8 @@ __all__ = [
     "PhiInTextError",
     "PipelineError",
     "PipelineNotFoundError",
+    "ProjectConflictError",
+    "ProjectNotWritableError",
     "RefusedError",
     "ReviewError",
     "RunInProgressError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from nbmlops.errors import InvalidInputError
 
 __all__ = [
     "JSON",
+    "GitState",
     "Provenance",
     "RunRecord",
     "StageResult",
@@ -29,6 +31,9 @@ __all__ = [
 ]
 
 JSON = Any  # a value that json.dumps accepts; kept loose because JSON is recursive
+
+GitState = Literal["repository", "none", "unavailable", "unknown"]
+"""Whether a run's project was under git (see :attr:`Provenance.git`)."""
 
 StageStatus = Literal["succeeded", "failed", "skipped", "not_run"]
 """``skipped``: up to date, products reused; ``not_run``: an upstream failed or was not selected."""
@@ -79,9 +84,24 @@ class Provenance:
     nbmlops_version: str
     user: str
     hostname: str
+    git: GitState = "unknown"
+    """``repository`` (``git_commit`` set, or None before a first commit), ``none`` (the project
+    is in no git repository), ``unavailable`` (no ``git`` program); ``unknown`` in records made
+    before this field."""
 
     def to_dict(self) -> dict[str, JSON]:
         return asdict(self)
+
+    @property
+    def git_note(self) -> str | None:
+        """One line for a run's output when no commit can be recorded, else None."""
+        if self.git == "none":
+            return "not a git repository: no commit recorded for this run (git: none)"
+        if self.git == "unavailable":
+            return "git is not installed: no commit recorded for this run (git: unavailable)"
+        if self.git == "repository" and self.git_commit is None:
+            return "the git repository has no commit yet: none recorded for this run"
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,9 +176,14 @@ def collect_provenance(root: Path) -> Provenance:
     """Git commit and dirty flag of ``root``, interpreter, platform, user and nbmlops version."""
     from nbmlops import __version__
 
-    commit = _git(root, "rev-parse", "HEAD")
+    inside = _git(root, "rev-parse", "--is-inside-work-tree")
+    git: GitState = "repository" if inside == "true" else "none"
+    if inside is None and shutil.which("git") is None:
+        git = "unavailable"
+    commit = _git(root, "rev-parse", "--verify", "--quiet", "HEAD") if git == "repository" else None
     status = _git(root, "status", "--porcelain", "--untracked-files=no") if commit else None
     return Provenance(
+        git=git,
         git_commit=commit,
         git_dirty=None if status is None else bool(status),
         python=sys.version.split()[0],
