@@ -184,3 +184,20 @@ def test_a_run_outside_git_says_so_in_one_line_and_records_git_none(tmp_path: Pa
     newest = sorted((project / ".nbmlops" / "runs").glob("*.json"))[-1]
     provenance = json.loads(newest.read_text())["provenance"]
     assert provenance["git"] == "repository" and len(provenance["git_commit"]) == 40
+
+
+def test_init_keeps_a_dangling_symlink_and_a_file_in_place_of_the_folder_is_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(OTHER_PROJECT.replace('"pandas>=2"', '"nbmlops"'))
+    shutil.copy(REPO / "uv.lock", tmp_path / "uv.lock")
+    (tmp_path / "README.md").symlink_to(tmp_path / "elsewhere" / "README.md")
+    done = nbmlops_cli(tmp_path, "init")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "README.md").is_symlink() and not (tmp_path / "elsewhere").exists()
+    assert "kept  README.md" in done.stdout
+
+    (tmp_path / "afile").write_text("x\n")
+    done = nbmlops_cli(tmp_path, "init", "afile")
+    assert done.returncode == 2 and "is a file, not a folder" in done.stdout
+    assert (tmp_path / "afile").read_text() == "x\n"

@@ -115,7 +115,8 @@ def init_project(root: Path, *, nbmlops_source: str | None = None) -> InitResult
     pyproject = root / "pyproject.toml"
     if pyproject.exists():
         _check_pyproject(pyproject, source)
-    missing = [name for name in _FILES if not (root / name.split("/")[0]).exists()]
+    # lexists: a dangling symlink is someone's too, never replaced
+    missing = [name for name in _FILES if not os.path.lexists(root / name.split("/")[0])]
     ignore = root / ".gitignore"
     add_ignores = _missing_ignores(ignore) if ignore.is_file() else ()
     if missing or add_ignores:
