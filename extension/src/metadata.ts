@@ -43,6 +43,8 @@ export interface StageMetadata {
   stage: string;
   upstream: string[];
   products: { [key: string]: string };
+  /** Declared inputs (schema v2): name -> path relative to the project root. */
+  inputs?: { [key: string]: string };
   params: JSONObject;
   kernel?: string;
   environment?: string;
