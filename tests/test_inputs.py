@@ -83,6 +83,10 @@ def test_a_changed_input_makes_its_stage_stale_and_the_record_holds_its_digest(
         "sha256": _sha256(extract),
     }
     assert stage["inputs"]["input:extract"] == _sha256(extract)
+    assert _datasets(_record(root), "cohort") == {
+        "codes": (stage["declared_inputs"]["codes"]["sha256"], str(root / "data" / "codes")),
+        "extract": (_sha256(extract), str(extract)),
+    }
     assert _reasons(root) == []
 
     # the same bytes written again (a new inode and mtime): still up to date
@@ -105,11 +109,30 @@ def test_a_changed_input_makes_its_stage_stale_and_the_record_holds_its_digest(
     rerun = _record(root)["stages"][0]
     assert rerun["status"] == "succeeded"
     assert rerun["declared_inputs"]["extract"]["sha256"] == _sha256(extract)
+    assert _datasets(_record(root), "cohort")["extract"] == (_sha256(extract), str(extract))
     assert json.loads((root / "build/analysis/cohort/cohort.json").read_text())["codes"] == [
         "atc.txt",
         "icd.txt",
     ]
     assert _reasons(root) == []
+
+
+def _datasets(record: dict[str, Any], stage: str) -> dict[str, tuple[str, str]]:
+    """The MLflow dataset inputs of a stage's run: name -> (whole SHA-256, source path); checks
+    that the dataset's digest is the SHA-256's first 36 hex digits (MLflow's longest)."""
+    from nbmlops.records.tracking import open_client
+
+    [child] = [s["mlflow_run_id"] for s in record["stages"] if s["stage"] == stage]
+    run = open_client(record["tracking_uri"]).get_run(child)
+    found = {}
+    for given in run.inputs.dataset_inputs:
+        tags = {t.key: t.value for t in given.tags}
+        sha256 = tags["nbmlops.sha256"]
+        assert given.dataset.digest == sha256[:36]
+        assert given.dataset.source_type == "local"
+        assert json.loads(given.dataset.profile)["sha256"] == sha256
+        found[given.dataset.name] = (sha256, json.loads(given.dataset.source)["uri"])
+    return found
 
 
 def _sha256(path: Path) -> str:
@@ -281,3 +304,22 @@ def test_plain_ploomber_build_gets_the_inputs_as_absolute_paths(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     made = json.loads((root / "build/study/cohort/cohort.json").read_text())
     assert made["codes"] == ["icd.txt"]
+
+
+def test_the_review_summary_shows_each_stage_s_declared_inputs(tmp_path: Path) -> None:
+    from nbmlops.review import session
+
+    root = tmp_path
+    (root / "notebooks").mkdir()
+    (root / "data").mkdir()
+    (root / "data" / "registry.csv").write_text("site,n\nA,3\n")
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    for name in ("review_model", "review_results"):
+        shutil.copy(REPO / "tests/notebooks" / f"{name}.ipynb", root / "notebooks")
+    model = "notebooks/review_model.ipynb"
+    _ok(nbmlops_cli(root, "stage", "set", model, "--input", "registry=data/registry.csv"))
+    _ok(nbmlops_cli(root, "run", "notebooks"))
+    summary = session("latest", root=root)._summary_html()
+    assert "<h4>Declared inputs</h4>" in summary
+    assert "<td>registry</td><td>data/registry.csv</td>" in summary
+    assert _sha256(root / "data" / "registry.csv") in summary
