@@ -30,7 +30,8 @@ assert Path(inputs["extract"]).is_absolute() and Path(inputs["codes"]).is_absolu
 raw = pd.read_parquet(inputs["extract"])
 codes = sorted(p.name for p in Path(inputs["codes"]).iterdir())
 adults = raw[raw["age"] >= min_age]
-json.dump({"patients": len(adults), "codes": codes}, open(product["cohort"], "w"))
+made = {"patients": len(adults), "codes": codes, "cwd": str(Path.cwd())}
+json.dump(made, open(product["cohort"], "w"))
 """
 
 
@@ -75,6 +76,7 @@ def test_a_changed_input_makes_its_stage_stale_and_the_record_holds_its_digest(
     _ok(nbmlops_cli(root, "run", "analysis"))
     made = json.loads((root / "build/analysis/cohort/cohort.json").read_text())
     assert made["codes"] == ["icd.txt"] and made["patients"] > 0
+    assert made["cwd"] == str(root / "analysis")  # the decided working directory: its folder
     stage = _record(root)["stages"][0]
     extract = root / "data" / "extract.parquet"
     assert stage["declared_inputs"]["extract"] == {
@@ -304,6 +306,7 @@ def test_plain_ploomber_build_gets_the_inputs_as_absolute_paths(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     made = json.loads((root / "build/study/cohort/cohort.json").read_text())
     assert made["codes"] == ["icd.txt"]
+    assert made["cwd"] == str(root / "analysis")  # as under nbmlops run and in JupyterLab
 
 
 def test_the_review_summary_shows_each_stage_s_declared_inputs(tmp_path: Path) -> None:
