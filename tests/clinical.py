@@ -71,13 +71,17 @@ def stage_notebook(
     upstream: Sequence[str] = (),
     products: Mapping[str, str] | None = None,
     kernel: str = "python3",
+    inputs: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A tagged notebook (nbformat 4.5 JSON): a ``parameters`` cell with ``params``' defaults and
-    the papermill placeholders (``upstream``, ``product``), then one code cell per ``code``."""
+    the papermill placeholders (``upstream``, ``product``, ``inputs``), then one code cell per
+    ``code``."""
     params = dict(params or {})
     assignments = [f"{name} = {value!r}" for name, value in params.items()]
     if upstream:
         assignments.append("upstream = None")
+    if inputs:
+        assignments.append("inputs = None")
     assignments.append("product = None")
     cells = [_code_cell(f"{stage}-params", "\n".join(assignments), tags=["parameters"])]
     bodies = [code] if isinstance(code, str) else list(code)
@@ -89,6 +93,8 @@ def stage_notebook(
         "params": params,
         "kernel": kernel,
     }
+    if inputs:
+        meta["inputs"] = dict(inputs)
     return {
         "cells": cells,
         "metadata": {

@@ -49,6 +49,17 @@ SAMPLES: dict[str, NbmlopsError] = {
     "MissingProductError": errors.MissingProductError(
         stage="train", path=NB, product="model", expected=Path("build/model.pkl")
     ),
+    "StageInputError": errors.StageInputError(
+        stage="cohort", input="extract", path="data/x.parquet", reason="missing", root=Path("p")
+    ),
+    "InputChangedError": errors.InputChangedError(
+        stage="cohort",
+        path=NB,
+        input="extract",
+        input_path="data/x",
+        before="a" * 64,
+        after="b" * 64,
+    ),
     "UpstreamProductsMissingError": errors.UpstreamProductsMissingError(
         stage="train", upstream="load"
     ),
@@ -88,6 +99,7 @@ CATEGORY = {
         (
             "NotebookError", "MalformedNotebookError", "StageMetadataError", "ParametersCellError",
             "ParameterReassignedError", "PipelineError", "UnknownUpstreamError", "ParameterError",
+            "StageInputError",
         ),
         "InvalidInputError",
     ),
@@ -119,7 +131,7 @@ CATEGORY = {
     **dict.fromkeys(
         (
             "StageExecutionError", "CellExecutionError", "KernelDiedError", "MissingProductError",
-            "UpstreamProductsMissingError",
+            "UpstreamProductsMissingError", "InputChangedError",
         ),
         "ExecutionError",
     ),

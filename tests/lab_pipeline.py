@@ -57,6 +57,12 @@ class StageForm:
         row.locator('input[name="product-key"]').fill(key)
         row.locator('input[name="product-path"]').fill(path)
 
+    def add_input(self, key: str, path: str) -> None:
+        self.root.locator('button[data-action="add-input"]').click()
+        row = self.root.locator(".nbmlops-StageForm-input").last
+        row.locator('input[name="input-key"]').fill(key)
+        row.locator('input[name="input-path"]').fill(path)
+
     def params(self) -> dict[str, tuple[str, str]]:
         """name -> (type, value text) as the form shows them."""
         rows = self.root.locator(".nbmlops-StageForm-param")

@@ -29,6 +29,7 @@ EXPECTED = {
     "stage": "double",
     "upstream": ["load"],
     "products": {"out": "out.json"},
+    "inputs": {"codes": "data/codes.txt"},
     "params": {"scale": 3, "note": "x"},
     "kernel": "python3",
 }
@@ -52,6 +53,8 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
 
     root = make_project("load")
     before = _untagged_double(root)
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "codes.txt").write_text("E11\n")
     broken = {
         "cyclic": ["cycle_a", "cycle_b"],
         "orphan": ["unknown_upstream"],
@@ -95,6 +98,7 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
             form.set_stage("double")
             form.check_upstream("load")
             form.add_product("out", "out.json")
+            form.add_input("codes", "data/codes.txt")
             form.set_param("scale", "3")
             assert form.wait_settled() == "valid"
             form.save()
@@ -128,6 +132,7 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
     assert saved["metadata"]["nbmlops"] == EXPECTED
     params_cell = next(c for c in saved["cells"] if "parameters" in c["metadata"].get("tags", []))
     assert "scale = 3" in "".join(params_cell["source"]).splitlines()
+    assert "inputs = None" in "".join(params_cell["source"]).splitlines()
     sources = [
         ("".join(c["source"]), c["cell_type"]) for c in saved["cells"] if c is not params_cell
     ]

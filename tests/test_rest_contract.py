@@ -293,7 +293,10 @@ def write_fixtures(answers: dict[str, dict[str, Any]]) -> None:
 
 # -- the project and the scenario --------------------------------------------------------------
 
-COHORT = 'import json\njson.dump(list(range(rows)), open(product["cohort"], "w"))'
+COHORT = """\
+import json
+sites = open(inputs["sites"]).read().split()
+json.dump([[i, sites[i % len(sites)]] for i in range(rows)], open(product["cohort"], "w"))"""
 MODEL = """\
 import json
 rows = json.load(open(upstream["cohort"]["cohort"]))
@@ -309,9 +312,15 @@ def write_project(root: Path) -> None:
     from clinical import stage_notebook, write_notebook
 
     shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    (root / "data").mkdir()
+    (root / "data" / "sites.txt").write_text("A\nB\n", "utf-8")
     notebooks = {
         "cohort": stage_notebook(
-            "cohort", COHORT, params={"rows": 5}, products={"cohort": "cohort.json"}
+            "cohort",
+            COHORT,
+            params={"rows": 5},
+            products={"cohort": "cohort.json"},
+            inputs={"sites": "data/sites.txt"},
         ),
         "model": stage_notebook(
             "model", MODEL, params={"C": 1.0}, upstream=["cohort"], products={"model": "model.json"}
@@ -378,6 +387,7 @@ async def collect_answers(answers: Answers, monkeypatch: pytest.MonkeyPatch) -> 
         "stage": "summary",
         "upstream": ["report"],
         "products": {"table": "table.csv"},
+        "inputs": {"codes": "data/codes.csv"},
         "params": {"top": 5, "label": "x"},
         "kernel": "python3",
     }
@@ -441,7 +451,10 @@ async def collect_answers(answers: Answers, monkeypatch: pytest.MonkeyPatch) -> 
     before_cohort = edit_notebook(cohort_nb, params={"rows": 6})
     before_model = edit_notebook(model_nb, products={"model": "model-v2.json"})
     (stage_dir(root, "report") / "rep.txt").write_text("edited", "utf-8")
+    sites = root / "data" / "sites.txt"
+    sites.write_text("A\nC\n", "utf-8")
     await pipeline("pipeline-inputs-changed")
+    sites.unlink()
     (root / "uv.lock").write_text(lock, "utf-8")
     cohort_nb.write_text(before_cohort, "utf-8")
     model_nb.write_text(before_model, "utf-8")
@@ -454,6 +467,7 @@ async def collect_answers(answers: Answers, monkeypatch: pytest.MonkeyPatch) -> 
     state["inputs"]["seed"] = "0" * 64
     state_file.write_text(json.dumps(state), "utf-8")
     await pipeline("pipeline-products-changed")
+    sites.write_text("A\nB\n", "utf-8")
 
     # a failing stage: `report` after it does not run
     edit_notebook(model_nb, code='raise ValueError("the model input is empty")')

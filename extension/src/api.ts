@@ -33,6 +33,8 @@ export const REASON_KINDS = [
   'product_missing',
   'product_changed',
   'inputs_changed',
+  'input_changed',
+  'input_missing',
   'upstream_will_run'
 ] as const;
 export type ReasonKind = (typeof REASON_KINDS)[number];
@@ -66,6 +68,8 @@ export interface PipelineStage {
   stage: string;
   upstream: string[];
   products: { [key: string]: string };
+  /** Declared inputs: name -> path relative to the project root. */
+  inputs: { [key: string]: string };
   params: { [key: string]: JSONValue };
   kernel: string;
   environment: string;

@@ -229,6 +229,7 @@ const pipelineStage = object<PipelineStage>({
   stage: string,
   upstream: strings,
   products: recordOf(string),
+  inputs: recordOf(string),
   params: recordOf(json),
   kernel: string,
   environment: string,
@@ -274,6 +275,7 @@ const stageMetadata = object<StageMetadata>({
   stage: string,
   upstream: strings,
   products: recordOf(string),
+  inputs: optional(recordOf(string)),
   params: recordOf(json),
   kernel: optional(string),
   environment: optional(string)

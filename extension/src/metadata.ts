@@ -30,10 +30,14 @@ export interface ProductRow {
   path: string;
 }
 
+/** A declared input: its name and its path relative to the project root. */
+export type InputRow = ProductRow;
+
 export interface FormState {
   stage: string;
   upstream: string[];
   products: ProductRow[];
+  inputs: InputRow[];
   params: ParamRow[];
   kernel: string;
   environment: string;
@@ -43,12 +47,17 @@ export interface StageMetadata {
   stage: string;
   upstream: string[];
   products: { [key: string]: string };
+  /** Declared inputs (schema v2): name -> path relative to the project root. */
+  inputs?: { [key: string]: string };
   params: JSONObject;
   kernel?: string;
   environment?: string;
 }
 
-/** Errors keyed by field: "stage", "upstream", "products", "params.<name>", "kernel", "" (general). */
+/**
+ * Errors keyed by field: "stage", "upstream", "products", "inputs", "params.<name>", "kernel",
+ * "" (general).
+ */
 export type FieldErrors = { [field: string]: string };
 
 function isObject(value: JSONValue | undefined): value is JSONObject {
@@ -196,16 +205,18 @@ export function toFormState(
       params.push({ name, type, text: formatValue(value, type) });
     }
   }
-  const products = isObject(meta.products)
-    ? Object.entries(meta.products).map(([key, path]) => ({
-        key,
-        path: formatValue(path)
-      }))
-    : [];
+  const rows = (value: JSONValue | undefined): ProductRow[] =>
+    isObject(value)
+      ? Object.entries(value).map(([key, path]) => ({
+          key,
+          path: formatValue(path)
+        }))
+      : [];
   return {
     stage: typeof meta.stage === 'string' ? meta.stage : '',
     upstream: asStringList(meta.upstream),
-    products,
+    products: rows(meta.products),
+    inputs: rows(meta.inputs),
     params,
     kernel: typeof meta.kernel === 'string' ? meta.kernel : defaultKernel,
     environment: typeof meta.environment === 'string' ? meta.environment : ''
@@ -239,19 +250,8 @@ export function toMetadata(form: FormState): Converted {
       errors[field] = parsed.error;
     }
   }
-  const products: { [key: string]: string } = {};
-  for (const row of form.products) {
-    if (!row.key.trim() && !row.path.trim()) {
-      continue; // an empty row the user has not filled in yet
-    }
-    if (!row.key.trim() || !row.path.trim()) {
-      errors['products'] = 'a product needs a name and a path';
-    } else if (row.key in products) {
-      errors['products'] = `${row.key}: named twice`;
-    } else {
-      products[row.key.trim()] = row.path.trim();
-    }
-  }
+  const products = namedPaths(form.products, 'products', 'a product', errors);
+  const inputs = namedPaths(form.inputs, 'inputs', 'an input', errors);
   if (Object.keys(errors).length) {
     return { ok: false, errors };
   }
@@ -261,6 +261,9 @@ export function toMetadata(form: FormState): Converted {
     products,
     params
   };
+  if (Object.keys(inputs).length) {
+    metadata.inputs = inputs; // none: no key, so a v1 notebook stays as it was
+  }
   if (form.kernel) {
     metadata.kernel = form.kernel;
   }
@@ -268,6 +271,29 @@ export function toMetadata(form: FormState): Converted {
     metadata.environment = form.environment.trim();
   }
   return { ok: true, metadata };
+}
+
+/** Rows of names and paths as an object; a half-filled or repeated row is an error. */
+function namedPaths(
+  rows: ProductRow[],
+  field: string,
+  what: string,
+  errors: FieldErrors
+): { [key: string]: string } {
+  const found: { [key: string]: string } = {};
+  for (const row of rows) {
+    if (!row.key.trim() && !row.path.trim()) {
+      continue; // an empty row the user has not filled in yet
+    }
+    if (!row.key.trim() || !row.path.trim()) {
+      errors[field] = `${what} needs a name and a path`;
+    } else if (row.key.trim() in found) {
+      errors[field] = `${row.key}: named twice`;
+    } else {
+      found[row.key.trim()] = row.path.trim();
+    }
+  }
+  return found;
 }
 
 /** Where a server error belongs in the form, from the error's `field`/`upstream`/`param`. */
@@ -294,6 +320,7 @@ export function errorField(error: {
     'stage',
     'upstream',
     'products',
+    'inputs',
     'params',
     'kernel',
     'environment'

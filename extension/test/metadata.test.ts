@@ -51,6 +51,7 @@ describe('form state and metadata', () => {
       stage: '',
       upstream: [],
       products: [],
+      inputs: [],
       params: [],
       kernel: 'ir',
       environment: ''
@@ -90,6 +91,10 @@ describe('form state and metadata', () => {
         { key: 'model', path: '' },
         { key: '', path: '' }
       ],
+      inputs: [
+        { key: 'extract', path: 'a.csv' },
+        { key: 'extract', path: 'b.csv' }
+      ],
       params: [
         { name: 'n', type: 'int', text: '3.5' },
         { name: 'm', type: 'int', text: '1' },
@@ -106,7 +111,24 @@ describe('form state and metadata', () => {
       expect(result.errors['params.m']).toContain('named twice');
       expect(result.errors['params']).toContain('name');
       expect(result.errors['products']).toContain('name and a path');
+      expect(result.errors['inputs']).toContain('extract: named twice');
     }
+  });
+
+  it('round-trips declared inputs and leaves them out when there are none', () => {
+    const tagged = { ...TAGGED, inputs: { extract: 'data/extract.parquet' } };
+    const form = toFormState(tagged, {}, 'python3');
+    expect(form.inputs).toEqual([
+      { key: 'extract', path: 'data/extract.parquet' }
+    ]);
+    expect(toMetadata(form)).toEqual({ ok: true, metadata: tagged });
+    const none = toMetadata({ ...form, inputs: [{ key: ' ', path: '' }] });
+    expect(none.ok && 'inputs' in none.metadata).toBe(false);
+    const half = toMetadata({ ...form, inputs: [{ key: 'raw', path: '' }] });
+    expect(half.ok ? {} : half.errors).toEqual({
+      inputs: 'an input needs a name and a path'
+    });
+    expect(errorField({ field: 'inputs.extract' })).toBe('inputs');
   });
 });
 

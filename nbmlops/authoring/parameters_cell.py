@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 RESERVED_PARAMS = ("upstream", "product")
-"""Injected by the runner (paths of upstream products and of this stage's products)."""
+"""Injected by the runner (paths of upstream products and of this stage's products). ``inputs``
+(the declared inputs' paths) is injected too, and reserved in a stage that declares inputs."""
 
 JSONValue = Any
 
@@ -85,9 +86,9 @@ def assigned_names(text: str, *, path: Path, cell: str = "the 'parameters' cell"
 def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue]:
     """The parameters a ``parameters`` cell's source defines, as JSON values where it can tell.
 
-    The runner's reserved names (``upstream``, ``product``) are left out; a value that is not a
-    JSON-compatible literal (an expression, a tuple, ``None``) is ``None``. ``text=None`` (no
-    such cell) gives ``{}``.
+    The runner's reserved names (``upstream``, ``product``, ``inputs``) are left out; a value
+    that is not a JSON-compatible literal (an expression, a tuple, ``None``) is ``None``.
+    ``text=None`` (no such cell) gives ``{}``.
 
     Raises
     ------
@@ -97,7 +98,7 @@ def parameters_in_source(text: str | None, *, path: Path) -> dict[str, JSONValue
         return {}
     found: dict[str, JSONValue] = {}
     for name, node in assigned_values(parse_cell(text, path=path)).items():
-        if name in RESERVED_PARAMS:
+        if name in (*RESERVED_PARAMS, "inputs"):
             continue
         try:
             value = ast.literal_eval(node)  # the parsed node: no second parse of its text
@@ -126,11 +127,13 @@ def sync_parameters_source(
     *,
     upstream: bool,
     path: Path,
+    inputs: bool = False,
 ) -> str:
     """A ``parameters`` cell's source with every declared parameter assigned.
 
-    Also declares ``product = None`` and, for a stage with upstream stages, ``upstream = None``
-    (and drops ``upstream`` from a stage without). Lines already assigning the same value are
+    Also declares ``product = None``, for a stage with upstream stages ``upstream = None`` (and
+    drops ``upstream`` from a stage without), and for a stage with declared inputs
+    ``inputs = None`` (dropped when there are none). Lines already assigning the same value are
     kept as they are; ``text=None`` (no such cell yet) starts from an empty cell. This is what
     :func:`~nbmlops.authoring.stage.set_stage` writes and what the JupyterLab form writes into
     the open notebook.
@@ -147,10 +150,14 @@ def sync_parameters_source(
     reserved: dict[str, JSONValue] = {"product": None}
     if upstream:
         reserved = {"upstream": None, **reserved}
+    if inputs:
+        reserved = {"inputs": None, **reserved}
+    dropped = {name for name, keep in (("upstream", upstream), ("inputs", inputs)) if not keep}
+    dropped -= set(params)  # a v1 stage may have a parameter named ``inputs``
     kept = [
         (i, line)
         for i, line in enumerate(split_lines(current))
-        if upstream or "upstream" not in by_line.get(i, ())
+        if not dropped.intersection(by_line.get(i, ()))
     ]
     lines = [line for _, line in kept]
     # which line first assigns each name, from one parse of the cell: linear in its size
@@ -159,7 +166,7 @@ def sync_parameters_source(
         for name in by_line.get(old, ()):
             first_line.setdefault(name, new)
     for name, value in {**reserved, **params}.items():
-        if name in RESERVED_PARAMS and name in assigned and name in reserved:
+        if name in (*RESERVED_PARAMS, "inputs") and name in assigned and name in reserved:
             continue
         if name in assigned and _same_value(assigned[name], value):
             continue
@@ -178,10 +185,12 @@ def sync_parameters_cell(
     path: Path,
     *,
     upstream: bool,
+    inputs: bool = False,
 ) -> None:
     """Assign every declared parameter in the ``parameters`` cell, creating the cell if needed.
 
-    Also declares ``product = None`` and, for a stage with upstream stages, ``upstream = None``.
+    Also declares ``product = None``, ``upstream = None`` for a stage with upstream stages and
+    ``inputs = None`` for a stage with declared inputs.
     """
     index = find_parameters_cell(nb)
     if index is None:
@@ -198,7 +207,9 @@ def sync_parameters_cell(
         assert index is not None  # noqa: S101 - just inserted
     cell = nb["cells"][index]
     read_parameters_cell(nb, path)  # a syntax error is reported with the cell's number
-    text = sync_parameters_source(_cell_text(cell), params, upstream=upstream, path=path)
+    text = sync_parameters_source(
+        _cell_text(cell), params, upstream=upstream, path=path, inputs=inputs
+    )
     lines = split_lines(text)
     cell["source"] = [line + "\n" for line in lines[:-1]] + lines[-1:] if lines else []
 

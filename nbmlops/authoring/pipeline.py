@@ -222,7 +222,8 @@ def render_ploomber_yaml(spec: PipelineSpec) -> str:
 
     Paths are relative to the YAML's folder, as Ploomber resolves them; products land where
     ``nbmlops run`` puts them (``build/<pipeline>/<stage>/``) and each notebook runs in its own
-    folder, as it does in JupyterLab.
+    folder, as it does in JupyterLab. Declared inputs are passed as the parameter ``inputs``,
+    absolute once Ploomber expands ``{{here}}``.
     """
     import yaml
 
@@ -241,8 +242,14 @@ def render_ploomber_yaml(spec: PipelineSpec) -> str:
         }
         if stage.upstream:
             task["upstream"] = list(stage.upstream)
-        if stage.params:
-            task["params"] = dict(stage.params)
+        params: dict[str, Any] = dict(stage.params)
+        if stage.inputs:
+            # absolute once Ploomber expands {{here}} (this file's folder), as nbmlops injects them
+            params["inputs"] = {
+                k: "{{here}}/" + _rel(spec.root / v, out_dir) for k, v in stage.inputs.items()
+            }
+        if params:
+            task["params"] = params
         tasks.append(task)
     body = yaml.safe_dump(
         {"meta": {"extract_upstream": False, "extract_product": False}, "tasks": tasks},

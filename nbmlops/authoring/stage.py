@@ -2,7 +2,8 @@
 step (:mod:`nbmlops.authoring.parameters_cell`).
 
 A notebook becomes a pipeline stage when its notebook-level metadata holds an ``nbmlops`` object
-that satisfies ``nbmlops/schema/stage.v1.json`` (the contract with the JupyterLab extension).
+that satisfies ``nbmlops/schema/stage.v2.json`` (the contract with the JupyterLab extension). v2
+is v1 with ``inputs`` (raw data the stage reads, digested by content): every v1 object is valid v2.
 
 Reading needs no nbformat: a notebook is JSON, and ``import nbformat`` costs over a second on these
 machines. Writing keeps nbformat's own layout (``indent=1``, sorted keys, a trailing newline) so a
@@ -52,6 +53,8 @@ METADATA_KEY = "nbmlops"
 
 DEFAULT_KERNEL = "python3"
 DEFAULT_ENVIRONMENT = "uv.lock"
+SCHEMA = "stage.v2.json"
+"""The stage metadata schema in ``nbmlops/schema/``; ``stage.v1.json`` stays for reference."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +67,8 @@ class StageSpec:
     upstream: tuple[str, ...] = ()
     products: dict[str, str] = field(default_factory=dict)
     """Product name -> path relative to the stage's product folder."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Declared input name -> path of a file or folder relative to the project root."""
     params: dict[str, JSONValue] = field(default_factory=dict)
     kernel: str = DEFAULT_KERNEL
     environment: str = DEFAULT_ENVIRONMENT
@@ -80,6 +85,7 @@ class StageSpec:
             "stage": self.name,
             "upstream": list(self.upstream),
             "products": dict(self.products),
+            "inputs": dict(self.inputs),
             "params": dict(self.params),
             "kernel": self.kernel,
             "environment": self.environment,
@@ -127,7 +133,9 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
     index, assigned = read_parameters_cell(nb, path)
     params: dict[str, JSONValue] = dict(meta.get("params", {}))
     declared = set(params)
-    in_cell = set(assigned) - set(RESERVED_PARAMS)
+    inputs = dict(meta.get("inputs", {}))
+    # reserved only where inputs are declared: a v1 stage may have a parameter named ``inputs``
+    in_cell = set(assigned) - set(RESERVED_PARAMS) - ({"inputs"} if inputs else set())
     for name in sorted(declared - in_cell):
         raise ParametersCellError(
             f"{path}: parameter '{name}' is declared in the stage metadata but not assigned in "
@@ -143,7 +151,9 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
             path=path,
             param=name,
         )
-    _check_reserved(path, assigned, has_upstream=bool(meta.get("upstream")))
+    _check_reserved(
+        path, assigned, has_upstream=bool(meta.get("upstream")), has_inputs=bool(inputs)
+    )
     check_parameters_not_reassigned(
         nb["cells"], set(params), stage=meta["stage"], path=path, after=index
     )
@@ -157,6 +167,7 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
         path=path,
         upstream=tuple(meta.get("upstream", [])),
         products=dict(meta.get("products", {})),
+        inputs=inputs,
         params=params,
         kernel=meta.get("kernel", DEFAULT_KERNEL),
         environment=meta.get("environment", DEFAULT_ENVIRONMENT),
@@ -166,13 +177,24 @@ def _spec_from(nb: Mapping[str, JSONValue], meta: JSONValue, path: Path) -> Stag
     )
 
 
-def _check_reserved(path: Path, assigned: Mapping[str, str], *, has_upstream: bool) -> None:
-    """``product`` (and ``upstream`` when there are upstream stages) must be declared as ``None``.
+def _check_reserved(
+    path: Path, assigned: Mapping[str, str], *, has_upstream: bool, has_inputs: bool
+) -> None:
+    """``product`` (``upstream`` when there are upstream stages, ``inputs`` when inputs are
+    declared) must be declared as ``None``.
 
     Ploomber passes exactly these names and refuses a parameters cell that does not declare them
     (or declares ``upstream`` for a stage without upstream), so this keeps every tagged notebook
-    runnable by plain ``ploomber build`` as well as by nbmlops.
+    runnable by plain ``ploomber build`` as well as by nbmlops. A cell assigning ``inputs`` in a
+    stage without declared inputs is a parameter like any other (v1 metadata allowed one).
     """
+    if has_inputs and "inputs" not in assigned:
+        raise ParametersCellError(
+            f"{path}: the 'parameters' cell must declare `inputs = None` (the runner injects the "
+            f"declared inputs' paths there). Add it, or run `nbmlops stage set {path}`.",
+            path=path,
+            param="inputs",
+        )
     wanted = {"product": True, "upstream": has_upstream}
     for name, required in wanted.items():
         if required and name not in assigned:
@@ -196,7 +218,7 @@ def _validator() -> Any:
     import jsonschema  # ~0.2 s once the CLI has disabled the rfc3987 grammar build
 
     schema = json.loads(
-        resources.files("nbmlops").joinpath("schema/stage.v1.json").read_text(encoding="utf-8")
+        resources.files("nbmlops").joinpath(f"schema/{SCHEMA}").read_text(encoding="utf-8")
     )
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
@@ -261,6 +283,7 @@ def set_stage(
     stage: str | None = None,
     upstream: Sequence[str] | None = None,
     products: Mapping[str, str] | None = None,
+    inputs: Mapping[str, str] | None = None,
     params: Mapping[str, JSONValue] | None = None,
     kernel: str | None = None,
     environment: str | None = None,
@@ -285,7 +308,8 @@ def set_stage(
     Examples
     --------
     >>> set_stage(Path("notebooks/train.ipynb"), stage="train", upstream=["features"],
-    ...           products={"model": "model.skops"}, params={"seed": 42})  # doctest: +SKIP
+    ...           products={"model": "model.skops"}, params={"seed": 42},
+    ...           inputs={"extract": "data/extract.parquet"})  # doctest: +SKIP
     """
     path = Path(path).absolute()
     nb = read_notebook(path)
@@ -298,6 +322,8 @@ def set_stage(
         meta["upstream"] = list(upstream)
     if products is not None:
         meta["products"] = {**meta.get("products", {}), **products}
+    if inputs is not None:
+        meta["inputs"] = {**meta.get("inputs", {}), **inputs}
     if params is not None:
         meta["params"] = {**meta.get("params", {}), **params}
     if kernel is not None:
@@ -305,7 +331,13 @@ def set_stage(
     if environment is not None:
         meta["environment"] = environment
     validate_stage_metadata(meta, path=path)
-    sync_parameters_cell(nb, meta.get("params", {}), path, upstream=bool(meta.get("upstream")))
+    sync_parameters_cell(
+        nb,
+        meta.get("params", {}),
+        path,
+        upstream=bool(meta.get("upstream")),
+        inputs=bool(meta.get("inputs")),
+    )
     metadata[METADATA_KEY] = meta
     spec = _spec_from(nb, meta, path)
     write_notebook(path, nb)

@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
         help="a product, path relative to the stage's build folder (repeatable)",
     )
     s.add_argument(
+        "--input",
+        action="append",
+        metavar="NAME=PATH",
+        help="a declared input: a file or folder, path relative to the project root; digested "
+        "by content, injected as inputs[NAME] (repeatable)",
+    )
+    s.add_argument(
         "--param",
         action="append",
         metavar="NAME=VALUE",

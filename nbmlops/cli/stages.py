@@ -27,6 +27,7 @@ def cmd_stage_set(args: argparse.Namespace) -> int:
         stage=args.stage,
         upstream=upstream,
         products=key_values(args.product, "product") or None,
+        inputs=key_values(args.input, "input") or None,
         params=params or None,
         kernel=args.kernel,
         environment=args.environment,
@@ -40,12 +41,13 @@ def cmd_stage_set(args: argparse.Namespace) -> int:
 def _print_stages(specs: Sequence[Any]) -> None:
     from rich.table import Table
 
-    table = Table("stage", "notebook", "upstream", "products", "params", "kernel")
+    table = Table("stage", "notebook", "upstream", "inputs", "products", "params", "kernel")
     for s in specs:
         table.add_row(
             s.name,
             os.path.relpath(s.path),
             ", ".join(s.upstream) or "-",
+            "\n".join(f"{k}: {v}" for k, v in s.inputs.items()) or "-",
             "\n".join(f"{k}: {v}" for k, v in s.products.items()) or "-",
             "\n".join(f"{k} = {json.dumps(v)}" for k, v in s.params.items()) or "-",
             s.kernel,

@@ -28,8 +28,10 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   │   ├── CycleError               (ConflictError)                         see below
     │   │   ├── UnknownStageError        (NotFoundError)                         see below
     │   │   └── PipelineNotFoundError    (NotFoundError)                         see below
-    │   └── ParameterError             a run-time parameter is unknown, of the   (stage, param)
-    │                                  wrong type, or not plain JSON
+    │   ├── ParameterError             a run-time parameter is unknown, of the   (stage, param)
+    │   │                              wrong type, or not plain JSON
+    │   └── StageInputError            a declared input is missing, outside the  (stage, input,
+    │                                  project or a symlink out of it             path, reason)
     ├── NotFoundError [404]            something named does not exist
     │   ├── UnknownStageError          a selected stage does not exist           (stage)
     │   ├── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
@@ -76,7 +78,9 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
         ├── StageExecutionError        a stage failed while it ran               (stage, path)
         │   ├── CellExecutionError     a cell raised                             (cell_index, ename)
         │   ├── KernelDiedError        the kernel died mid-stage                 (cell_index)
-        │   └── MissingProductError    the stage finished without a product      (product)
+        │   ├── MissingProductError    the stage finished without a product      (product)
+        │   └── InputChangedError      a declared input changed while the stage  (input,
+        │                              ran (it wrote into it, or another did)     before, after)
         └── UpstreamProductsMissingError  a selected stage's upstream never ran  (stage, upstream)
 """
 
@@ -112,6 +116,7 @@ from nbmlops.errors.pipelines import (
     ParametersCellError,
     PipelineError,
     PipelineNotFoundError,
+    StageInputError,
     StageMetadataError,
     UnknownStageError,
     UnknownUpstreamError,
@@ -131,6 +136,7 @@ from nbmlops.errors.records import (
 from nbmlops.errors.runs import (
     CellExecutionError,
     EnvironmentMismatchError,
+    InputChangedError,
     KernelDiedError,
     KernelNotFoundError,
     LockFileError,
@@ -151,6 +157,7 @@ __all__ = [
     "EnvironmentMismatchError",
     "EvidenceChangedError",
     "ExecutionError",
+    "InputChangedError",
     "IntegrityError",
     "InvalidInputError",
     "KernelDiedError",
@@ -181,6 +188,7 @@ __all__ = [
     "SetupError",
     "SignatureError",
     "StageExecutionError",
+    "StageInputError",
     "StageMetadataError",
     "TrackingError",
     "UnknownRunError",

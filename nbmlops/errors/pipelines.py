@@ -18,6 +18,7 @@ __all__ = [
     "ParametersCellError",
     "PipelineError",
     "PipelineNotFoundError",
+    "StageInputError",
     "StageMetadataError",
     "UnknownStageError",
     "UnknownUpstreamError",
@@ -164,3 +165,37 @@ class ParameterError(InvalidInputError):
         super().__init__(message)
         self.stage = stage
         self.param = param
+
+
+class StageInputError(InvalidInputError):
+    """A declared input cannot be read: ``reason`` is ``missing``, ``outside_project`` or
+    ``symlink_outside`` (a link, or a link inside a folder input, that leads out of the project).
+    ``path`` is the input's declared path, relative to the project root."""
+
+    def __init__(self, *, stage: str, input: str, path: str, reason: str, root: Path) -> None:
+        shown = f"stage '{stage}': input '{input}' ({path})"
+        fix = (
+            f"`nbmlops stage set NOTEBOOK --input {input}=PATH` (PATH relative to the project root)"
+        )
+        if reason == "missing":
+            text = (
+                f"{shown} does not exist under the project root {root}. Put the data there, or "
+                f"declare where it is with {fix}."
+            )
+        elif reason == "symlink_outside":
+            text = (
+                f"{shown} is, or holds, a symbolic link that leads out of the project {root}: "
+                "the data could change without the project knowing. Copy the data into the "
+                f"project and declare it with {fix}."
+            )
+        else:
+            text = (
+                f"{shown} is outside the project root {root}: inputs live in the project so "
+                f"every run reads and records the same data. Move it there and declare it with "
+                f"{fix}."
+            )
+        super().__init__(text)
+        self.stage = stage
+        self.input = input
+        self.path = path
+        self.reason = reason

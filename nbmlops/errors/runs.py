@@ -10,6 +10,7 @@ from nbmlops.errors.categories import ConflictError, ExecutionError, NotFoundErr
 __all__ = [
     "CellExecutionError",
     "EnvironmentMismatchError",
+    "InputChangedError",
     "KernelDiedError",
     "KernelNotFoundError",
     "LockFileError",
@@ -114,6 +115,28 @@ class MissingProductError(StageExecutionError):
         )
         self.product = product
         self.expected = expected
+
+
+class InputChangedError(StageExecutionError):
+    """A declared input's digest at the end of its stage differs from the one at its start: the
+    stage wrote into it, or something else changed it while the stage read it."""
+
+    def __init__(
+        self, *, stage: str, path: Path | None, input: str, input_path: str, before: str, after: str
+    ) -> None:
+        super().__init__(
+            f"stage '{stage}': input '{input}' ({input_path}) changed while the stage ran "
+            f"(sha256 {before[:12]}… at the start, {after[:12]}… at the end). A stage must only "
+            f"read its inputs: write what it makes to product[...], not into inputs['{input}']; "
+            "if another program was updating the data, let it finish and run again. The previous "
+            "products are untouched.",
+            stage=stage,
+            path=path,
+        )
+        self.input = input
+        self.input_path = input_path
+        self.before = before
+        self.after = after
 
 
 class UpstreamProductsMissingError(ExecutionError):

@@ -53,7 +53,11 @@ class StageResult:
     fingerprint: str = ""
     """SHA-256 over source, parameters, upstream product digests and lock digest."""
     inputs: dict[str, str] = field(default_factory=dict)
-    """Digests of what went in: ``source``, ``environment``, ``upstream:<stage>.<product>``."""
+    """Digests of what went in: ``source``, ``environment``, ``upstream:<stage>.<product>``,
+    ``input:<name>``."""
+    declared_inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The stage's declared inputs: name -> ``path`` (as declared, relative to the project root),
+    ``source`` (the absolute path the stage read) and ``sha256`` (of its content)."""
     products: dict[str, str] = field(default_factory=dict)
     """Product name -> absolute path (the executed notebook is ``nb``)."""
     product_digests: dict[str, str] = field(default_factory=dict)

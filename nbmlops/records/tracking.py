@@ -20,7 +20,8 @@ What lands where (key characters outside ``[A-Za-z0-9_.- ]`` become ``_``):
   (skipped), and the parent's run id, pipeline, user and commit tags. Params: the effective
   parameters (strings as they are, other values as JSON, clipped at MLflow's 6000 characters;
   params.json keeps them whole). Metrics: nbmlops.duration_s and every int or float scrap (a bool
-  is not a measurement: it goes to scraps.json with the other scraps). Files: params.json,
+  is not a measurement: it goes to scraps.json with the other scraps). Dataset inputs: each
+  declared input (name, digest, path; :mod:`nbmlops.records.datasets`). Files: params.json,
   products.json, scraps.json, review/<kind>.json (review results a stage logged),
   error.json, notebook/<stage>.ipynb and .html — for succeeded and
   failed stages only; a skipped stage's products belong to its nbmlops.produced_by_mlflow run.
@@ -51,6 +52,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from nbmlops.errors import TrackingError
+from nbmlops.records.datasets import dataset_inputs
 from nbmlops.records.model import JSON, Provenance, RunRecord, StageResult
 from nbmlops.records.scraps import split_scraps
 from nbmlops.records.tracking_store import (
@@ -298,6 +300,8 @@ class MlflowRecorder:
         if result.status in ("succeeded", "failed"):
             numeric, other = split_scraps(result.scraps)
             self._batch(child_id, metrics=metrics | numeric, params=result.params)
+            if result.declared_inputs:
+                self._client.log_inputs(child_id, datasets=dataset_inputs(result.declared_inputs))
             self._upload(child_id, _stage_files(result, other))
             for path in (result.executed_notebook, result.html):
                 if path and Path(path).is_file():

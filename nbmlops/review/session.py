@@ -159,7 +159,22 @@ class ReviewSession(ReviewResult):
         items = html_table(
             ["evidence", "sha256"], [(i.name, i.digest) for i in self.evidence.items]
         )
-        return f"<h4>Run</h4>{about}<h4>Stages</h4>{stages}<h4>Evidence reviewed</h4>{items}"
+        return (
+            f"<h4>Run</h4>{about}<h4>Stages</h4>{stages}{self._inputs_html()}"
+            f"<h4>Evidence reviewed</h4>{items}"
+        )
+
+    def _inputs_html(self) -> str:
+        """The raw data each stage declared it read, by path and content digest."""
+        rows = [
+            (str(s["stage"]), name, str(item.get("path")), str(item.get("sha256")))
+            for s in self.record.get("stages", [])
+            for name, item in sorted((s.get("declared_inputs") or {}).items())
+        ]
+        if not rows:
+            return ""
+        table = html_table(["stage", "input", "path (project)", "sha256"], rows)
+        return f"<h4>Declared inputs</h4>{table}"
 
     def _performance_html(self) -> str:
         wanted = {i.name.split(".", 1)[0] for i in self.evidence.items if "." in i.name}

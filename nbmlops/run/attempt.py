@@ -16,13 +16,20 @@ from pathlib import Path
 from nbmlops._core.ids import utc_now
 from nbmlops.authoring.pipeline import PipelineSpec
 from nbmlops.authoring.stage import StageSpec
-from nbmlops.errors import MissingProductError, NbmlopsError, StageExecutionError
+from nbmlops.errors import (
+    InputChangedError,
+    MissingProductError,
+    NbmlopsError,
+    StageExecutionError,
+)
 from nbmlops.records.model import JSON, StageResult
+from nbmlops.run.inputs import INPUT_KEY, digest_inputs, input_paths, input_records
 from nbmlops.run.kernel import KernelPool, run_notebook
 from nbmlops.run.state import (
     ProductRecord,
     StageState,
     fingerprint,
+    read_state,
     record_products,
     write_state,
 )
@@ -57,6 +64,7 @@ def attempt_stage(
         params=params,
         fingerprint=fingerprint(inputs),
         inputs=inputs,
+        declared_inputs=input_records(spec.root, stage, inputs),
         reason=reason,
         started_at=utc_now(),
     )
@@ -74,10 +82,12 @@ def attempt_stage(
             products=products,
             upstream=_upstream_paths(spec, stage),
             pool=pool,
+            inputs=input_paths(spec.root, stage),
         )
         for product, path in products.items():
             if not path.exists():
                 raise MissingProductError(stage=name, path=executed, product=product, expected=path)
+        input_files = _check_inputs_unchanged(spec, stage, inputs, executed)
         records = _promote(spec, stage, attempt, executed, run_id)
     except NbmlopsError as exc:
         return replace(
@@ -109,6 +119,7 @@ def attempt_stage(
         run_id=run_id,
         finished_at=utc_now(),
         params=params,
+        input_files=input_files,
     )
     write_state(stage_dir, state)
     from nbmlops.records.scraps import read_scraps
@@ -126,6 +137,31 @@ def attempt_stage(
         executed_notebook=str(final_nb),
         scraps=read_scraps(final_nb).values,
     )
+
+
+def _check_inputs_unchanged(
+    spec: PipelineSpec, stage: StageSpec, inputs: dict[str, str], executed: Path
+) -> dict[str, ProductRecord]:
+    """Digest the declared inputs again after the stage ran; one that differs from its digest at
+    the start fails the stage (it wrote into it, or something else changed it meanwhile).
+    Returns the files' records for the stage's state."""
+    if not stage.inputs:
+        return {}
+    previous = read_state(spec.stage_dir(stage.name))
+    after, files = digest_inputs(spec.root, stage, previous.input_files if previous else {})
+    for input_name, rel in stage.inputs.items():
+        before = inputs.get(f"{INPUT_KEY}{input_name}", "")
+        now = after.get(input_name) or "missing"
+        if now != before:
+            raise InputChangedError(
+                stage=stage.name,
+                path=executed,
+                input=input_name,
+                input_path=rel,
+                before=before,
+                after=now,
+            )
+    return files
 
 
 def _upstream_paths(spec: PipelineSpec, stage: StageSpec) -> dict[str, dict[str, str]]:

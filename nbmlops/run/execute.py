@@ -51,6 +51,7 @@ from nbmlops.records.model import (
 )
 from nbmlops.records.writer import RecordsThread
 from nbmlops.run.attempt import attempt_stage
+from nbmlops.run.inputs import check_inputs, input_records
 from nbmlops.run.kernel import KernelPool
 from nbmlops.run.lock import holding_run_lock, name_run
 from nbmlops.run.plan import (
@@ -157,8 +158,8 @@ def run_pipeline(
     ------
     RunInProgressError
         Another run held the project for longer than ``wait``; nothing was planned or written.
-    ParameterError, UnknownStageError, UpstreamProductsMissingError, EnvironmentMismatchError,
-    KernelNotFoundError
+    ParameterError, UnknownStageError, UpstreamProductsMissingError, StageInputError,
+    EnvironmentMismatchError, KernelNotFoundError
         Before any kernel starts; nothing has been written.
 
     Examples
@@ -184,6 +185,7 @@ def run_pipeline(
         p.stage: p for p in plan_stages(spec, params=effective, selected=selected, force=force)
     }
     check_upstream_available(spec, plans)
+    check_inputs(spec.root, (spec.stage(n) for n, p in plans.items() if p.selected))
     options = RunOptions(
         overrides=overrides, selection=stages, force=force, jobs=jobs, phi_policy=policy
     )
@@ -234,6 +236,9 @@ class _Run:
             params=self.params[name],
             fingerprint=state.fingerprint if state else "",
             inputs=state.inputs if state else {},
+            declared_inputs=input_records(self.spec.root, self.spec.stage(name), state.inputs)
+            if state
+            else {},
             products=products,
             product_digests={k: r.sha256 for k, r in state.products.items()} if state else {},
             executed_notebook=products["nb"],

@@ -71,6 +71,7 @@ def run_notebook(
     products: Mapping[str, Path],
     upstream: Mapping[str, Mapping[str, str]],
     pool: KernelPool,
+    inputs: Mapping[str, str] | None = None,
 ) -> None:
     """Execute one stage's notebook in a fresh kernel, writing ``executed`` as it goes."""
     import papermill
@@ -81,6 +82,8 @@ def run_notebook(
     injected["product"] = {"nb": str(executed), **{k: str(v) for k, v in products.items()}}
     if stage.upstream:
         injected["upstream"] = {k: dict(v) for k, v in upstream.items()}
+    if stage.inputs:
+        injected["inputs"] = dict(inputs or {})
     # The pool booted the kernel in the notebook's folder, as JupyterLab would. (papermill's own
     # ``cwd`` option chdirs the whole process, which parallel stages share.)
     try:

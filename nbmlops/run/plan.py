@@ -16,6 +16,7 @@ from nbmlops.authoring.pipeline import PipelineSpec
 from nbmlops.authoring.stage import StageSpec
 from nbmlops.errors import UpstreamProductsMissingError
 from nbmlops.records.model import JSON
+from nbmlops.run.inputs import digest_inputs
 from nbmlops.run.state import (
     StageState,
     StaleReason,
@@ -83,11 +84,16 @@ def _upstream_digests(spec: PipelineSpec, stage: StageSpec) -> dict[str, str | N
 def current_inputs(
     spec: PipelineSpec, stage: StageSpec, params: Mapping[str, JSON], locks: dict[Path, str | None]
 ) -> dict[str, str]:
+    declared: dict[str, str | None] = {}
+    if stage.inputs:
+        state = read_state(spec.stage_dir(stage.name))
+        declared, _ = digest_inputs(spec.root, stage, state.input_files if state else {})
     return stage_inputs(
         stage,
         params=params,
         lock_digest=_lock_digest(spec, stage, locks),
         upstream=_upstream_digests(spec, stage),
+        declared=declared,
     )
 
 

@@ -59,13 +59,16 @@ ReasonKind = Literal[
     "product_missing",
     "product_changed",
     "inputs_changed",
+    "input_changed",
+    "input_missing",
     "forced",
     "upstream_will_run",
 ]
 """Why a stage is stale. ``subject`` names what changed: the parameter (``params_changed``), the
 upstream product as ``<stage>.<product>`` (``upstream_*``), the stage's own product
-(``product_*``), the upstream stage (``upstream_will_run``), the lock file
-(``environment_changed``) or the notebook (``source_changed``, ``stage_changed``)."""
+(``product_*``), the declared input (``input_*``: missing also when it cannot be read), the
+upstream stage (``upstream_will_run``), the lock file (``environment_changed``) or the notebook
+(``source_changed``, ``stage_changed``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +118,9 @@ class StageState:
     finished_at: str
     mlflow_run_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    input_files: dict[str, ProductRecord] = field(default_factory=dict)
+    """The files of the declared inputs as they were read, by project-relative path: their
+    digests are trusted while size, mtime, inode and ctime are unchanged."""
 
     def to_json(self) -> str:
         return json.dumps({"format": _FORMAT, **asdict(self)}, indent=1, sort_keys=True)
@@ -187,6 +193,8 @@ def read_state(stage_dir: Path) -> StageState | None:
         if data.pop("format", None) != _FORMAT:
             return None
         data["products"] = {k: ProductRecord(**v) for k, v in data["products"].items()}
+        files = data.get("input_files", {})
+        data["input_files"] = {k: ProductRecord(**v) for k, v in files.items()}
         return StageState(**data)
     except (OSError, ValueError, TypeError, KeyError):
         return None
@@ -202,12 +210,17 @@ def stage_inputs(
     params: Mapping[str, Any],
     lock_digest: str | None,
     upstream: Mapping[str, str | None],
+    declared: Mapping[str, str | None] | None = None,
 ) -> dict[str, str]:
     """The digests of everything that goes into a stage run.
 
-    ``upstream`` maps ``<stage>.<product>`` to the product's current digest (``None``: missing).
+    ``upstream`` maps ``<stage>.<product>`` to the product's current digest (``None``: missing),
+    ``declared`` each declared input to its digest (``None``: missing or unreadable).
     """
-    meta = {"products": stage.products, "kernel": stage.kernel, "upstream": stage.upstream}
+    meta: dict[str, Any] = {"products": stage.products, "kernel": stage.kernel}
+    meta["upstream"] = stage.upstream
+    if stage.inputs:  # only then: a stage without inputs keeps the digest it had before them
+        meta["inputs"] = stage.inputs
     inputs = {
         "source": stage.source_digest,
         "stage": _digest_json(meta),
@@ -216,6 +229,8 @@ def stage_inputs(
     }
     for key, digest in sorted(upstream.items()):
         inputs[f"upstream:{key}"] = digest or _MISSING
+    for name, digest in sorted((declared or {}).items()):
+        inputs[f"input:{name}"] = digest or _MISSING
     return inputs
 
 
@@ -259,6 +274,16 @@ def stale_reasons(
                     kind="upstream_missing" if gone else "upstream_changed",
                     subject=what,
                     text=f"upstream product {what} {'missing' if gone else 'changed'}",
+                )
+            )
+        elif key.startswith("input:"):
+            name = key.removeprefix("input:")
+            gone = new == _MISSING
+            reasons.append(
+                StaleReason(
+                    kind="input_missing" if gone else "input_changed",
+                    subject=name,
+                    text=f"input {name} {'missing' if gone else 'changed'}",
                 )
             )
         else:

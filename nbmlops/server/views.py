@@ -179,7 +179,11 @@ def validate_view(
         if upstream not in known:
             raise UnknownUpstreamError(stage=name, upstream=str(upstream), known=known, path=path)
     synced = sync_parameters_source(
-        parameters_source, meta.get("params", {}), upstream=bool(meta.get("upstream")), path=path
+        parameters_source,
+        meta.get("params", {}),
+        upstream=bool(meta.get("upstream")),
+        inputs=bool(meta.get("inputs")),
+        path=path,
     )
     _check_later_cells(path, name, set(meta.get("params", {})), cells)
     return {"ok": True, "stage": name, "metadata": meta, "parameters_source": synced}

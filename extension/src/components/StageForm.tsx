@@ -11,6 +11,7 @@ import {
 } from '../metadata';
 import { FieldError } from './FieldError';
 import { ParamsFieldset } from './ParamsFieldset';
+import { InputsFieldset } from './InputsFieldset';
 import { ProductsFieldset } from './ProductsFieldset';
 import { UpstreamFieldset } from './UpstreamFieldset';
 
@@ -150,6 +151,11 @@ export function StageForm(props: StageFormProps): JSX.Element {
         upstream={form.upstream}
         errors={errors}
         onChange={upstream => edit({ upstream })}
+      />
+      <InputsFieldset
+        inputs={form.inputs}
+        errors={errors}
+        onChange={inputs => edit({ inputs })}
       />
       <ProductsFieldset
         products={form.products}
