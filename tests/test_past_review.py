@@ -130,3 +130,57 @@ def test_a_run_whose_evidence_is_gone_is_listed_unavailable(tmp_path: Path) -> N
     refused = nbmlops_cli(root, "review", first)
     assert refused.returncode != 0
     assert "never archived" in refused.stdout + refused.stderr
+
+
+REVIEW_CODE = """\
+from pathlib import Path
+
+from sklearn.ensemble import GradientBoostingClassifier
+
+from nbmlops import find_project_root
+from nbmlops.demo.datasets import synthetic_patients
+from nbmlops.review import drift, explain, fairness
+
+FEATURES = ["prior_pdc", "refill_gap_days", "monthly_copay", "n_medications", "age"]
+COLUMNS = [*FEATURES, "sex", "payer", "region", "comorbidity_count"]
+train, held_out = synthetic_patients(3000, seed=3), synthetic_patients(1500, seed=4)
+fitted = GradientBoostingClassifier(n_estimators=30, random_state=0)
+fitted.fit(train[FEATURES], train["stopped_refilling"])
+fairness(
+    y_true=held_out["stopped_refilling"],
+    y_score=fitted.predict_proba(held_out[FEATURES])[:, 1],
+    sensitive_features=held_out[["sex", "payer"]],
+    n_bootstrap=40,
+    seed=0,
+).to_json(product["fairness"])
+explain(fitted, held_out[FEATURES], max_rows=300, seed=0).to_json(product["explain"])
+later = synthetic_patients(3000, seed=8, drift=1.0)
+drift(
+    train[COLUMNS],
+    later[COLUMNS],
+    cache=find_project_root(Path.cwd()) / ".nbmlops" / "cache" / "drift",
+).to_json(product["drift"])
+"""
+
+
+def test_the_same_review_on_the_same_inputs_is_the_same_bytes(tmp_path: Path) -> None:
+    """Two runs of a demo-like review stage (fairness with bootstrap, SHAP, drift with the
+    reference cache cold and then warm) in fresh kernels give byte-identical products."""
+    from clinical import REPO, stage_notebook, write_notebook
+
+    root = tmp_path / "study"
+    (root / "review").mkdir(parents=True)
+    (root / "uv.lock").write_bytes((REPO / "uv.lock").read_bytes())
+    products = {"fairness": "fairness.json", "explain": "explain.json", "drift": "drift.json"}
+    notebook = stage_notebook("review", REVIEW_CODE, products=products)
+    write_notebook(root / "review" / "review.ipynb", notebook)
+    _cli(root, "run", "review")
+    _cli(root, "run", "review", "--force")
+
+    records = sorted((root / ".nbmlops" / "runs").glob("*.json"))
+    first, second = ({s["stage"]: s for s in json.loads(p.read_bytes())["stages"]} for p in records)
+    assert first["review"]["status"] == second["review"]["status"] == "succeeded"
+    assert first["review"]["product_digests"] == second["review"]["product_digests"]
+    assert set(first["review"]["product_digests"]) == set(products)
+    # the cache was cold for the first run and warm for the second: its hit is not in the JSON
+    assert any((root / ".nbmlops" / "cache" / "drift").glob("reference-*"))
