@@ -59,7 +59,11 @@ def test_a_comment_naming_a_patients_mrn_is_refused_and_nothing_is_signed(
     assert "comment" in said and "mrn" in said and "MRN12345678" not in said
     assert [e.event for e in read_entries(root) if e.event == "review_signed"] == []
     assert "MRN12345678" not in (root / LEDGER_PATH).read_text()
-    assert not any((root / ".nbmlops" / "evidence").glob("*"))
+    archived = {  # what the run archived when it finished, and nothing for the refused signing
+        str(i["digest"]) for e in read_entries(root) if e.event == "evidence_archived"
+        for i in e.data["items"]
+    }  # fmt: skip
+    assert {p.name for p in (root / ".nbmlops" / "evidence").glob("*")} == archived
     assert not any((root / ".nbmlops" / "decisions").glob("*"))
     # the meaning is free text too
     refused = _sign(root, run_id, comment=CLEAN, meaning=f"Approved; see {WITH_MRN}")

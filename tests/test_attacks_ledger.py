@@ -173,7 +173,7 @@ def test_a_consistent_shorter_ledger_fails(project: Path) -> None:
     assert len(_failures(report, "mlflow")) == 1
 
 
-def test_removing_an_approval_fails_on_its_evidence_and_mlflow(fresh: Path) -> None:
+def test_removing_an_approval_fails_on_its_decision_file_and_mlflow(fresh: Path) -> None:
     _sign(fresh, "approve")
     assert _verify(fresh)[0] == 0
     _rechain(fresh, lambda es: [e for e in es if e["event"] != "review_signed"])
@@ -181,10 +181,13 @@ def test_removing_an_approval_fails_on_its_evidence_and_mlflow(fresh: Path) -> N
     code, out, report = _verify(fresh)
 
     assert code == 1, out
-    orphans = _failures(report, "evidence")
+    # its evidence is the run's own archive (evidence_archived names it): its decision file is
+    # what the removed entry left behind
+    assert _failures(report, "evidence") == []
+    orphans = _failures(report, "decisions")
     assert orphans
-    archived = {p.name for p in (fresh / ".nbmlops" / "evidence").iterdir()}
-    assert {Path(f["subject"]).name for f in orphans} <= archived
+    decided = {p.name for p in (fresh / ".nbmlops" / "decisions").iterdir()}
+    assert {Path(f["subject"]).name for f in orphans} <= decided
     # the MLflow run and the approved model version still name the removed decision
     subjects = [f["subject"] for f in _failures(report, "mlflow")]
     assert any(s.startswith("MLflow run ") for s in subjects), subjects

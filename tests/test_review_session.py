@@ -141,21 +141,59 @@ def test_incomplete_decisions_are_refused(
     assert "review_signed" not in [e.event for e in read_entries(root)]
 
 
-def test_evidence_changed_after_the_run_cannot_be_reviewed(project: tuple[Path, str]) -> None:
+def _unarchive(root: Path, product: Path) -> None:
+    """Remove ``product``'s archived copy, as for a run from before the archive."""
+    from nbmlops._core.digests import file_digest
+
+    (root / EVIDENCE_STORE / file_digest(product)).unlink()
+
+
+def test_a_product_changed_after_the_run_is_reviewed_from_its_archived_copy(
+    project: tuple[Path, str],
+) -> None:
     root, run_id = project
     fairness = root / "build" / "demo" / "review" / "fairness.json"
+    fairness.write_text(fairness.read_text().replace('"n_rows": 2000', '"n_rows": 2001'))
+    review = session(run_id, root=root)
+    assert review.results["fairness"].to_dict()["n_rows"] == 2000
+    [item] = [i for i in review.evidence.items if i.name == "review.fairness"]
+    assert Path(item.path).parent == root / EVIDENCE_STORE
+
+
+def test_evidence_changed_after_the_run_and_never_archived_cannot_be_reviewed(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    fairness = root / "build" / "demo" / "review" / "fairness.json"
+    _unarchive(root, fairness)
     fairness.write_text(fairness.read_text().replace('"n_rows": 2000', '"n_rows": 2001'))
     with pytest.raises(EvidenceChangedError) as refused:
         session(run_id, root=root)
     assert refused.value.path == fairness and isinstance(refused.value, ReviewError)
 
 
-def test_evidence_changed_while_the_session_is_open_is_not_signed(
+def test_evidence_changed_while_the_session_is_open_is_signed_as_archived(
     project: tuple[Path, str],
 ) -> None:
     root, run_id = project
     review = session(run_id, root=root)
-    (root / "build" / "demo" / "model" / "metrics.json").write_text('{"accuracy": 0.99}')
+    metrics = root / "build" / "demo" / "model" / "metrics.json"
+    [item] = [i for i in review.evidence.items if i.name == "model.metrics"]
+    metrics.write_text('{"accuracy": 0.99}')
+    review.sign("approve", meaning=MEANING, comment="ok", signer_id="jdoe", password=PASSWORD)
+    assert verify_decisions(root) == []
+    stored = root / EVIDENCE_STORE / item.digest
+    assert b"0.99" not in stored.read_bytes()  # what the reviewer saw, not what build/ holds now
+
+
+def test_evidence_changed_while_the_session_is_open_and_never_archived_is_not_signed(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    metrics = root / "build" / "demo" / "model" / "metrics.json"
+    _unarchive(root, metrics)
+    review = session(run_id, root=root)
+    metrics.write_text('{"accuracy": 0.99}')
     with pytest.raises(EvidenceChangedError, match="changed"):
         review.sign("approve", meaning=MEANING, comment="ok", signer_id="jdoe", password=PASSWORD)
     assert "review_signed" not in [e.event for e in read_entries(root)]
@@ -238,7 +276,8 @@ def test_audit_verify_detects_a_forged_digest_and_changed_evidence(
         "decision signed by jdoe: the signature does not verify"
     ]
 
-    stored = next((root / EVIDENCE_STORE).iterdir())
+    [signed] = [e for e in read_entries(root) if e.event == "review_signed"]
+    stored = root / EVIDENCE_STORE / signed.data["evidence"]["items"][0]["digest"]
     stored.chmod(0o644)
     stored.write_bytes(stored.read_bytes() + b" ")
     problems = [p for _, p in verify_decisions(root)]
@@ -347,8 +386,9 @@ def test_latest_is_the_newest_run_with_a_review(project: tuple[Path, str]) -> No
     assert partial.status == "succeeded" and partial.run_id != run_id
     with pytest.raises(ReviewError, match="has no stage 'review'"):
         session(partial.run_id, root=root)
-    # "latest" skips the partial run, and finds that it rewrote the model the review rests on
-    # (skops files differ byte for byte between fits): that review cannot be signed any more
-    with pytest.raises(EvidenceChangedError, match=r"product model\.model changed") as stale:
-        session("latest", root=root)
-    assert stale.value.run_id == run_id
+    # "latest" skips the partial run; it rewrote the model the review rests on (skops files
+    # differ byte for byte between fits), so the review reads the model its run archived
+    latest = session("latest", root=root)
+    assert latest.run_id == run_id
+    [model] = [i for i in latest.evidence.items if i.name == "model.model"]
+    assert Path(model.path).parent == root / EVIDENCE_STORE

@@ -6,10 +6,12 @@ included) and the reviewable products of the review stage and of the stages it r
 JSON, metrics, tables, plots, the model - each with its SHA-256. Data files (Parquet, Feather,
 Arrow) are bound through the record's digests but not copied: they hold patient rows.
 
-Before a decision is signed, :func:`archive_evidence` copies each item into a content-addressed,
-read-only store (``.nbmlops/evidence/<sha256>``) so that a later pipeline run, which overwrites
-``build/``, cannot make a signed decision unverifiable; :func:`check_evidence` is what
-``nbmlops audit verify`` runs against that store.
+Every run archives its reviewable products and its record into a content-addressed, read-only
+store (``.nbmlops/evidence/<sha256>``, see :mod:`nbmlops.records.archive`) when it finishes. A
+product a later run overwrote in ``build/`` is read from that store, so any past run can be reviewed
+and signed; its items then name the archived copies. Before a decision is signed,
+:func:`archive_evidence` makes sure every item is in the store (runs from before the archive, a
+record replay rewrote); :func:`check_evidence` is what ``nbmlops audit verify`` runs against it.
 
 The evidence list's ``digest`` (:func:`evidence_digest`) is the SHA-256 of the RFC 8785 canonical
 JSON of ``{"v": 2, "run_id", "pipeline", "stage", "items": [[name, digest], ...]}``, the items
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 from nbmlops._core.digests import FORMAT, canonical_digest, file_digest, legacy_json_v1
 from nbmlops._core.paths import EVIDENCE_STORE, RUNS, run_record_path
 from nbmlops.errors import EvidenceChangedError, InvalidInputError, ReviewError
+from nbmlops.records.archive import DATA_SUFFIXES, ArchiveError, archive_file, archived_copy
 
 __all__ = [
     "EVIDENCE_STORE",
@@ -41,7 +43,6 @@ __all__ = [
     "evidence_digest",
 ]
 
-DATA_SUFFIXES = frozenset({".parquet", ".feather", ".arrow", ".pq"})
 _REVIEWABLE = ("succeeded", "skipped")
 
 
@@ -189,8 +190,9 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
     ReviewError
         The run has no such stage, or the stage did not produce its products.
     EvidenceChangedError
-        A product changed since the run (a later run overwrote it): review that later run
-        instead. Also a :class:`ReviewError`.
+        A product changed since the run (a later run overwrote it) and no archived copy of what
+        the run produced exists (a run from before the archive): review that later run instead.
+        Also a :class:`ReviewError`.
     """
     record_path = _record_path(root, run_id, stage)
     raw, record = _read_record(record_path)
@@ -207,7 +209,7 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
     digest = hashlib.sha256(raw).hexdigest()
     items = [EvidenceItem(name="run_record", path=str(record_path), digest=digest)]
     for name in _reviewed_stages(stages, stage):
-        items.extend(_stage_items(run_id, stages[name]))
+        items.extend(_stage_items(Path(root), run_id, stages[name]))
     return Evidence(
         run_id=run_id,
         pipeline=str(record["pipeline"]),
@@ -228,23 +230,28 @@ def _reviewed_stages(stages: Mapping[str, Mapping[str, Any]], stage: str) -> lis
     return [stage, *sorted(upstream & set(stages))]
 
 
-def _stage_items(run_id: str, result: Mapping[str, Any]) -> Iterable[EvidenceItem]:
+def _stage_items(root: Path, run_id: str, result: Mapping[str, Any]) -> Iterable[EvidenceItem]:
+    """Each reviewable product as the run made it: the file in ``build/`` while it still holds
+    those bytes, else its archived copy."""
     digests: Mapping[str, str] = result.get("product_digests", {})
     for product, location in sorted(result.get("products", {}).items()):
         path = Path(location)
         if product not in digests or path.suffix in DATA_SUFFIXES:
             continue  # the executed notebook (no digest) and patient-level data stay out
-        if not path.is_file():
-            reason = f"product {result['stage']}.{product} is missing; rerun the pipeline"
-            raise ReviewError(run_id=run_id, reason=reason, path=path)
-        digest = file_digest(path)
-        if digest != digests[product]:
-            reason = (
-                f"product {result['stage']}.{product} changed since this run (a later run "
-                "overwrote it); review the run that produced the current files"
-            )
-            raise EvidenceChangedError(run_id=run_id, reason=reason, path=path)
-        yield EvidenceItem(name=f"{result['stage']}.{product}", path=str(path), digest=digest)
+        name, digest = f"{result['stage']}.{product}", digests[product]
+        if not (path.is_file() and file_digest(path) == digest):
+            archived = archived_copy(root, digest)
+            if archived is None and not path.is_file():
+                reason = f"product {name} is missing and was never archived; rerun the pipeline"
+                raise ReviewError(run_id=run_id, reason=reason, path=path)
+            if archived is None:
+                reason = (
+                    f"product {name} changed since this run (a later run overwrote it) and this "
+                    "run's copy was never archived (it predates the archive); review a later run"
+                )
+                raise EvidenceChangedError(run_id=run_id, reason=reason, path=path)
+            path = archived
+        yield EvidenceItem(name=name, path=str(path), digest=digest)
 
 
 def archive_evidence(root: Path, evidence: Evidence) -> None:
@@ -257,25 +264,17 @@ def archive_evidence(root: Path, evidence: Evidence) -> None:
     EvidenceChangedError
         A file changed since the evidence was collected (also a :class:`ReviewError`).
     """
-    store = Path(root) / EVIDENCE_STORE
-    store.mkdir(parents=True, exist_ok=True)
     for item in evidence.items:
-        target = store / item.digest
-        if target.is_file() and file_digest(target) == item.digest:
-            continue
-        source = Path(item.path)
-        partial = target.with_suffix(".partial")
         try:
-            shutil.copyfile(source, partial)
-        except OSError as exc:
-            reason = f"evidence {item.name} cannot be read ({exc})"
-            raise ReviewError(run_id=evidence.run_id, reason=reason, path=source) from exc
-        if file_digest(partial) != item.digest:
-            partial.unlink()
-            reason = f"evidence {item.name} changed after the review opened; reopen it"
-            raise EvidenceChangedError(run_id=evidence.run_id, reason=reason, path=source)
-        partial.chmod(0o444)
-        partial.replace(target)
+            archive_file(root, Path(item.path), item.digest, verify=True)
+        except ArchiveError as exc:
+            reason = f"evidence {item.name} {exc}"
+            if exc.changed:
+                reason = f"evidence {item.name} changed after the review opened; reopen it"
+                raise EvidenceChangedError(
+                    run_id=evidence.run_id, reason=reason, path=Path(item.path)
+                ) from exc
+            raise ReviewError(run_id=evidence.run_id, reason=reason, path=Path(item.path)) from exc
 
 
 def check_evidence(root: Path, evidence: Mapping[str, Any]) -> list[str]:

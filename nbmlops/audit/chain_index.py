@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbmlops.errors import LedgerTamperedError
+from nbmlops.records.archive import ARCHIVED_EVENT, archived_digests
 from nbmlops.records.ledger import (
     GENESIS,
     LedgerEntry,
@@ -39,6 +40,8 @@ class ChainIndex:
                 self.started[entry.run_id] = (entry.seq, entry.ts)
             elif entry.event == "run_finished":
                 self.finished[entry.run_id] = (entry.seq, entry.hash)
+        if entry.event == ARCHIVED_EVENT:
+            self.evidence.update(archived_digests(entry.data))
         if entry.event == "review_signed":
             self.decisions += 1
             self.decision_hashes.add(entry.hash)

@@ -151,8 +151,9 @@ def check_evidence_store(root: Path, index: ChainIndex) -> AuditCheck:
             warnings.append(Finding(kind="evidence", subject=subject, message=message))
         elif path.name not in index.evidence:
             message = (
-                "archived evidence that no review_signed entry in the ledger names: a signed "
-                "decision was removed (or a signing died between archiving and recording it)"
+                "archived evidence that no review_signed or evidence_archived entry in the "
+                "ledger names: a signed decision or a run's archive entry was removed (or a "
+                "signing or run died between archiving and recording it)"
             )
             failures.append(Finding(kind="evidence", subject=subject, message=message))
     return AuditCheck(kind="evidence", checked=len(files), failures=tuple(failures),

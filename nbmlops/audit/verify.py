@@ -21,8 +21,9 @@ stage states    ``build/<pipeline>/<stage>/.nbmlops-state.json`` names the run t
                 products: the ledger must know that run
 mlflow          each pipeline run's ``nbmlops.ledger_head`` tag: the hash of that run's
                 ``run_finished`` entry
-evidence        every file archived in ``.nbmlops/evidence/`` is named by a ``review_signed``
-                entry still in the chain (a removed decision leaves its evidence behind)
+evidence        every file archived in ``.nbmlops/evidence/`` is named by a ``review_signed`` or
+                ``evidence_archived`` entry still in the chain (a removed decision leaves its
+                evidence behind)
 anchors         each ``{"seq", "hash"}`` line of a file given with ``--anchor`` (written by
                 ``nbmlops audit anchor --append``): that hash must be at that seq
 open runs       a ``run_started`` without its ``run_finished`` (killed, crashed, or still

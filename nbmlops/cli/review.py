@@ -102,10 +102,49 @@ def cmd_signer_deactivate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review_list(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.table import Table
+
+    from nbmlops.approval.reviews import list_reviews
+    from nbmlops.cli.output import console as _console
+
+    reviews = list_reviews(Path(args.root), stage=args.stage)
+    if args.json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in reviews], indent=2) + "\n")
+        return 0
+    console = _console()
+    if not reviews:
+        console.print(f"no run with a result of stage '{args.stage}' yet: run the pipeline first")
+        return 0
+    if not console.is_terminal:
+        console.width = 160  # a pipe or file has no width: keep each run on one line
+    table = Table()
+    for column in ("run", "status"):  # what a user copies and reads first is never cut
+        table.add_column(column, no_wrap=True)
+    for column in ("pipeline", "finished (UTC)", "decided by", "decided (UTC)"):
+        table.add_column(column)
+    for r in reviews:
+        finished, decided = _minute(r.finished_at), _minute(r.decided_at or "")
+        table.add_row(r.run_id, r.status, r.pipeline, finished, r.decided_by or "", decided)
+    console.print(table)
+    return 0
+
+
+def _minute(timestamp: str) -> str:
+    """``2026-12-03T08:41:05.123Z`` as ``2026-12-03 08:41``: a table needs no more."""
+    return timestamp[:16].replace("T", " ")
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from nbmlops.cli.output import console as _console
     from nbmlops.cli.output import styled as _styled
 
+    if args.run_id == "list":  # never a run id: those start with their UTC time
+        return cmd_review_list(args)
+    if args.json:
+        raise SystemExit("nbmlops: --json goes with `nbmlops review list`")
     root = Path(args.root)
     console = _console()
     if args.decision is None:
@@ -143,11 +182,16 @@ def add_parsers(sub: Any) -> None:
     """Add ``review`` and ``signer`` to the ``nbmlops`` command's subparsers."""
     s = sub.add_parser(
         "review",
-        help="write a review notebook for a run, or sign a decision on it",
+        help="write a review notebook for a run, sign a decision on it, or list reviews",
         description="Without --decision: write reviews/review-RUN_ID.ipynb, which opens the "
-        "tabbed review widget. With --decision: sign a decision on the run's evidence.",
+        "tabbed review widget (any past run: its evidence is archived when it finishes). With "
+        "--decision: sign a decision on the run's evidence. `nbmlops review list [--json]`: the "
+        "reviewable runs, newest first, with their status.",
     )
-    s.add_argument("run_id", metavar="RUN_ID", help="a run id from `nbmlops run`, or 'latest'")
+    s.add_argument(
+        "run_id", metavar="RUN_ID", help="a run id from `nbmlops run`, 'latest', or 'list'"
+    )
+    s.add_argument("--json", action="store_true", help="with 'list': print JSON")
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
     s.add_argument("--stage", default="review", help="the stage that computed the review")
     s.add_argument("--output", "-o", help="where to write the notebook")

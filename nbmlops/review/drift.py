@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nbmlops.errors import InvalidInputError
-from nbmlops.review.rendering import ReviewResult, json_float
+from nbmlops.review.rendering import ReviewResult, stable_float
 
 __all__ = ["DEFAULT_SAMPLE", "MIN_COUNT", "ColumnDrift", "Distribution", "DriftResult", "drift"]
 
@@ -100,8 +100,8 @@ class ColumnDrift:
             "name": self.name,
             "type": self.type,
             "stattest": self.stattest,
-            "score": json_float(self.score),
-            "threshold": json_float(self.threshold),
+            "score": stable_float(self.score),
+            "threshold": stable_float(self.threshold),
             "drifted": self.drifted,
             "distribution": self.distribution.to_dict(),
         }
@@ -157,8 +157,13 @@ class DriftResult(ReviewResult):
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Settings and aggregates. Scores, thresholds and the share drifted are rounded to 10
+        significant digits (:func:`~nbmlops.review.rendering.stable_float`, already when the
+        result is made, so it equals the one rebuilt from its JSON), and whether the
+        reference came from the cache is left out: the same data, settings and seed give the
+        same JSON bytes, cache or not."""
         data = {f: getattr(self, f) for f in _SCALARS}
-        data["share_drifted"] = json_float(self.share_drifted)
+        data["share_drifted"] = stable_float(self.share_drifted)
         return data | {"columns": [c.to_dict() for c in self.columns]}
 
     @classmethod
@@ -181,7 +186,8 @@ class DriftResult(ReviewResult):
             )
             for c in data["columns"]
         )
-        scalars = {f: data[f] for f in _SCALARS}
+        scalars: dict[str, Any] = {f: data[f] for f in _SCALARS}
+        scalars["cache_hit"] = data.get("cache_hit")  # not saved: how, not what, was computed
         if scalars["share_drifted"] is None:
             scalars["share_drifted"] = math.nan
         return cls(columns=columns, **scalars)
@@ -205,7 +211,7 @@ class DriftResult(ReviewResult):
         return build_widget(self)
 
 
-_SCALARS = tuple(f.name for f in fields(DriftResult) if f.name != "columns")
+_SCALARS = tuple(f.name for f in fields(DriftResult) if f.name not in ("columns", "cache_hit"))
 
 
 def drift(
@@ -302,7 +308,7 @@ def drift(
             distribution=Distribution(
                 **profile.current_distribution(ref.summary[name], cur[name], min_count)
             ),
-            **tested["columns"][name],
+            **_rounded(tested["columns"][name], "score", "threshold"),
         )
         for name in used
     )
@@ -310,7 +316,7 @@ def drift(
         columns=out,
         drift_share=float(drift_share),
         n_drifted=tested["n_drifted"],
-        share_drifted=tested["share_drifted"],
+        share_drifted=_rounded(tested, "share_drifted")["share_drifted"],
         dataset_drift=tested["share_drifted"] >= drift_share,  # evidently's rule
         n_reference=ref.n_rows,
         n_current=len(current),
@@ -322,6 +328,13 @@ def drift(
         cache_hit=None if cache is None else hit,
         evidently_version=tested["version"],
     )
+
+
+def _rounded(values: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """``values`` with ``names`` rounded as the JSON holds them (:func:`stable_float`), so a
+    result and the one rebuilt from its JSON are equal."""
+    rounded = {n: stable_float(values[n]) for n in names}
+    return {**values, **{n: math.nan if v is None else v for n, v in rounded.items()}}
 
 
 def _check_settings(

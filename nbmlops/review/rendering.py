@@ -40,6 +40,7 @@ __all__ = [
     "img_tag",
     "json_float",
     "section",
+    "stable_float",
 ]
 
 STAGE_ENV = "NBMLOPS_STAGE"
@@ -59,6 +60,22 @@ def json_float(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return float(value)
+
+
+STABLE_DIGITS = 10
+"""Significant digits of the floats a result rounds for JSON (see :func:`stable_float`)."""
+
+
+def stable_float(value: float | None) -> float | None:
+    """A float for JSON, rounded to :data:`STABLE_DIGITS` significant digits (NaN: ``None``).
+
+    For numbers that the same computation on the same data reaches by more than one path (the
+    drift test on a cached or a freshly prepared reference sums in a different order and differs
+    near the 15th digit): rounded, the same inputs give the same bytes. Ten digits are far below
+    what any review reads and far above the differences of summation order (about 1e-14).
+    """
+    number = json_float(value)
+    return None if number is None else float(f"{number:.{STABLE_DIGITS - 1}e}")
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -138,7 +155,11 @@ class ReviewResult(ABC):
     # -- provided ---------------------------------------------------------------------------
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The result as JSON text (``to_dict``, keys sorted); also written to ``path`` if given."""
+        """The result as JSON text; also written to ``path`` if given.
+
+        Canonical: ``to_dict`` with keys sorted, one-space indent, NaN as ``null``, no timestamps
+        or other facts of how it was computed; results computed with a seed and the same inputs
+        are the same bytes (each result's ``to_dict`` states its rounding)."""
         text = json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False)
         if path is not None:
             from nbmlops._core.atomic import write_text_atomic

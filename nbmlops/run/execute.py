@@ -42,6 +42,7 @@ from nbmlops.privacy.identifiers import ledger_digest, project_registry
 from nbmlops.privacy.telemetry import PhiPolicy
 from nbmlops.privacy.telemetry import phi_policy as resolve_phi_policy
 from nbmlops.records import ledger
+from nbmlops.records.archive import archive_products, archive_run
 from nbmlops.records.model import (
     JSON,
     Provenance,
@@ -374,13 +375,14 @@ class _Run:
             pool.close()
 
         failed = any(r.status in ("failed", "not_run") for r in final.values())
+        archived, archive_notes = archive_products(self.spec.root, final.values())
         record = self._record(
             "failed" if failed else "succeeded",
             [final[n] for n in order],
             mlflow_run_id=recorder.parent_run_id,
             tracking_uri=recorder.uri,
             tracking_problem=recorder.problem,
-            notes=tuple(recorder.notes),
+            notes=(*recorder.notes, *archive_notes),
         )
         head = ledger.append(
             self.spec.root,
@@ -399,8 +401,18 @@ class _Run:
         path = run_record_path(self.spec.root, self.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, record.to_json())
+        self._archive_record(path, archived)
         self.notify(ProgressEvent("run_finished", result=None, message=record.status))
         return record
+
+    def _archive_record(self, path: Path, archived: list[dict[str, str]]) -> None:
+        """The record is archived after it is written, so a problem is a progress note."""
+        try:
+            problem = archive_run(self.spec.root, self.run_id, path, archived)
+        except Exception as exc:  # the run is recorded already: archiving never fails it
+            problem = f"evidence archive: not recorded in the ledger ({type(exc).__name__})"
+        if problem:
+            self.notify(ProgressEvent("note", message=problem))
 
     def _schedule(
         self, recorder: RecordsThread, pool: KernelPool, order: list[str]
