@@ -299,15 +299,17 @@ def _read_header(path: Path) -> dict[str, str]:
 
 
 def load_pipeline(
-    target: str | Path, *, root: Path | None = None, prefer_compiled: bool = False
+    target: str | Path, *, root: Path | None = None, prefer_compiled: bool = True
 ) -> tuple[PipelineSpec, bool]:
     """Resolve what the user named: a folder of notebooks, a compiled YAML, or a pipeline name.
 
     A name ``demo`` means ``<root>/pipelines/demo/pipeline.yaml``. A compiled pipeline is re-read
-    from its notebooks; when the YAML no longer matches them it is regenerated. With
-    ``prefer_compiled``, a folder of notebooks that exactly one compiled pipeline is built from
-    means that pipeline (its name, its ``build/<name>/``): what JupyterLab's Pipeline panel shows
-    for ``notebooks`` is then what ``nbmlops run demo`` ran.
+    from its notebooks; when the YAML no longer matches them it is regenerated. A folder of
+    notebooks that exactly one compiled pipeline is built from *is* that pipeline (its name, its
+    ``build/<name>/`` and stage states): ``nbmlops run notebooks``, ``nbmlops run demo`` and
+    JupyterLab's Pipeline panel on ``notebooks`` all mean the same run. A folder no compiled
+    pipeline (or more than one) is built from is a pipeline named after the folder; so is any
+    folder with ``prefer_compiled=False``.
 
     Returns
     -------

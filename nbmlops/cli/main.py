@@ -88,7 +88,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
         ("status", runs.cmd_status, "show which stages are up to date, and why the others are not"),
     ):
         s = sub.add_parser(name, help=text)
-        s.add_argument("target", help="pipeline name (pipelines/NAME), pipeline.yaml, or folder")
+        s.add_argument(
+            "target",
+            help="pipeline name (pipelines/NAME), pipeline.yaml, or folder (a folder one "
+            "compiled pipeline is built from means that pipeline)",
+        )
         s.add_argument(
             "--param",
             action="append",
