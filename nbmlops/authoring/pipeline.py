@@ -37,6 +37,7 @@ __all__ = [
     "find_project_root",
     "load_pipeline",
     "notebooks_in",
+    "pipeline_of",
     "render_ploomber_yaml",
 ]
 
@@ -363,3 +364,26 @@ def _compiled_from(folder: Path) -> Path | None:
         if source and (compiled.parent / source).resolve() == folder.resolve():
             found.append(compiled)
     return found[0] if len(found) == 1 else None
+
+
+def pipeline_of(notebook: Path) -> PipelineSpec:
+    """The pipeline a stage notebook belongs to, as ``nbmlops run`` sees it: the one compiled
+    pipeline whose folder of notebooks holds it, else (none, or several) the pipeline of the
+    notebook's own folder, named after it.
+
+    Raises
+    ------
+    PipelineNotFoundError, NotebookError, PipelineError
+        As :func:`load_pipeline` and :func:`discover`.
+    """
+    notebook = Path(notebook).absolute()
+    found = []
+    for compiled in sorted(
+        (find_project_root(notebook.parent) / "pipelines").glob("*/pipeline.yaml")
+    ):
+        source = _read_header(compiled).get("source")
+        if source and notebook.resolve().is_relative_to((compiled.parent / source).resolve()):
+            found.append(compiled)
+    if len(found) == 1:
+        return load_pipeline(found[0])[0]
+    return load_pipeline(notebook.parent)[0]
