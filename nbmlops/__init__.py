@@ -8,6 +8,7 @@ instant and pulls in neither papermill nor MLflow)::
     load_pipeline               a folder, a compiled pipeline.yaml, or a pipeline name
     plan_pipeline               which stages are stale and why, without running anything
     run_pipeline                run the stale stages in pinned kernels; record MLflow + ledger
+    stage_paths                 the paths a run would inject, to run a stage notebook by hand
     check_environment           a kernel's installed packages against its lock file
     verify_ledger               check the hash-chained audit ledger
     verify_project              the ledger against every anchor of it (records, MLflow, evidence)
@@ -40,6 +41,7 @@ _EXPORTS = {
     "load_pipeline": "nbmlops.authoring.pipeline",
     "plan_pipeline": "nbmlops.run.execute",
     "run_pipeline": "nbmlops.run.execute",
+    "stage_paths": "nbmlops.run.by_hand",
     "check_environment": "nbmlops.run.environment",
     "verify_ledger": "nbmlops.records.ledger",
     "verify_project": "nbmlops.audit.verify",
@@ -64,6 +66,7 @@ __all__ = [
     "replay_records",
     "run_pipeline",
     "set_stage",
+    "stage_paths",
     "synthetic_patients",
     "verify_ledger",
     "verify_project",
@@ -79,6 +82,7 @@ if TYPE_CHECKING:
     from nbmlops.privacy.phi import register_identifiers
     from nbmlops.records.ledger import verify_ledger
     from nbmlops.records.scraps import record
+    from nbmlops.run.by_hand import stage_paths
     from nbmlops.run.environment import check_environment
     from nbmlops.run.execute import plan_pipeline, run_pipeline
     from nbmlops.run.replay import replay_records

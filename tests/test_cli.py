@@ -126,3 +126,27 @@ def test_status_json_gives_each_reason_its_kind_and_subject(
         {"kind": "never_run", "subject": None, "text": "never run"}
     ]
     assert answer["stages"][0]["up_to_date"] is False
+
+
+def test_a_folder_one_compiled_pipeline_is_built_from_is_that_pipeline(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project("load", "double")
+    monkeypatch.chdir(root)
+    assert main(["compile", "notebooks", "--name", "demo"]) == 0
+    assert main(["run", "notebooks/", "--no-tracking"]) == 0
+    assert (root / "build/demo/double/out.json").is_file()
+    assert not (root / "build/notebooks").exists()
+    capsys.readouterr()
+    assert main(["status", "notebooks", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["pipeline"] == "demo"
+    assert [s["up_to_date"] for s in answer["stages"]] == [True, True]
+    assert main(["run", "demo", "--no-tracking"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+    # built from twice, the folder names no one pipeline: it is its own, named after it
+    assert main(["compile", "notebooks", "--name", "other"]) == 0
+    capsys.readouterr()
+    assert main(["status", "notebooks", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pipeline"] == "notebooks"

@@ -18,6 +18,7 @@ from conftest import FIXTURES, MakeProject
 
 COMMANDS = [
     "nbmlops:edit-stage",
+    "nbmlops:load-stage-paths",
     "nbmlops:open-pipeline",
     "nbmlops:refresh-pipeline",
     "nbmlops:run-pipeline",
@@ -152,3 +153,56 @@ def test_tag_in_the_form_then_run_from_the_pipeline_panel(
     assert run.data.tags["nbmlops.stage"] == "double"
     assert run.data.params["scale"] == "3"
     assert run.data.metrics["total"] == sum(range(5)) * 3
+
+
+@pytest.mark.slow
+def test_load_stage_paths_then_run_all_by_hand(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage with an upstream stage, opened in JupyterLab: "Load stage paths" inserts the
+    paths a run would inject, "Run All" succeeds, and the Stage form's save removes the cell."""
+    from lab import JupyterLab, LabPage, launch_chromium
+    from lab_pipeline import StageForm
+    from playwright.sync_api import expect, sync_playwright
+
+    from nbmlops.cli.main import main
+
+    root = make_project("load", "double")
+    monkeypatch.chdir(root)
+    assert main(["compile", "notebooks", "--name", "demo"]) == 0
+    assert main(["run", "demo", "--no-tracking", "--stage", "load"]) == 0
+    notebook = root / "notebooks" / "double.ipynb"
+    with JupyterLab(root, tmp_path / "lab") as lab, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = LabPage(browser.new_page(viewport={"width": 1400, "height": 1000}), lab)
+            page.open("notebooks/double.ipynb")
+            button = page.page.locator(
+                '.jp-NotebookPanel-toolbar [data-jp-item-name="nbmlops-stage-paths"] button'
+            )
+            button.first.click()
+            injected = page.page.locator(".jp-Notebook .jp-CodeCell").nth(1)
+            expect(injected).to_contain_text("upstream = {", timeout=30_000)
+            expect(injected).to_contain_text("build/demo/load/data.json")
+            page.run_all()
+            expect(page.page.locator(".jp-OutputArea-output").last).to_contain_text("total 20")
+            assert "Error" not in page.output_text()
+            page.command("docmanager:save")
+            page.page.wait_for_function(
+                "() => !document.querySelector('.jp-mod-dirty')", timeout=30_000
+            )
+            saved = json.loads(notebook.read_text())
+            tags = [c["metadata"].get("tags", []) for c in saved["cells"]]
+            assert tags[2] == ["injected-parameters"]  # saved like any cell: the form removes it
+
+            form = StageForm.open_from_toolbar(page)
+            assert form.wait_settled() == "valid"
+            form.save()
+        finally:
+            browser.close()
+    scratch = root / "build/demo/double/scratch/out.json"
+    assert json.loads(scratch.read_text()) == [0, 2, 4, 6, 8]
+    assert not (root / "build/demo/double/out.json").exists()  # only the scratch folder
+    saved = json.loads(notebook.read_text())
+    assert not [c for c in saved["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert saved["metadata"]["nbmlops"]["stage"] == "double"

@@ -199,7 +199,8 @@ class Answers:
         params: dict[str, str] | None = None,
         body: Any = None,
     ) -> dict[str, Any]:
-        kw: dict[str, Any] = {"method": method}
+        # the first answer that imports MLflow (mlflow-links) took over the default 20 s at load 11
+        kw: dict[str, Any] = {"method": method, "request_timeout": 120}
         if params:
             kw["params"] = params
         if body is not None:
@@ -436,6 +437,8 @@ async def collect_answers(answers: Answers, monkeypatch: pytest.MonkeyPatch) -> 
     await get("run-succeeded", "RunStatus", f"runs/{started['id']}")
     await get("runs-after-run", "RunList", "runs")
     await pipeline("pipeline-up-to-date")
+    paths = {"path": f"{FOLDER}/report.ipynb"}
+    await post("stage-paths", "StagePaths", "stage/paths", paths)
     monkeypatch.setenv("NBMLOPS_MLFLOW_UI", "http://127.0.0.1:5000")
     await pipeline("pipeline-mlflow-links")
     monkeypatch.delenv("NBMLOPS_MLFLOW_UI")

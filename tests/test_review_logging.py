@@ -1,4 +1,5 @@
-"""ReviewResult.log(): into a given MLflow run outside a pipeline, refused without one."""
+"""ReviewResult.log(): into a given MLflow run outside a pipeline; without one, nothing is
+recorded and a warning says how to record it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from nbmlops.demo.datasets import synthetic_patients
-from nbmlops.errors import InvalidInputError
-from nbmlops.review import fairness
+from nbmlops.review import NotLoggedWarning, fairness
 from nbmlops.review.fairness import FairnessResult
 
 
@@ -42,8 +42,14 @@ def test_log_to_a_given_run_writes_json_html_and_headline_metrics(tmp_path: Path
     )
 
 
-def test_log_outside_a_stage_needs_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_outside_a_stage_records_nothing_and_says_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NBMLOPS_STAGE", raising=False)
-    with pytest.raises(InvalidInputError, match="run_id") as refused:
-        _result().log()
-    assert refused.value.argument == "run_id"
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(NotLoggedWarning, match="Run it as one") as warned:
+        assert _result().log() is None
+    assert issubclass(warned[0].category, UserWarning)
+    assert "fairness" in str(warned[0].message)
+    assert warned[0].filename == __file__  # points at the caller's line, not ours
+    assert list(tmp_path.iterdir()) == []  # no store, no file: nothing recorded

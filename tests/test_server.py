@@ -24,6 +24,7 @@ ROUTES = [
     ("GET", "nbmlops/pipeline", None),
     ("POST", "nbmlops/stage/validate", "[]"),
     ("POST", "nbmlops/stage/context", "[]"),
+    ("POST", "nbmlops/stage/paths", "[]"),
     ("POST", "nbmlops/runs", "[]"),  # with the token: 400 (a bad body), never a started run
     ("GET", "nbmlops/runs", None),
     ("GET", "nbmlops/runs/20260101T000000Z-abcdef", None),
@@ -537,3 +538,18 @@ async def test_validation_refuses_a_parameter_assigned_again_in_a_later_cell(
     assert answer["stage"] == "triple" and "cell 3" in answer["message"]
     code, answer = await _post(jp_fetch, "stage/validate", body | {"cells": cells[:2]})
     assert code == 200, answer
+
+
+async def test_stage_paths_gives_the_cell_for_a_run_by_hand(jp_fetch: Any, project: Path) -> None:
+    body = json.dumps({"path": "notebooks/double.ipynb"})
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", "paths", method="POST", body=body)
+    assert code == 200, answer
+    assert answer["stage"] == "double" and answer["missing"] == ["load.nb", "load.data"]
+    assert answer["upstream"]["load"]["data"] == str(project / "build/notebooks/load/data.json")
+    assert answer["source"].count("upstream = {") == 1
+    outside = json.dumps({"path": "../elsewhere.ipynb"})
+    code, _ = await _json(jp_fetch, "nbmlops", "stage", "paths", method="POST", body=outside)
+    assert code == 400
+    untagged = json.dumps({"path": "notebooks/nope.ipynb"})
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", "paths", method="POST", body=untagged)
+    assert code == 400 and answer["error"] == "MalformedNotebookError", answer

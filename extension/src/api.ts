@@ -109,6 +109,26 @@ export interface Validated {
   parameters_source: string;
 }
 
+/**
+ * POST /nbmlops/stage/paths's answer: what a run would inject into a stage notebook, for a run
+ * by hand (nbmlops/run/by_hand.py). Paths are absolute, as the kernel needs them.
+ */
+export interface StagePaths {
+  pipeline: string;
+  stage: string;
+  notebook: string;
+  /** Upstream stage -> product name -> its latest promoted product. */
+  upstream: { [stage: string]: { [product: string]: string } };
+  /** Product name -> its path in the stage's scratch folder. */
+  product: { [product: string]: string };
+  /** Declared input name -> path. */
+  inputs: { [input: string]: string };
+  /** `stage.product` of every upstream product not built yet. */
+  missing: string[];
+  /** The `injected-parameters` cell's source. */
+  source: string;
+}
+
 export interface RunRequest {
   folder: string;
   stages: string[];
@@ -295,6 +315,11 @@ export function validateStage(
     ['stage', 'validate'],
     post({ path, metadata, parameters_source: parametersSource, cells })
   );
+}
+
+/** POST /nbmlops/stage/paths — the paths a run would inject, for a run by hand. */
+export function getStagePaths(path: string): Promise<StagePaths> {
+  return request<StagePaths>(['stage', 'paths'], post({ path }));
 }
 
 /** POST /nbmlops/runs — start a run in a background process on the server. */

@@ -26,6 +26,7 @@ import {
   STAGE_STATUSES,
   StageContext,
   StageError,
+  StagePaths,
   StaleReason,
   Validated
 } from './api';
@@ -271,6 +272,17 @@ const stageContext = object<StageContext>({
   cell_types: recordOf(oneOf('ParamType', PARAM_TYPES))
 });
 
+const stagePaths = object<StagePaths>({
+  pipeline: string,
+  stage: string,
+  notebook: string,
+  upstream: recordOf(recordOf(string)),
+  product: recordOf(string),
+  inputs: recordOf(string),
+  missing: strings,
+  source: string
+});
+
 const stageMetadata = object<StageMetadata>({
   stage: string,
   upstream: strings,
@@ -411,6 +423,7 @@ export const ANSWERS = {
   Pipeline: pipeline,
   StageContext: stageContext,
   Validated: validated,
+  StagePaths: stagePaths,
   RunStarted: runStarted,
   RunStatus: runStatus,
   RunList: runList,

@@ -9,9 +9,11 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import type { PipelineController } from './controller';
 import { pipelineIcon } from './icons';
 import { openStageForm } from './stageForm';
+import { loadStagePaths } from './stagePaths';
 
 export namespace CommandIDs {
   export const editStage = 'nbmlops:edit-stage';
+  export const loadStagePaths = 'nbmlops:load-stage-paths';
   export const openPipeline = 'nbmlops:open-pipeline';
   export const refreshPipeline = 'nbmlops:refresh-pipeline';
   export const runPipeline = 'nbmlops:run-pipeline';
@@ -70,6 +72,21 @@ export function registerCommands(
       const panel = tracker.currentWidget;
       if (panel) {
         await openStageForm(app, panel, () => void controller.refresh());
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.loadStagePaths, {
+    describedBy: NO_ARGS,
+    label: 'Load Stage Paths',
+    caption:
+      'Insert the paths a run would inject (upstream products, inputs, a scratch product folder) ' +
+      'after the parameters cell, to run this stage notebook by hand',
+    icon: pipelineIcon,
+    isEnabled: () => tracker.currentWidget !== null,
+    execute: async () => {
+      const panel = tracker.currentWidget;
+      if (panel) {
+        await loadStagePaths(panel);
       }
     }
   });

@@ -1,6 +1,7 @@
 /**
- * nbmlops for JupyterLab: a **Stage** button on every notebook's toolbar (the stage form), the
- * **Pipeline** panel in the left sidebar, and commands for both. All decisions are the server
+ * nbmlops for JupyterLab: a **Stage** button on every notebook's toolbar (the stage form) and a
+ * **Load stage paths** button (a run by hand), the **Pipeline** panel in the left sidebar, and
+ * commands for all of them. All decisions are the server
  * extension's (nbmlops/server); this code edits notebook metadata and calls its REST API.
  */
 import {
@@ -16,7 +17,7 @@ import {
 } from '@jupyterlab/notebook';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
-import { registerCommands } from './commands';
+import { CommandIDs, registerCommands } from './commands';
 import { PipelineController } from './controller';
 import { pipelineIcon } from './icons';
 import { createPipelinePanel } from './panel';
@@ -46,7 +47,21 @@ class StageButton implements DocumentRegistry.IWidgetExtension<
     if (!panel.toolbar.insertAfter('cellType', 'nbmlops-stage', button)) {
       panel.toolbar.addItem('nbmlops-stage', button);
     }
-    return new DisposableDelegate(() => button.dispose());
+    const paths = new ToolbarButton({
+      label: 'Load stage paths',
+      tooltip:
+        'Insert the paths a run would inject, to run this stage by hand (runs ignore that cell)',
+      onClick: () => void this.app.commands.execute(CommandIDs.loadStagePaths)
+    });
+    if (
+      !panel.toolbar.insertAfter('nbmlops-stage', 'nbmlops-stage-paths', paths)
+    ) {
+      panel.toolbar.addItem('nbmlops-stage-paths', paths);
+    }
+    return new DisposableDelegate(() => {
+      button.dispose();
+      paths.dispose();
+    });
   }
 }
 

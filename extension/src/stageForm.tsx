@@ -1,6 +1,7 @@
 /**
  * Opens the Stage form for a notebook beside it (split right), and saves what the server
- * validated: the `nbmlops` metadata and the `parameters` cell, then the notebook itself.
+ * validated: the `nbmlops` metadata and the `parameters` cell, then the notebook itself, without
+ * the stage paths "Load stage paths" inserted (so they are never committed by accident).
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
@@ -20,6 +21,7 @@ import { JSONValue, StageMetadata, toFormState } from './metadata';
 import {
   cellSources,
   parametersSource,
+  removeInjectedCells,
   writeParametersSource
 } from './notebookCells';
 
@@ -80,6 +82,7 @@ export async function openStageForm(
     }
     panel.content.model.setMetadata('nbmlops', answer.metadata);
     writeParametersSource(panel.content.model, answer.parameters_source);
+    removeInjectedCells(panel.content.model);
     await panel.context.save();
     Notification.success(
       `${PathExt.basename(path)} is stage "${answer.stage}"`,

@@ -5,6 +5,11 @@ a stage declares, in time linear in the cell's size: the Jupyter server parses i
 keystroke of the Stage form), and the names later code cells bind again in the notebook's global
 scope (a declared parameter assigned after the ``parameters`` cell silently replaces the value a
 run injects).
+
+A cell tagged ``injected-parameters`` is papermill's: the values a run injects, or (inserted by
+"Load stage paths" for a run by hand) the paths a run would inject. No run executes such a cell
+from the source notebook (papermill replaces it, nbmlops and Ploomber drop it), so it is not the
+notebook's code: it is left out of the checks here and of the stage's source digest.
 """
 
 from __future__ import annotations
@@ -18,13 +23,25 @@ from typing import Any
 from nbmlops.errors import ParameterReassignedError, ParametersCellError
 
 __all__ = [
+    "INJECTED_TAG",
     "assigned_values",
     "assignments",
     "check_parameters_not_reassigned",
+    "is_injected",
     "line_assignments",
     "parse_cell",
     "split_lines",
 ]
+
+INJECTED_TAG = "injected-parameters"
+"""papermill's tag of the cell that holds injected values (Ploomber uses it too)."""
+
+
+def is_injected(cell: Mapping[str, Any]) -> bool:
+    """Whether ``cell`` is tagged ``injected-parameters`` (never the notebook's own code)."""
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags", []) if isinstance(metadata, Mapping) else []
+    return isinstance(tags, list) and INJECTED_TAG in tags
 
 
 def parse_cell(text: str, *, path: Path, cell: str = "the 'parameters' cell") -> ast.Module:
@@ -134,7 +151,7 @@ def check_parameters_not_reassigned(
         return
     for index in range(after + 1, len(cells)):
         cell = cells[index]
-        if cell.get("cell_type") != "code":
+        if cell.get("cell_type") != "code" or is_injected(cell):
             continue
         source = cell.get("source", "")
         tree = _parse_code_cell("".join(source) if isinstance(source, list) else str(source))

@@ -37,6 +37,7 @@ __all__ = [
     "find_project_root",
     "load_pipeline",
     "notebooks_in",
+    "pipeline_of",
     "render_ploomber_yaml",
 ]
 
@@ -306,15 +307,17 @@ def _read_header(path: Path) -> dict[str, str]:
 
 
 def load_pipeline(
-    target: str | Path, *, root: Path | None = None, prefer_compiled: bool = False
+    target: str | Path, *, root: Path | None = None, prefer_compiled: bool = True
 ) -> tuple[PipelineSpec, bool]:
     """Resolve what the user named: a folder of notebooks, a compiled YAML, or a pipeline name.
 
     A name ``demo`` means ``<root>/pipelines/demo/pipeline.yaml``. A compiled pipeline is re-read
-    from its notebooks; when the YAML no longer matches them it is regenerated. With
-    ``prefer_compiled``, a folder of notebooks that exactly one compiled pipeline is built from
-    means that pipeline (its name, its ``build/<name>/``): what JupyterLab's Pipeline panel shows
-    for ``notebooks`` is then what ``nbmlops run demo`` ran.
+    from its notebooks; when the YAML no longer matches them it is regenerated. A folder of
+    notebooks that exactly one compiled pipeline is built from *is* that pipeline (its name, its
+    ``build/<name>/`` and stage states): ``nbmlops run notebooks``, ``nbmlops run demo`` and
+    JupyterLab's Pipeline panel on ``notebooks`` all mean the same run. A folder no compiled
+    pipeline (or more than one) is built from is a pipeline named after the folder; so is any
+    folder with ``prefer_compiled=False``.
 
     Returns
     -------
@@ -368,3 +371,26 @@ def _compiled_from(folder: Path) -> Path | None:
         if source and (compiled.parent / source).resolve() == folder.resolve():
             found.append(compiled)
     return found[0] if len(found) == 1 else None
+
+
+def pipeline_of(notebook: Path) -> PipelineSpec:
+    """The pipeline a stage notebook belongs to, as ``nbmlops run`` sees it: the one compiled
+    pipeline whose folder of notebooks holds it, else (none, or several) the pipeline of the
+    notebook's own folder, named after it.
+
+    Raises
+    ------
+    PipelineNotFoundError, NotebookError, PipelineError
+        As :func:`load_pipeline` and :func:`discover`.
+    """
+    notebook = Path(notebook).absolute()
+    found = []
+    for compiled in sorted(
+        (find_project_root(notebook.parent) / "pipelines").glob("*/pipeline.yaml")
+    ):
+        source = _read_header(compiled).get("source")
+        if source and notebook.resolve().is_relative_to((compiled.parent / source).resolve()):
+            found.append(compiled)
+    if len(found) == 1:
+        return load_pipeline(found[0])[0]
+    return load_pipeline(notebook.parent)[0]

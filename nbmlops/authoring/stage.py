@@ -23,7 +23,7 @@ from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
 from nbmlops._core.notebooks import read_notebook
-from nbmlops.authoring.cell_code import check_parameters_not_reassigned
+from nbmlops.authoring.cell_code import check_parameters_not_reassigned, is_injected
 from nbmlops.authoring.parameters_cell import (
     RESERVED_PARAMS,
     JSONValue,
@@ -256,10 +256,14 @@ def source_digest(nb: Mapping[str, JSONValue]) -> str:
     """SHA-256 of what the notebook would execute and show: cell types, sources and tags.
 
     Outputs, execution counts and other metadata are left out, so running a notebook by hand in
-    JupyterLab does not make its stage stale; the stage's own metadata is covered elsewhere.
+    JupyterLab does not make its stage stale; the stage's own metadata is covered elsewhere. So
+    is a cell tagged ``injected-parameters`` (the paths "Load stage paths" inserts): no run
+    executes it.
     """
     h = hashlib.sha256()
     for cell in nb.get("cells", []):
+        if is_injected(cell):
+            continue
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
         tags = cell.get("metadata", {}).get("tags", [])

@@ -98,6 +98,15 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     s.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=stages.cmd_stage_show)
+    s = stage_sub.add_parser(
+        "paths",
+        help="print the paths a run would inject (upstream products, inputs, a scratch product "
+        "folder) as a cell to run the notebook by hand",
+    )
+    s.add_argument("notebook")
+    s.add_argument("--pipeline", help="the compiled pipeline (default: as `nbmlops run` sees it)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=stages.cmd_stage_paths)
 
     s = sub.add_parser("compile", help="compile a folder of tagged notebooks to pipeline.yaml")
     s.add_argument("folder")
@@ -109,7 +118,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
         ("status", runs.cmd_status, "show which stages are up to date, and why the others are not"),
     ):
         s = sub.add_parser(name, help=text)
-        s.add_argument("target", help="pipeline name (pipelines/NAME), pipeline.yaml, or folder")
+        s.add_argument(
+            "target",
+            help="pipeline name (pipelines/NAME), pipeline.yaml, or folder (a folder one "
+            "compiled pipeline is built from means that pipeline)",
+        )
         s.add_argument(
             "--param",
             action="append",

@@ -14,7 +14,7 @@ from nbmlops.cli.arguments import json_or_text, key_values, names
 from nbmlops.cli.output import console as _console
 from nbmlops.cli.output import styled as _styled
 
-__all__ = ["cmd_compile", "cmd_stage_set", "cmd_stage_show"]
+__all__ = ["cmd_compile", "cmd_stage_paths", "cmd_stage_set", "cmd_stage_show"]
 
 
 def cmd_stage_set(args: argparse.Namespace) -> int:
@@ -74,6 +74,23 @@ def cmd_stage_show(args: argparse.Namespace) -> int:
         )
     else:
         _print_stages(specs)
+    return 0
+
+
+def cmd_stage_paths(args: argparse.Namespace) -> int:
+    from nbmlops.run.by_hand import stage_paths
+
+    paths = stage_paths(Path(args.notebook), pipeline=args.pipeline)
+    if args.json:
+        sys.stdout.write(json.dumps(paths.to_dict(), indent=2) + "\n")
+        return 0
+    # the cell as plain text (no markup): it is meant to be pasted after the parameters cell
+    sys.stdout.write(paths.cell_source)
+    if paths.missing:
+        sys.stderr.write(
+            f"note: not built yet: {', '.join(paths.missing)}. Run the upstream stages first "
+            f"(`nbmlops run {paths.pipeline}`).\n"
+        )
     return 0
 
 

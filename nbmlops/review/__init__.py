@@ -6,7 +6,8 @@
 - :func:`session` - one run's evidence in a tabbed widget, ending in a signed decision.
 
 Each result shows as an ipywidgets view in a live kernel and as static HTML in saved notebooks
-and exports, serialises to JSON and logs to MLflow (``result.log()``). The submodules import
+and exports, serialises to JSON and logs to MLflow (``result.log()``; outside a pipeline stage
+it records nothing and warns with :class:`NotLoggedWarning`). The submodules import
 their heavy libraries (numpy, pandas, fairlearn, shap, evidently, ipywidgets) only when a verb
 runs, so importing this package costs a few milliseconds.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 from nbmlops.review.drift import drift
 from nbmlops.review.explain import explain
 from nbmlops.review.fairness import fairness
+from nbmlops.review.rendering import NotLoggedWarning
 from nbmlops.review.session import session
 
-__all__ = ["drift", "explain", "fairness", "session"]
+__all__ = ["NotLoggedWarning", "drift", "explain", "fairness", "session"]

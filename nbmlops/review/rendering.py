@@ -10,8 +10,10 @@ A review result (fairness, explanations, drift) is a frozen dataclass that subcl
   HTML export once the saved widget state is left out (``recording.export_html`` does that).
 - ``to_json()``: the plain-JSON form (``to_dict``), sorted and stable.
 - ``log(run_id=None)``: into MLflow. Inside a running pipeline stage it records scraps, which the
-  stage's own MLflow child run receives (``review/<kind>.json`` and headline metrics); otherwise
-  it logs to the given MLflow run (``review/<kind>.json``, ``review/<kind>.html``, metrics).
+  stage's own MLflow child run receives (``review/<kind>.json`` and headline metrics); given a
+  ``run_id`` it logs to that MLflow run (``review/<kind>.json``, ``review/<kind>.html``,
+  metrics); with neither (a notebook run by hand, plain papermill, plain ``ploomber build``) it
+  records nothing and says so with a :class:`NotLoggedWarning`, so the notebook runs on.
 
 Static HTML here holds no script and loads nothing: plots are PNGs embedded as data URIs, labels
 are escaped. Nothing in this module sees row-level data.
@@ -24,15 +26,15 @@ import html
 import json
 import math
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from nbmlops.errors import InvalidInputError
-
 __all__ = [
     "STAGE_ENV",
+    "NotLoggedWarning",
     "ReviewResult",
     "figure_png",
     "fmt",
@@ -45,6 +47,15 @@ __all__ = [
 
 STAGE_ENV = "NBMLOPS_STAGE"
 """Set in the kernel of a running pipeline stage (to the stage's name) by nbmlops itself."""
+
+
+class NotLoggedWarning(UserWarning):
+    """``ReviewResult.log()`` recorded nothing: it ran outside a pipeline stage without a run.
+
+    A warning, not an error, so that a stage notebook runs top to bottom anywhere (by hand in
+    JupyterLab, under plain papermill or ``ploomber build``); only ``nbmlops run`` records.
+    """
+
 
 _CSS = (
     "<style>.nbmlops-review table{border-collapse:collapse;margin:4px 0 10px;font-size:12px}"
@@ -196,18 +207,22 @@ class ReviewResult(ABC):
         tracking_uri : str, optional
             The MLflow store; default ``MLFLOW_TRACKING_URI``, else the project's SQLite store.
 
-        Raises
-        ------
-        InvalidInputError
-            ``argument="run_id"``: no run is given outside a pipeline stage.
+        Warns
+        -----
+        NotLoggedWarning
+            Outside a pipeline stage without ``run_id``: nothing is recorded (the warning says
+            how to record it), and the notebook goes on.
         """
         if run_id is None:
             if not os.environ.get(STAGE_ENV):
-                raise InvalidInputError(
-                    "log() needs run_id= outside a pipeline stage (inside one, the stage's own "
-                    "MLflow run receives the result)",
-                    argument="run_id",
+                warnings.warn(
+                    f"{self.kind} review result not logged: log() records into the stage's MLflow "
+                    "run only while the notebook runs as a pipeline stage. Run it as one "
+                    "(`nbmlops run PIPELINE`), or pass run_id= to log into an MLflow run.",
+                    NotLoggedWarning,
+                    stacklevel=2,
                 )
+                return
             from nbmlops.records.scraps import record
 
             record(f"review.{self.kind}", self.to_dict())

@@ -2,6 +2,10 @@
 
 Errors come back as :mod:`nbmlops.errors` values naming the stage and the source notebook's cell;
 a dead kernel's partial notebook is corrected to say which cell it died in.
+
+A source notebook may hold cells tagged ``injected-parameters`` (the paths "Load stage paths"
+inserted for a run by hand). papermill would replace only the first; every one is left out of
+what runs, so a stale hand-inserted cell never executes, and cell numbers still name the source.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
+from nbmlops._core.notebooks import read_notebook
+from nbmlops.authoring.cell_code import is_injected
 from nbmlops.authoring.stage import StageSpec
 from nbmlops.errors import CellExecutionError, KernelDiedError, SetupError
 from nbmlops.records.model import JSON
@@ -23,14 +29,35 @@ from nbmlops.records.model import JSON
 __all__ = ["run_notebook"]
 
 
-def _source_cell(stage: StageSpec, executed_index: int) -> int:
+def _source_cell(stage: StageSpec, executed_index: int, kept: list[int] | None = None) -> int:
     """Map a cell index of the executed notebook back to the source notebook.
 
-    papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell.
+    papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell;
+    ``kept`` are the source cells that ran (all but hand-inserted injected cells), if not all.
     """
-    if stage.parameters_cell is not None and executed_index > stage.parameters_cell:
-        return executed_index - 1
-    return executed_index
+    parameters = stage.parameters_cell
+    if kept is not None and parameters is not None:
+        parameters = kept.index(parameters) if parameters in kept else None
+    index = executed_index
+    if parameters is not None and executed_index > parameters:
+        index -= 1
+    return kept[index] if kept is not None and index < len(kept) else index
+
+
+def _without_injected_cells(stage: StageSpec, executed: Path) -> tuple[Path, list[int]] | None:
+    """The source without its ``injected-parameters`` cells, written beside ``executed``, and
+    the source indices of the cells kept; ``None`` when it has none (the usual case)."""
+    import json
+
+    nb = read_notebook(stage.path)
+    cells = nb.get("cells", [])
+    kept = [i for i, cell in enumerate(cells) if not is_injected(cell)]
+    if len(kept) == len(cells):
+        return None
+    nb["cells"] = [cells[i] for i in kept]
+    stripped = executed.with_name(f".{stage.name}.source.ipynb")
+    write_text_atomic(stripped, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return stripped, kept
 
 
 def _mark_dead_cell(executed: Path) -> int | None:
@@ -94,10 +121,12 @@ def run_notebook(
             "(its `papermill.engine` entry point is missing). Install it (`make setup`, or "
             "`pip install -e .` in a checkout), then run again."
         ) from None
+    stripped = _without_injected_cells(stage, executed)
+    source, kept = stripped if stripped else (stage.path, None)
     km = pool.take(stage)
     try:
         papermill.execute_notebook(
-            str(stage.path),
+            str(source),
             str(executed),
             parameters=injected,
             kernel_name=stage.kernel,
@@ -111,7 +140,7 @@ def run_notebook(
         raise CellExecutionError(
             stage=stage.name,
             path=executed,
-            cell_index=_source_cell(stage, exc.cell_index),
+            cell_index=_source_cell(stage, exc.cell_index, kept),
             ename=exc.ename,
             evalue=exc.evalue,
         ) from None
@@ -120,7 +149,7 @@ def run_notebook(
         raise KernelDiedError(
             stage=stage.name,
             path=executed,
-            cell_index=None if running is None else _source_cell(stage, running),
+            cell_index=None if running is None else _source_cell(stage, running, kept),
         ) from None
     except RuntimeError as exc:  # nbclient: "Kernel died before replying to kernel_info"
         if "kernel" not in str(exc).lower():
@@ -130,20 +159,30 @@ def run_notebook(
         if not getattr(km, "_nbmlops_handed_over", False):  # papermill failed before running it
             pool.release(km)
         _close_thread_loop()
-        _stamp_kernel(executed, stage.kernel)
+        if stripped:
+            source.unlink(missing_ok=True)
+        _stamp_kernel(executed, stage.kernel, stage.path)
 
 
-def _stamp_kernel(executed: Path, kernel: str) -> None:
-    """Make the executed notebook name the kernel that ran it (papermill keeps the source's)."""
+def _stamp_kernel(executed: Path, kernel: str, source: Path) -> None:
+    """Make the executed notebook name the kernel that ran it (papermill keeps the source's) and
+    the source notebook it ran (not the copy without hand-inserted cells)."""
     import json
 
     try:
         nb = json.loads(executed.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    spec = nb.setdefault("metadata", {}).setdefault("kernelspec", {})
-    if spec.get("name") != kernel:
+    metadata = nb.setdefault("metadata", {})
+    spec = metadata.setdefault("kernelspec", {})
+    papermill = metadata.get("papermill")
+    changed = spec.get("name") != kernel
+    if changed:
         spec.update({"name": kernel, "display_name": kernel})
+    if isinstance(papermill, dict) and papermill.get("input_path") not in (None, str(source)):
+        papermill["input_path"] = str(source)
+        changed = True
+    if changed:
         write_text_atomic(executed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 

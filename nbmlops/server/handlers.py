@@ -12,6 +12,10 @@
                                              the open notebook's later cells: no declared
                                              parameter assigned again), and the parameters
                                              cell with the metadata's params synced in
+``POST /nbmlops/stage/paths``                ``{"path": ...}``: the paths a run would inject into
+                                             that stage notebook (latest upstream products,
+                                             inputs, a scratch product folder) and the
+                                             ``injected-parameters`` cell that holds them
 ``POST /nbmlops/runs``                       ``{"folder": ..., "stages": [...], "downstream": b,
                                              "force": b}``: start a run in a background process
 ``GET  /nbmlops/runs``                       the run in progress (or null), the runs started here
@@ -54,6 +58,7 @@ _STR, _OPT_STR, _BOOL, _OBJECT = (str,), (str, type(None)), (bool,), (dict,)
 _STRINGS = (list,)  # a list of strings: checked item by item
 _Body = Mapping[str, tuple[tuple[type, ...], Any]]  # field -> (JSON types, default)
 _CONTEXT: _Body = {"path": (_STR, ""), "parameters_source": (_OPT_STR, None)}
+_PATHS: _Body = {"path": (_STR, "")}
 _VALIDATE: _Body = {**_CONTEXT, "metadata": (_OBJECT, None), "cells": ((list, type(None)), None)}
 _RUN: _Body = {
     "folder": (_STR, "notebooks"),
@@ -240,6 +245,17 @@ class StageContextHandler(NbmlopsHandler):
         self.finish(await self._off_loop(views.context_view, path, source, root=self._root()))
 
 
+class StagePathsHandler(NbmlopsHandler):
+    body_limit = 16384  # a notebook's path
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from nbmlops.server import views
+
+        path = self._inside_root(self._body(_PATHS)["path"], "path")
+        self.finish(await self._off_loop(views.paths_view, path))
+
+
 class RunsHandler(NbmlopsHandler):
     body_limit = 16384  # a folder and stage names
 
@@ -286,6 +302,7 @@ def routes(base_url: str) -> list[tuple[str, type[NbmlopsHandler]]]:
         (url_path_join(base_url, "nbmlops", "pipeline"), PipelineHandler),
         (url_path_join(base_url, "nbmlops", "stage", "validate"), StageValidateHandler),
         (url_path_join(base_url, "nbmlops", "stage", "context"), StageContextHandler),
+        (url_path_join(base_url, "nbmlops", "stage", "paths"), StagePathsHandler),
         (url_path_join(base_url, "nbmlops", "runs"), RunsHandler),
         (url_path_join(base_url, "nbmlops", "runs", f"({RUN_ID_PATTERN})"), RunHandler),
     ]

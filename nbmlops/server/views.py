@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["context_view", "mlflow_ui_base", "pipeline_view", "validate_view"]
+__all__ = ["context_view", "mlflow_ui_base", "paths_view", "pipeline_view", "validate_view"]
 
 UI_ENV = "NBMLOPS_MLFLOW_UI"
 
@@ -213,6 +213,17 @@ def _check_later_cells(path: Path, stage: str, params: set[str], cells: list[Any
     # no parameters cell yet: the form inserts one before the first code cell
     after = tagged[0] if tagged else (code[0] - 1 if code else len(shaped))
     check_parameters_not_reassigned(shaped, params, stage=stage, path=path, after=after)
+
+
+def paths_view(path: Path) -> dict[str, Any]:
+    """The paths a run would inject into the stage notebook at ``path``, for a run by hand
+    (:func:`nbmlops.run.by_hand.stage_paths`): ``source`` is the ``injected-parameters`` cell.
+
+    Raises what :func:`~nbmlops.run.by_hand.stage_paths` raises (not a stage, a broken DAG).
+    """
+    from nbmlops.run.by_hand import stage_paths
+
+    return stage_paths(path).to_dict()
 
 
 def _rel(path: Path, root: Path) -> str:
