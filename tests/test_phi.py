@@ -559,15 +559,18 @@ def test_ledger_digests_are_keyed_per_project(tmp_path: Path) -> None:
     assert set(ledger_digest(one, value)) == {"hmac-sha256"}
 
 
-def test_a_5_mb_notebook_is_scanned_quickly_with_a_registry_of_10000_patients(
+def test_a_5_mb_notebook_with_a_registry_of_10000_patients_finds_the_one_registered_name(
     tmp_path: Path,
 ) -> None:
+    # the registry's cost next to the plain scan is a benchmark (bench/bench_phi.py
+    # `registry_on_a_large_notebook`); here: it finds what it must, nothing else, in bounded CPU
     from nbmlops.demo.datasets import synthetic_patients
     from nbmlops.privacy.identifiers import project_registry, register_identifiers
 
     patients = synthetic_patients(10_000, seed=1)
     register_identifiers(tmp_path, patients["patient_name"], kind="name")
     register_identifiers(tmp_path, patients["mrn"], kind="mrn")
+    register_identifiers(tmp_path, ["Chioma Adeyemi"], kind="name")  # in no census list
     registry = project_registry(tmp_path)
     table = "<tr><td>feature_12</td><td>0.8731</td><td>1234</td><td>-0.0123</td><td>2024</td></tr>"
     prose = "Fitted a Logistic Regression on the training split; Brier score 0.18.\n"
@@ -575,19 +578,16 @@ def test_a_5_mb_notebook_is_scanned_quickly_with_a_registry_of_10000_patients(
         _code("", _display({"text/html": table * 1000, "text/plain": prose * 80}))
         for _ in range(60)
     ]
-    nb = _notebook(*cells)
     census_names()
+    started = time.process_time()  # CPU time: other work on the machine does not count
+    assert scan_notebook(_notebook(*cells), identifiers=registry) == ()
+    # ~0.6 s here; only a scan that went quadratic or regex-per-hash would pass this ceiling
+    assert time.process_time() - started < 6
 
-    def cpu_seconds(identifiers: Any) -> float:  # this process's CPU: others' load does not count
-        started = time.process_time()
-        assert scan_notebook(nb, identifiers=identifiers) == ()
-        return time.process_time() - started
-
-    without = min(cpu_seconds(None) for _ in range(2))
-    with_registry = min(cpu_seconds(registry) for _ in range(2))
-    # measured against the same scan without a registry: here ~0.2 s more (the registry's quick
-    # look) on ~0.6 s; a regex pass over every token instead cost ~1.7 times the pattern scan
-    assert with_registry < 1.5 * without + 0.1
+    cells[30] = _code("", _display({"text/plain": prose * 40 + "seen by Adeyemi\n" + prose * 40}))
+    assert scan_notebook(_notebook(*cells), identifiers=None) == ()
+    found = scan_notebook(_notebook(*cells), identifiers=registry)
+    assert [(f.cell_index, f.kind, f.line) for f in found] == [(30, "name", 41)]
 
 
 # -- values: parameters, errors, scraps -----------------------------------------------------------
