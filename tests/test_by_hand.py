@@ -136,3 +136,14 @@ def test_the_cli_prints_the_cell_and_names_what_is_not_built(
     answer = json.loads(capsys.readouterr().out)
     assert answer["pipeline"] == "demo" and answer["upstream"] == {} and answer["missing"] == []
     assert "upstream =" not in answer["source"] and "product = {" in answer["source"]
+
+
+def test_stage_set_drops_the_loaded_paths_as_the_form_s_save_does(built: Path) -> None:
+    double = built / "notebooks" / "double.ipynb"
+    before = json.loads(double.read_text())["cells"]
+    _insert_paths_cell(double, nbmlops.stage_paths(double).cell_source)
+    _insert_paths_cell(double, nbmlops.stage_paths(double).cell_source)
+    assert main(["stage", "set", str(double), "--param", "scale=3"]) == 0
+    after = json.loads(double.read_text())["cells"]
+    assert not [c for c in after if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert [c["id"] for c in after] == [c["id"] for c in before]

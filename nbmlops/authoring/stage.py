@@ -298,7 +298,8 @@ def set_stage(
     Fields left as ``None`` keep their current value (all of them are reset with
     ``replace=True``). ``params`` are merged into the existing ones: each name is also assigned in
     the ``parameters`` cell (created at the top when missing), so the notebook still runs by hand.
-    Nothing is written unless the result validates.
+    Cells tagged ``injected-parameters`` (paths loaded for a run by hand) are dropped, as the Stage
+    form's save drops them. Nothing is written unless the result validates.
 
     Returns
     -------
@@ -335,6 +336,9 @@ def set_stage(
     if environment is not None:
         meta["environment"] = environment
     validate_stage_metadata(meta, path=path)
+    # the paths "Load stage paths" inserted are for this session only: saving the tag drops them,
+    # as the Stage form's save does, so they are never committed by accident
+    nb["cells"] = [cell for cell in nb.get("cells", []) if not is_injected(cell)]
     sync_parameters_cell(
         nb,
         meta.get("params", {}),

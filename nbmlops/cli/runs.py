@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from nbmlops.records.model import RunRecord
-    from nbmlops.run.execute import ProgressEvent
+    from nbmlops.run.options import ProgressEvent
 
 __all__ = ["cmd_run", "cmd_status"]
 

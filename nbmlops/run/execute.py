@@ -24,12 +24,12 @@ the same notebooks with the same injected ``upstream``/``product`` parameters), 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
 from nbmlops._core.digests import file_digest
@@ -39,7 +39,6 @@ from nbmlops.authoring.parameters import check_phi, resolve_params
 from nbmlops.authoring.pipeline import PipelineSpec
 from nbmlops.errors import ParameterError
 from nbmlops.privacy.identifiers import ledger_digest, project_registry
-from nbmlops.privacy.telemetry import PhiPolicy
 from nbmlops.privacy.telemetry import phi_policy as resolve_phi_policy
 from nbmlops.records import ledger
 from nbmlops.records.archive import archive_products, archive_run
@@ -55,6 +54,7 @@ from nbmlops.run.attempt import attempt_stage
 from nbmlops.run.inputs import check_inputs, input_records
 from nbmlops.run.kernel import KernelPool
 from nbmlops.run.lock import holding_run_lock, name_run
+from nbmlops.run.options import Progress, ProgressEvent, RunOptions
 from nbmlops.run.plan import (
     StagePlan,
     check_upstream_available,
@@ -76,33 +76,6 @@ __all__ = [
     "plan_pipeline",
     "run_pipeline",
 ]  # plan_pipeline: re-exported
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    """What a progress callback receives, in order, from the scheduling thread."""
-
-    kind: Literal["run_started", "stage_started", "stage_finished", "run_finished", "note"]
-    stage: str | None = None
-    result: StageResult | None = None
-    message: str = ""
-
-
-Progress = Callable[[ProgressEvent], None]
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """What the caller asked of a run, as its ``run_started`` ledger entry records it."""
-
-    overrides: dict[str, dict[str, JSON]]
-    """The parameters given, as checked values passed through the PHI policy."""
-    selection: tuple[str, ...]
-    """The stages asked for (empty: all)."""
-    force: bool
-    jobs: int
-    """As given; the scheduler runs at least one stage at a time."""
-    phi_policy: PhiPolicy
 
 
 @holding_run_lock  # one run per project: runs side by side mixed their products
