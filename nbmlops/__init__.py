@@ -48,6 +48,7 @@ _EXPORTS = {
     "replay_records": "nbmlops.run.replay",
     "register_identifiers": "nbmlops.privacy.phi",
     "record": "nbmlops.records.scraps",
+    "save_model": "nbmlops.records.model_file",
     "synthetic_patients": "nbmlops.demo.datasets",
     "deidentify": "nbmlops.privacy.deid",
     "find_project_root": "nbmlops._core.paths",
@@ -65,6 +66,7 @@ __all__ = [
     "register_identifiers",
     "replay_records",
     "run_pipeline",
+    "save_model",
     "set_stage",
     "stage_paths",
     "synthetic_patients",
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
     from nbmlops.privacy.deid import deidentify
     from nbmlops.privacy.phi import register_identifiers
     from nbmlops.records.ledger import verify_ledger
+    from nbmlops.records.model_file import save_model
     from nbmlops.records.scraps import record
     from nbmlops.run.by_hand import stage_paths
     from nbmlops.run.environment import check_environment
