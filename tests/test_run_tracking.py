@@ -40,8 +40,8 @@ def test_parent_and_child_runs_hold_the_records(make_project: MakeProject) -> No
     assert parent.info.status == "FINISHED"
     experiment = client.get_experiment(parent.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
-    head = list(read_entries(root))[-1]
-    assert head.event == "run_finished"
+    *_, head, archived = read_entries(root)  # the run's archive is named after it finished
+    assert (head.event, archived.event) == ("run_finished", "evidence_archived")
     assert head.hash in parent.data.tags.values()  # the ledger head is anchored in MLflow
 
     double = client.get_run(record.stage("double").mlflow_run_id or "")
@@ -101,7 +101,8 @@ def test_an_unexpected_mlflow_failure_still_finishes_the_run_and_names_it(
     assert "_Unexpected: artifact upload failed" in record.tracking_problem
     kept = json.loads((root / ".nbmlops" / "runs" / f"{record.run_id}.json").read_text())
     assert kept["tracking_problem"] == record.tracking_problem
-    assert kept["ledger_head"] == list(read_entries(root))[-1].hash
+    finished = [e for e in read_entries(root) if e.event == "run_finished"]
+    assert kept["ledger_head"] == finished[-1].hash
     assert verify_ledger(root).ok
 
 
