@@ -268,7 +268,12 @@ class _Raises(NbmlopsHandler):
 
 # every category's status through the real server; for the classes that existed before the
 # categories, the status the server answered then
-_STATUSES = {**STATUS_BEFORE_CATEGORIES, "NotFoundError": 404, "ConflictError": 409}
+_STATUSES = {
+    **STATUS_BEFORE_CATEGORIES,
+    "NotFoundError": 404,
+    "ConflictError": 409,
+    "ProjectConflictError": 409,
+}
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

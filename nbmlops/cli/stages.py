@@ -38,21 +38,32 @@ def cmd_stage_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cells(s: Any) -> list[str]:
+    return [
+        s.name,
+        os.path.relpath(s.path),
+        ", ".join(s.upstream) or "-",
+        "\n".join(f"{k}: {v}" for k, v in s.inputs.items()) or "-",
+        "\n".join(f"{k}: {v}" for k, v in s.products.items()) or "-",
+        "\n".join(f"{k} = {json.dumps(v)}" for k, v in s.params.items()) or "-",
+        s.kernel,
+    ]
+
+
+_FIELDS = ("stage", "notebook", "upstream", "inputs", "products", "params", "kernel")
+
+
 def _print_stages(specs: Sequence[Any]) -> None:
+    """Each stage as field / value rows: a value is wrapped at the terminal's width, never cut."""
     from rich.table import Table
 
-    table = Table("stage", "notebook", "upstream", "inputs", "products", "params", "kernel")
-    for s in specs:
-        table.add_row(
-            s.name,
-            os.path.relpath(s.path),
-            ", ".join(s.upstream) or "-",
-            "\n".join(f"{k}: {v}" for k, v in s.inputs.items()) or "-",
-            "\n".join(f"{k}: {v}" for k, v in s.products.items()) or "-",
-            "\n".join(f"{k} = {json.dumps(v)}" for k, v in s.params.items()) or "-",
-            s.kernel,
-        )
-    _console().print(table)
+    for spec in specs:
+        table = Table(show_header=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for field, value in zip(_FIELDS, _cells(spec), strict=True):
+            table.add_row(field, value)
+        _console().print(table)
 
 
 def cmd_stage_show(args: argparse.Namespace) -> int:
