@@ -132,6 +132,41 @@ def test_a_run_whose_evidence_is_gone_is_listed_unavailable(tmp_path: Path) -> N
     assert "never archived" in refused.stdout + refused.stderr
 
 
+def test_without_a_stage_named_review_review_says_to_name_the_review_stage(
+    tmp_path: Path,
+) -> None:
+    """A project whose review stage has another name: `review list`, `review latest` and a named
+    run say which stages the runs have and to name the review stage, not to run the pipeline
+    (it ran); `--stage` then finds the run."""
+    from clinical import REPO, stage_notebook, write_notebook
+
+    root = tmp_path / "study"
+    (root / "analysis").mkdir(parents=True)
+    (root / "uv.lock").write_bytes((REPO / "uv.lock").read_bytes())
+    code = 'open(product["summary"], "w").write("{}")'
+    notebook = stage_notebook("assess", code, products={"summary": "summary.json"})
+    write_notebook(root / "analysis" / "assess.ipynb", notebook)
+    _cli(root, "run", "analysis", "--no-tracking")
+    [run_id] = [p.stem for p in (root / ".nbmlops" / "runs").glob("*.json")]
+
+    said = " ".join(_cli(root, "review", "list").split())
+    assert said == (
+        "no recorded run has a stage 'review' (their stages: assess); name the stage that "
+        "computed the review (--stage)"
+    )
+    for which in ("latest", run_id):
+        refused = nbmlops_cli(root, "review", which)
+        assert refused.returncode == 2 and "(--stage)" in refused.stdout, refused.stdout
+        assert "assess" in refused.stdout and "run the pipeline" not in refused.stdout
+    assert _cli(root, "review", "list", "--stage", "assess").count(run_id) == 1
+    _cli(root, "review", "latest", "--stage", "assess")
+    assert (root / "reviews" / f"review-{run_id}.ipynb").is_file()
+
+    empty = tmp_path / "empty"  # no run at all: run the pipeline first, as before
+    empty.mkdir()
+    assert "run the pipeline first" in _cli(empty, "review", "list")
+
+
 REVIEW_CODE = """\
 from pathlib import Path
 

@@ -392,3 +392,45 @@ def test_latest_is_the_newest_run_with_a_review(project: tuple[Path, str]) -> No
     assert latest.run_id == run_id
     [model] = [i for i in latest.evidence.items if i.name == "model.model"]
     assert Path(model.path).parent == root / EVIDENCE_STORE
+
+
+ASSESS_CODE = """\
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from nbmlops.demo.datasets import synthetic_patients
+from nbmlops.records.scraps import record
+from nbmlops.review import fairness
+
+FEATURES = ["prior_pdc", "refill_gap_days", "monthly_copay", "n_medications", "age"]
+train, test = synthetic_patients(1500, seed=3), synthetic_patients(800, seed=4)
+fitted = LogisticRegression(max_iter=500).fit(train[FEATURES], train["stopped_refilling"])
+risk = fitted.predict_proba(test[FEATURES])[:, 1]
+record("held_out_auroc", float(roc_auc_score(test["stopped_refilling"], risk)))
+fairness(
+    y_true=test["stopped_refilling"], y_score=risk, sensitive_features=test[["sex"]],
+    n_bootstrap=0,
+).to_json(product["fairness"])
+"""
+
+
+def test_the_performance_tab_shows_the_review_stages_own_numbers(tmp_path: Path) -> None:
+    """A short pipeline whose review stage also measures the model (a user's own two-stage
+    project): its numbers are in the Performance tab, not "no performance figures"."""
+    from clinical import stage_notebook, write_notebook
+
+    from nbmlops.authoring.pipeline import discover
+    from nbmlops.run.execute import run_pipeline
+
+    root = tmp_path / "project"
+    notebook = stage_notebook("assess", ASSESS_CODE, products={"fairness": "fairness.json"})
+    write_notebook(root / "analysis" / "assess.ipynb", notebook)
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    record = run_pipeline(discover(root / "analysis", name="analysis"), tracking=False)
+    assert record.status == "succeeded", record
+    [stage] = record.stages
+    auroc = float(stage.scraps["held_out_auroc"])
+    review = session(record.run_id, root=root, stage="assess")
+    html = review.to_html()
+    assert "held_out_auroc" in html and f"{auroc:.4f}" in html
+    assert "No performance figures" not in html

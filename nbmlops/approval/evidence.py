@@ -41,6 +41,7 @@ __all__ = [
     "check_evidence",
     "collect_evidence",
     "evidence_digest",
+    "no_review_reason",
 ]
 
 _REVIEWABLE = ("succeeded", "skipped")
@@ -137,9 +138,9 @@ def _record_path(root: Path, run_id: str, stage: str | None) -> Path:
         for path in records:
             if stage is None or _has_result(path, stage):
                 return path
-        what = f"with a result of stage '{stage}' " if stage else ""
-        reason = f"no pipeline run {what}recorded yet; run the pipeline first"
-        raise ReviewError(run_id=run_id, reason=reason)
+        if stage is None:
+            raise ReviewError(run_id=run_id, reason="no pipeline run recorded yet; run it first")
+        raise ReviewError(run_id=run_id, reason=no_review_reason(root, stage))
     path = run_record_path(root, run_id)
     if not path.is_file():
         raise ReviewError(
@@ -148,6 +149,28 @@ def _record_path(root: Path, run_id: str, stage: str | None) -> Path:
             path=path,
         )
     return path
+
+
+def no_review_reason(root: Path, stage: str) -> str:
+    """Why no recorded run has a result of ``stage`` to review, and what to do: run the pipeline,
+    or, when no run has a stage of that name (a project whose review stage is called something
+    else), name the stage that computed the review."""
+    folder = Path(root) / RUNS
+    seen: dict[str, None] = {}  # stage names, newest run first, each once
+    for path in sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []:
+        try:
+            stages = json.loads(path.read_text(encoding="utf-8")).get("stages", [])
+        except (OSError, ValueError, AttributeError):
+            continue  # `nbmlops audit verify` reports an unreadable record
+        seen.update((str(s.get("stage")), None) for s in stages if isinstance(s, dict))
+    if stage in seen or not seen:
+        return (
+            f"no pipeline run with a result of stage '{stage}' recorded yet; run the pipeline first"
+        )
+    return (
+        f"no recorded run has a stage '{stage}' (their stages: {', '.join(seen)}); name the "
+        "stage that computed the review (--stage)"
+    )
 
 
 def _read_record(path: Path) -> tuple[bytes, dict[str, Any]]:
@@ -200,7 +223,10 @@ def collect_evidence(root: Path, run_id: str, *, stage: str = "review") -> Evide
     stages = {str(s["stage"]): s for s in record.get("stages", [])}
     if stage not in stages:
         names = ", ".join(stages) or "none"
-        reason = f"the run has no stage '{stage}' (its stages: {names})"
+        reason = (
+            f"the run has no stage '{stage}' (its stages: {names}); name the stage that "
+            "computed the review (--stage)"
+        )
         raise ReviewError(run_id=run_id, reason=reason)
     if stages[stage]["status"] not in _REVIEWABLE:
         status = stages[stage]["status"]

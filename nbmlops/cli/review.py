@@ -107,6 +107,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
     from rich.table import Table
 
+    from nbmlops.approval.evidence import no_review_reason
     from nbmlops.approval.reviews import list_reviews
     from nbmlops.cli.output import console as _console
 
@@ -116,7 +117,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
         return 0
     console = _console()
     if not reviews:
-        console.print(f"no run with a result of stage '{args.stage}' yet: run the pipeline first")
+        console.print(no_review_reason(Path(args.root), args.stage))
         return 0
     if not console.is_terminal:
         console.width = 160  # a pipe or file has no width: keep each run on one line

@@ -177,10 +177,12 @@ class ReviewSession(ReviewResult):
         return f"<h4>Declared inputs</h4>{table}"
 
     def _performance_html(self) -> str:
+        # the review stage's own numbers too: in a short pipeline it is the one that measured
+        # the model (its results are in the other tabs; a bool such as a check is not a number)
         wanted = {i.name.split(".", 1)[0] for i in self.evidence.items if "." in i.name}
         parts = []
         for stage in self.record.get("stages", []):
-            if stage["stage"] not in wanted or stage["stage"] == self.evidence.stage:
+            if stage["stage"] not in wanted:
                 continue
             metrics, _ = split_scraps(stage.get("scraps", {}))
             numbers = [(name, fmt(value, 4)) for name, value in sorted(metrics.items())]
@@ -191,7 +193,7 @@ class ReviewSession(ReviewResult):
             if item.path.endswith(".png"):
                 parts.append(f"<h4>{html.escape(item.name)}</h4>")
                 parts.append(img_tag(Path(item.path).read_bytes(), item.name))
-        return "".join(parts) or "<p>No performance figures were recorded upstream.</p>"
+        return "".join(parts) or "<p>No performance figures were recorded.</p>"
 
     def _decisions_html(self) -> str:
         done = self.decisions()
