@@ -24,7 +24,8 @@ GITIGNORE_ENTRIES = ("build/", ".nbmlops/", ".venv/")
 
 
 def _toml_string(value: str) -> str:
-    # JSON's escapes (\", \\, \n, \uXXXX) are TOML basic-string escapes too
+    # the escapes JSON writes (quote, backslash, newline, \u plus four hex digits) mean the same
+    # in a TOML basic string
     return json.dumps(value, ensure_ascii=True)
 
 
