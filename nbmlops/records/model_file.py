@@ -44,8 +44,7 @@ def canonical_skops(data: bytes) -> bytes:
         return f"{match.group(3)}{new}{match.group(5)}"
 
     schema = _ID.sub(renumber, schema)
-    renamed: dict[str, tuple[zipfile.ZipInfo, bytes]] = {_SCHEMA: (entries[_SCHEMA][0], b"")}
-    renamed[_SCHEMA] = (entries[_SCHEMA][0], schema.encode("utf-8"))
+    renamed = {_SCHEMA: (entries[_SCHEMA][0], schema.encode("utf-8"))}
     for name, entry in entries.items():
         if name == _SCHEMA:
             continue
