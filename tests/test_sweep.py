@@ -343,7 +343,7 @@ def test_two_sweeps_of_one_name_at_once_the_second_is_refused(tmp_path: Path) ->
     assert [p["status"] for p in _points(root, "same").values()] == ["succeeded"]
 
 
-def test_points_still_run_when_the_tracking_server_is_down_and_their_records_are_kept(
+def test_points_still_run_when_the_tracking_server_is_down_and_replay_records_them_once(
     tmp_path: Path,
 ) -> None:
     import socket
@@ -366,6 +366,24 @@ def test_points_still_run_when_the_tracking_server_is_down_and_their_records_are
         assert point["mlflow_run_id"] is None and point["tracking_problem"]
         assert point["record"]["stages"][0]["scraps"]["auroc"] > 0.5  # kept for a replay
     assert len(_ledger(root, "sweep_point_finished")) == 2
+
+    replayed = nbmlops_cli(root, "sweep", "replay", "down")  # the project's own store is up
+    assert replayed.returncode == 0, _out(replayed)
+    assert "2 point(s) recorded, 0 still not recorded" in replayed.stdout
+    points = _points(root, "down")
+    assert all(p["mlflow_run_id"] and p["tracking_problem"] is None for p in points.values())
+    again = nbmlops_cli(root, "sweep", "replay", "down")
+    assert "0 point(s) recorded" in again.stdout, _out(again)  # exactly once
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / '.nbmlops' / 'mlflow.db'}")
+    runs = {p["mlflow_run_id"]: client.get_run(p["mlflow_run_id"]) for p in points.values()}
+    [sweep_run] = {r.data.tags["mlflow.parentRunId"] for r in runs.values()}
+    assert client.get_run(sweep_run).data.tags["nbmlops.kind"] == "sweep"
+    assert all(r.info.status == "FINISHED" and "model.auroc" in r.data.metrics
+               for r in runs.values())  # fmt: skip
+    assert len(_ledger(root, "sweep_point_replayed")) == 2
+    assert nbmlops_cli(root, "audit", "verify").returncode == 0
 
 
 def test_a_plain_notebook_with_a_parameters_cell_is_swept(tmp_path: Path) -> None:

@@ -36,9 +36,9 @@ def add_parser(sub: Any, phi_policies: tuple[str, ...]) -> None:
     s.add_argument(
         "target",
         help="pipeline name, folder, pipeline.yaml or a notebook (.ipynb); `results` prints a "
-        "sweep's table",
+        "sweep's table, `replay` records in MLflow the points it missed",
     )
-    s.add_argument("sweep", nargs="?", help="with `results`: the sweep's name")
+    s.add_argument("sweep", nargs="?", help="with `results` or `replay`: the sweep's name")
     s.add_argument(
         "--grid",
         "-p",
@@ -59,7 +59,7 @@ def add_parser(sub: Any, phi_policies: tuple[str, ...]) -> None:
     s.add_argument("--no-tracking", action="store_true", help="do not record in MLflow")
     s.add_argument("--allow-env-mismatch", action="store_true", help="as for `nbmlops run`")
     s.add_argument("--phi-policy", choices=phi_policies, help="as for `nbmlops run`")
-    s.add_argument("--pipeline", help="with `results`: the pipeline of the sweep")
+    s.add_argument("--pipeline", help="with `results`, `replay`: the pipeline of the sweep")
     s.add_argument("--csv", metavar="FILE", help="with `results`: write the table as CSV")
     s.add_argument("--parquet", metavar="FILE", help="with `results`: write it as Parquet")
     s.set_defaults(func=cmd_sweep)
@@ -68,6 +68,8 @@ def add_parser(sub: Any, phi_policies: tuple[str, ...]) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.target == "results" and args.sweep:
         return _cmd_results(args)
+    if args.target == "replay" and args.sweep:
+        return _cmd_replay(args)
     if args.sweep:
         raise SystemExit(f"nbmlops sweep: unexpected argument {args.sweep!r}")
     from nbmlops.authoring.project import require_project
@@ -256,3 +258,21 @@ def _cmd_results(args: argparse.Namespace) -> int:
             table.to_parquet(args.parquet, index=False)
             _console().print(f"wrote {args.parquet}")
     return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from nbmlops._core.paths import find_project_root
+    from nbmlops.sweep.replay import replay_sweep
+    from nbmlops.sweep.results import find_sweep
+    from nbmlops.sweep.state import read_points
+
+    root = find_project_root(Path.cwd())
+    pipeline = find_sweep(root, args.sweep, args.pipeline)
+    done = replay_sweep(root, pipeline, args.sweep)
+    for data in done:
+        _console().print(f"  recorded point {data['point']}: MLflow run {data['mlflow_run_id']}")
+    left = [
+        p for p in read_points(root, pipeline, args.sweep).values() if p.get("tracking_problem")
+    ]
+    _console().print(f"{len(done)} point(s) recorded, {len(left)} still not recorded")
+    return 1 if left else 0

@@ -208,11 +208,14 @@ def run_sweep(
         run = _SweepRun(sweep, status=status, max_failures=max_failures, notify=notify)
         lock = spec.root / "uv.lock"
         lock_digest = file_digest(lock) if lock.is_file() else None
-        write_sweep(spec.root, spec.name, sweep.name, {
+        written = {
             **definition, "source": sweep.source, "lock_digest": lock_digest,
             "created_at": (existing or {}).get("created_at", run.started),
+        }  # fmt: skip
+        write_sweep(spec.root, spec.name, sweep.name, {
+            **written,
             "runs": [*(existing or {}).get("runs", []),
-                     {"run_id": run.run_id, "started_at": run.started}],
+                     {"run_id": run.run_id, "started_at": run.started, "status": "running"}],
         })  # fmt: skip
         recorder = SweepRecorder(
             sweep=sweep, run_id=run.run_id, started_at=run.started,
@@ -229,7 +232,12 @@ def run_sweep(
             )  # fmt: skip
         finally:
             recorder.drain()
-            recorder.close(status=run.status_text, counts=run.counts, finished_at=utc_now())
+            finished = utc_now()
+            recorder.close(status=run.status_text, counts=run.counts, finished_at=finished)
+            ended = {"run_id": run.run_id, "started_at": run.started, "finished_at": finished,
+                     "status": run.status_text, "counts": run.counts}  # fmt: skip
+            runs = [*(existing or {}).get("runs", []), ended]
+            write_sweep(spec.root, spec.name, sweep.name, {**written, "runs": runs})
         return SweepOutcome(
             sweep=sweep, run_id=run.run_id, status=run.status_text, counts=run.counts,
             ran=len(points), mlflow_run_id=recorder.mlflow_run_id,

@@ -151,6 +151,7 @@ class SweepRecorder:
                 self.notes.append(f"point {outcome.point.id}: not recorded ({exc!r})")
                 data = point_data(self.sweep, outcome, outcome.stages)
                 data["tracking_problem"] = f"not recorded: {type(exc).__name__}: {exc}"
+                data["sweep_run_id"] = self.run_id
                 write_point(self.root, self.spec.name, self.sweep.name, data)
             self.on_recorded(data)
 
@@ -198,6 +199,7 @@ class SweepRecorder:
             record = replace(record, tracking_problem=f"{cause} Not recorded: this point.")
         data = point_data(self.sweep, outcome, record.stages)
         data.update(
+            sweep_run_id=self.run_id,
             mlflow_run_id=record.mlflow_run_id,
             tracking_problem=record.tracking_problem,
             ledger_seq=head.seq,
