@@ -77,8 +77,10 @@ class SweepRecorder:
     def uri(self) -> str | None:
         return None if self.mlflow is None else str(self.mlflow.uri)
 
-    def start(self, *, points: int, to_run: int) -> str | None:
-        """The ``sweep_started`` entry and the sweep's MLflow run; returns its MLflow id."""
+    def start(self, *, points: int, to_run: int) -> None:
+        """The ``sweep_started`` entry, then the recording thread, which opens the sweep's MLflow
+        run first (importing MLflow and opening, perhaps creating, the store take seconds: the
+        points run meanwhile)."""
         ledger.append(
             self.root,
             "sweep_started",
@@ -93,6 +95,9 @@ class SweepRecorder:
                 "swept": ledger_digest(self.root, list(self.sweep.swept)),
             },
         )
+        self.thread.start()
+
+    def _start_mlflow(self) -> None:
         if self.mlflow is not None:
             self.mlflow_run_id = self.mlflow.start(
                 run_id=self.run_id,
@@ -104,8 +109,6 @@ class SweepRecorder:
                 extra_tags={"nbmlops.sweep": self.sweep.name},
             )
             self.problem = self.mlflow.problem
-        self.thread.start()
-        return self.mlflow_run_id
 
     def submit(self, outcome: PointOutcome) -> None:
         self.queue.put(outcome)
@@ -144,6 +147,10 @@ class SweepRecorder:
         self.problem = self.problem or done.tracking_problem
 
     def _work(self) -> None:
+        try:
+            self._start_mlflow()
+        except Exception as exc:  # never raises for a store; a bug here must not lose points
+            self.problem = f"MLflow: the sweep's run was not recorded ({exc!r})"
         while (outcome := self.queue.get()) is not None:
             try:
                 data = self._record(outcome)
