@@ -268,7 +268,15 @@ class _Raises(NbmlopsHandler):
 
 # every category's status through the real server; for the classes that existed before the
 # categories, the status the server answered then
-_STATUSES = {**STATUS_BEFORE_CATEGORIES, "NotFoundError": 404, "ConflictError": 409}
+_STATUSES = {
+    **STATUS_BEFORE_CATEGORIES,
+    "NotFoundError": 404,
+    "ConflictError": 409,
+    # newer than the categories: their category's status
+    "ProjectConflictError": 409,
+    "SweepError": 400,
+    "SweepInProgressError": 409,
+}
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -244,6 +244,31 @@ def test_shared_stages_run_once_each_point_into_its_own_folder_recorded_and_resu
     assert list(written["model.auroc"]) == pytest.approx(list(frame["model.auroc"]))
 
 
+def test_a_point_reruns_every_stage_its_parameter_reaches_reading_its_own_upstream(
+    tmp_path: Path,
+) -> None:
+    root = _project(tmp_path / "study")
+    done = nbmlops_cli(
+        root, "sweep", "analysis", "--grid", "cohort.min_age=30,60", "--name", "ages",
+        "--workers", "2", "--no-tracking",
+    )  # fmt: skip
+    assert done.returncode == 0, _out(done)
+    assert "run once (shared, into build/analysis/): none" in done.stdout
+    assert "each point reruns: cohort, model" in done.stdout
+    assert not (root / "build" / "analysis" / "cohort").exists()  # nothing shared ran
+    points = {p["overrides"]["cohort"]["min_age"]: p for p in _points(root, "ages").values()}
+    assert points[30]["metrics"]["cohort.patients"] > points[60]["metrics"]["cohort.patients"]
+    for point in points.values():
+        folder = Path(point["folder"])
+        model = json.loads((folder / "model" / "model.ipynb").read_text())
+        injected = next(
+            "".join(c["source"]) for c in model["cells"]
+            if "injected-parameters" in c["metadata"].get("tags", [])
+        )  # fmt: skip
+        assert str(folder / "cohort" / "cohort.parquet") in injected  # its own cohort
+        assert point["metrics"]["model.auroc"] > 0.5
+
+
 def test_a_failing_point_never_stops_the_others_and_retry_failed_reruns_only_it(
     tmp_path: Path,
 ) -> None:
