@@ -8,6 +8,9 @@ instant and pulls in neither papermill nor MLflow)::
     load_pipeline               a folder, a compiled pipeline.yaml, or a pipeline name
     plan_pipeline               which stages are stale and why, without running anything
     run_pipeline                run the stale stages in pinned kernels; record MLflow + ledger
+    plan_sweep / run_sweep      rerun stages over a grid of parameters, resumable, every point
+                                recorded (shared stages once)
+    sweep_results               a sweep's points as a DataFrame: parameters, metrics, status
     stage_paths                 the paths a run would inject, to run a stage notebook by hand
     check_environment           a kernel's installed packages against its lock file
     verify_ledger               check the hash-chained audit ledger
@@ -41,6 +44,9 @@ _EXPORTS = {
     "load_pipeline": "nbmlops.authoring.pipeline",
     "plan_pipeline": "nbmlops.run.execute",
     "run_pipeline": "nbmlops.run.execute",
+    "plan_sweep": "nbmlops.sweep.execute",
+    "run_sweep": "nbmlops.sweep.execute",
+    "sweep_results": "nbmlops.sweep.results",
     "stage_paths": "nbmlops.run.by_hand",
     "check_environment": "nbmlops.run.environment",
     "verify_ledger": "nbmlops.records.ledger",
@@ -61,14 +67,17 @@ __all__ = [
     "find_project_root",
     "load_pipeline",
     "plan_pipeline",
+    "plan_sweep",
     "read_stage",
     "record",
     "register_identifiers",
     "replay_records",
     "run_pipeline",
+    "run_sweep",
     "save_model",
     "set_stage",
     "stage_paths",
+    "sweep_results",
     "synthetic_patients",
     "verify_ledger",
     "verify_project",
@@ -89,6 +98,8 @@ if TYPE_CHECKING:
     from nbmlops.run.environment import check_environment
     from nbmlops.run.execute import plan_pipeline, run_pipeline
     from nbmlops.run.replay import replay_records
+    from nbmlops.sweep.execute import plan_sweep, run_sweep
+    from nbmlops.sweep.results import sweep_results
 
 
 def __getattr__(name: str) -> Any:

@@ -74,6 +74,8 @@ SAMPLES: dict[str, NbmlopsError] = {
     ),
     "PhiInTextError": errors.PhiInTextError(field="comment", subject="the run", kinds=["mrn"]),
     "RunInProgressError": errors.RunInProgressError(handle="r-0"),
+    "SweepError": errors.SweepError("point 2 of 4: wrong type", sweep="s", point="2"),
+    "SweepInProgressError": errors.SweepInProgressError(pipeline="demo", sweep="s", pid=1),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
     "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
     "ProjectConflictError": errors.ProjectConflictError(
@@ -99,7 +101,7 @@ CATEGORY = {
         (
             "NotebookError", "MalformedNotebookError", "StageMetadataError", "ParametersCellError",
             "ParameterReassignedError", "PipelineError", "UnknownUpstreamError", "ParameterError",
-            "StageInputError",
+            "StageInputError", "SweepError",
         ),
         "InvalidInputError",
     ),
@@ -109,7 +111,7 @@ CATEGORY = {
     **dict.fromkeys(
         (
             "DuplicateStageError", "DuplicateProductError", "CycleError", "RunInProgressError",
-            "ProjectConflictError",
+            "ProjectConflictError", "SweepInProgressError",
         ),
         "ConflictError",
     ),
@@ -146,7 +148,14 @@ STATUS_BEFORE_CATEGORIES = {
     else 400
     for name in SAMPLES
     # new: nothing raised them before
-    if name not in ("NotFoundError", "ConflictError", "ProjectConflictError")
+    if name
+    not in (
+        "NotFoundError",
+        "ConflictError",
+        "ProjectConflictError",
+        "SweepError",
+        "SweepInProgressError",
+    )
 }
 """The REST status of each class as the server's handler decided it before the categories (two
 tuples of classes, everything else 400): the categories must answer the same."""

@@ -272,7 +272,10 @@ _STATUSES = {
     **STATUS_BEFORE_CATEGORIES,
     "NotFoundError": 404,
     "ConflictError": 409,
+    # newer than the categories: their category's status
     "ProjectConflictError": 409,
+    "SweepError": 400,
+    "SweepInProgressError": 409,
 }
 
 

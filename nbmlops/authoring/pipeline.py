@@ -55,6 +55,9 @@ class PipelineSpec:
     """Project root: holds ``build/``, ``pipelines/`` and ``.nbmlops/``."""
     source_dir: Path
     stages: tuple[StageSpec, ...]
+    stage_folders: tuple[tuple[str, Path], ...] = ()
+    """Stages whose folder is not ``build/<pipeline>/<stage>/``: a sweep point's stages write
+    (and their downstream read) under ``build/<pipeline>/sweeps/<sweep>/<point>/``."""
 
     def __post_init__(self) -> None:
         _check(self.stages)
@@ -79,6 +82,9 @@ class PipelineSpec:
 
     def stage_dir(self, name: str) -> Path:
         """Where a stage's products and executed notebook land."""
+        for stage, folder in self.stage_folders:
+            if stage == name:
+                return folder
         return self.build_dir / self.stage(name).name
 
     def downstream(self, name: str) -> tuple[str, ...]:

@@ -30,8 +30,10 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   │   └── PipelineNotFoundError    (NotFoundError)                         see below
     │   ├── ParameterError             a run-time parameter is unknown, of the   (stage, param)
     │   │                              wrong type, or not plain JSON
-    │   └── StageInputError            a declared input is missing, outside the  (stage, input,
-    │                                  project or a symlink out of it             path, reason)
+    │   ├── StageInputError            a declared input is missing, outside the  (stage, input,
+    │   │                              project or a symlink out of it             path, reason)
+    │   └── SweepError                 a sweep's grid, file or a point's value   (sweep, point,
+    │                                  cannot be used; nothing ran                argument)
     ├── NotFoundError [404]            something named does not exist
     │   ├── UnknownStageError          a selected stage does not exist           (stage)
     │   ├── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
@@ -42,8 +44,10 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   ├── CycleError                 the DAG has a cycle                       (cycle)
     │   ├── ProjectConflictError       `nbmlops init` would overwrite a file     (path, reason)
     │   │                              (a pyproject.toml of another project)
-    │   └── RunInProgressError         another run holds the project's run lock  (handle, pid,
-    │                                  (.nbmlops/run.lock)                        host, user, since)
+    │   ├── RunInProgressError         another run holds the project's run lock  (handle, pid,
+    │   │                              (.nbmlops/run.lock)                        host, user, since)
+    │   └── SweepInProgressError       a sweep of that name is running           (pipeline, sweep,
+    │                                                                             pid, host, user)
     ├── SetupError [400]               the machine is not as the project requires
     │   ├── EnvironmentMismatchError   kernel packages differ from the lock  (kernel, differences)
     │   ├── KernelNotFoundError        no Jupyter kernel of that name            (kernel)
@@ -143,6 +147,8 @@ from nbmlops.errors.runs import (
     MissingProductError,
     RunInProgressError,
     StageExecutionError,
+    SweepError,
+    SweepInProgressError,
     UnknownRunError,
     UpstreamProductsMissingError,
 )
@@ -190,6 +196,8 @@ __all__ = [
     "StageExecutionError",
     "StageInputError",
     "StageMetadataError",
+    "SweepError",
+    "SweepInProgressError",
     "TrackingError",
     "UnknownRunError",
     "UnknownStageError",

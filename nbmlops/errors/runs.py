@@ -1,11 +1,18 @@
-"""Errors of running a pipeline: the machine it needs, a stage that failed, the run lock."""
+"""Errors of running a pipeline: the machine it needs, a stage that failed, the run lock; a
+sweep's definition and its lock."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from nbmlops.errors.categories import ConflictError, ExecutionError, NotFoundError, SetupError
+from nbmlops.errors.categories import (
+    ConflictError,
+    ExecutionError,
+    InvalidInputError,
+    NotFoundError,
+    SetupError,
+)
 
 __all__ = [
     "CellExecutionError",
@@ -17,6 +24,8 @@ __all__ = [
     "MissingProductError",
     "RunInProgressError",
     "StageExecutionError",
+    "SweepError",
+    "SweepInProgressError",
     "UnknownRunError",
     "UpstreamProductsMissingError",
 ]
@@ -187,3 +196,53 @@ class UnknownRunError(NotFoundError):
     def __init__(self, *, handle: str) -> None:
         super().__init__(f"no run {handle} was started from this server; start one first")
         self.handle = handle
+
+
+# -- sweeps --------------------------------------------------------------------------------------
+
+
+class SweepError(InvalidInputError):
+    """A sweep cannot be run as defined: an empty or malformed grid, a sweep file that cannot be
+    read, a point whose value is of the wrong type (``point`` names it: its number and its
+    parameters), a sweep of that name defined with other points, or too many points without
+    ``--yes``. Nothing has run."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sweep: str | None,
+        point: str | None = None,
+        argument: str | None = None,
+    ) -> None:
+        super().__init__(message, argument=argument)
+        self.sweep = sweep
+        self.point = point
+
+
+class SweepInProgressError(ConflictError):
+    """A sweep of this name is running (``.nbmlops/sweeps/<pipeline>/<sweep>/sweep.lock``);
+    nothing was started. ``pid``, ``host``, ``user`` and ``since`` name it when known."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: str,
+        sweep: str,
+        pid: int | None = None,
+        host: str | None = None,
+        user: str | None = None,
+        since: str | None = None,
+    ) -> None:
+        who = f" (pid {pid} on {host}, started by {user} at {since})" if pid else ""
+        super().__init__(
+            f"sweep '{sweep}' of pipeline '{pipeline}' is already running{who}. Wait for it to "
+            "finish, or give this one another name with --name; rerunning it afterwards resumes "
+            "it (finished points are skipped)."
+        )
+        self.pipeline = pipeline
+        self.sweep = sweep
+        self.pid = pid
+        self.host = host
+        self.user = user
+        self.since = since

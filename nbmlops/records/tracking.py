@@ -101,11 +101,20 @@ class MlflowRecorder:
     >>> record.tracking_problem, recorder.not_recorded  # None and () when all went well
     """
 
-    def __init__(self, *, uri: str, experiment: str, artifact_location: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        uri: str,
+        experiment: str,
+        artifact_location: str | None = None,
+        connected: tuple[Any, str] | None = None,
+    ) -> None:
+        """``connected``: another recorder's client and experiment id (:attr:`connection`), so a
+        sweep's point recorders open the store once."""
         self.uri, self.experiment = uri, experiment
         self._artifact_location = artifact_location
-        self._client: Any = None
-        self._experiment_id = ""
+        self._client: Any = connected[0] if connected else None
+        self._experiment_id = connected[1] if connected else ""
         self._problem: str | None = None
         self._not_recorded: list[str] = []
         self._parent: str | None = None
@@ -138,6 +147,11 @@ class MlflowRecorder:
         return self._parent
 
     @property
+    def connection(self) -> tuple[Any, str] | None:
+        """The open client and experiment id, once connected (see ``connected``)."""
+        return (self._client, self._experiment_id) if self._client is not None else None
+
+    @property
     def adopted(self) -> bool:
         """True when ``start`` found this run already in the store (a replay completes it)."""
         return self._adopted
@@ -162,8 +176,15 @@ class MlflowRecorder:
         lock_digest: str | None = None,
         overrides: Mapping[str, Mapping[str, JSON]] | None = None,
         started_at: str | None = None,
+        kind: str = "pipeline",
+        parent_run_id: str | None = None,
+        extra_tags: Mapping[str, str] | None = None,
     ) -> str | None:
-        """Create the parent run, or adopt the one tagged with this ``run_id``; its id or None."""
+        """Create the parent run, or adopt the one tagged with this ``run_id``; its id or None.
+
+        ``kind`` is its ``nbmlops.kind`` tag (a sweep's run is ``sweep``, each point's
+        ``sweep_point``, nested under the sweep's run ``parent_run_id``); ``extra_tags`` are
+        added."""
         common = {"nbmlops.run_id": run_id, "nbmlops.pipeline": pipeline}
         common["mlflow.user"] = provenance.user
         if provenance.git_commit:
@@ -172,7 +193,8 @@ class MlflowRecorder:
         dirty = provenance.git_dirty
         tags = {
             **common,
-            "nbmlops.kind": "pipeline",
+            **(extra_tags or {}),
+            "nbmlops.kind": kind,
             "nbmlops.version": provenance.nbmlops_version,
             "nbmlops.python": provenance.python,
             "nbmlops.platform": provenance.platform,
@@ -181,12 +203,14 @@ class MlflowRecorder:
         }
         if lock_digest:
             tags["nbmlops.lock_digest"] = lock_digest
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id
         values = (overrides or {}).items()
         params = {f"{stage}.{k}": v for stage, given in values for k, v in given.items()}
 
         def create() -> str:
             for run in self._search(f"tags.`nbmlops.run_id` = '{run_id}'"):
-                if run.data.tags.get("nbmlops.kind") == "pipeline":
+                if run.data.tags.get("nbmlops.kind") == kind:
                     self._adopted = True
                     self._parent_done = run.info.status != "RUNNING"
                     self._adopt_children(run.info.run_id)
@@ -208,6 +232,14 @@ class MlflowRecorder:
                 if child is not None:
                     self._children[result.stage] = child
             return self._children.get(result.stage)
+
+    def annotate(self, *, metrics: Mapping[str, float]) -> None:
+        """Log ``metrics`` on the parent run (a sweep point's stage metrics, for comparing the
+        points of a sweep side by side)."""
+        self._require_start()
+        if self._parent is not None and metrics:
+            parent = self._parent
+            self._attempt("pipeline run metrics", lambda: self._batch(parent, metrics=metrics))
 
     def finish(self, record: RunRecord, *, ledger_head: str | None = None) -> RunRecord:
         """End the parent run; return ``record`` with MLflow ids, URI and any problem filled in."""
