@@ -115,7 +115,7 @@ lab: setup
 TEAM_DIR ?= .team
 export TEAM_PG_PORT ?= 5433
 export TEAM_MLFLOW_PORT ?= 5001
-team-up: setup system-deps
+team-up: setup
 	$(BIN)/python tests/team.py up $(TEAM_DIR)
 
 team-down: setup

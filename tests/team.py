@@ -149,6 +149,13 @@ def init_postgres(home: Path, port: int, *, durable: bool = True) -> Postgres:
     with a new password for ``nbmlops``; ``durable=False`` turns fsync off (tests)."""
     bindir, owner = postgres_bindir(), _owner()
     home.mkdir(parents=True, exist_ok=True)
+    closed = [p for p in home.resolve().parents if owner and not p.stat().st_mode & 0o001]
+    if closed:
+        raise TeamSetupError(
+            f"PostgreSQL runs as {owner}, who cannot enter {closed[0]} (mode "
+            f"{closed[0].stat().st_mode & 0o777:o}) to reach {home}: choose a data folder "
+            "outside it (TEAM_DIR=/srv/mlflow make team-up)."
+        )
     home.chmod(0o700)
     _give(home, owner)
     password = secrets.token_urlsafe(24)
@@ -242,6 +249,9 @@ def start_mlflow(
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
         "PYTHONUNBUFFERED": "1",  # its request log is read while it runs
+        # GenAI background jobs (trace rollups, evaluations): nbmlops records none, and they
+        # are seven more processes importing MLflow at start
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
         env.pop(name, None)
@@ -271,7 +281,7 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes] | None, log: Path) ->
 
 
 def stop_process_group(
-    pid: int, timeout: float = 20, child: subprocess.Popen[bytes] | None = None
+    pid: int, timeout: float = 10, child: subprocess.Popen[bytes] | None = None
 ) -> None:
     """SIGTERM to the group ``pid`` leads, SIGKILL to what is left of it after ``timeout``.
 
