@@ -355,10 +355,19 @@ def add_user(team: Team, username: str, password: str) -> None:
 
 
 def _pid(folder: Path) -> int | None:
+    """The running ``mlflow server`` that ``up`` started in ``folder``, if it still runs."""
     try:
-        return int((folder / "mlflow.pid").read_text())
-    except (OSError, ValueError):
+        pid = int((folder / "mlflow.pid").read_text())
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, ValueError, IndexError):  # no file, or a process gone (a reboot, a kill)
         return None
+    return None if state == "Z" else pid  # a killed server its parent has not reaped yet
+
+
+def _postgres_running(pg: Postgres) -> bool:
+    argv = [str(pg.bindir / "pg_ctl"), "status", "-D", str(pg.data)]
+    status = subprocess.run(argv, user=pg.owner, capture_output=True, check=False, timeout=30)
+    return status.returncode == 0  # 3: not running (a stale postmaster.pid included)
 
 
 def up(folder: Path, env: Mapping[str, str]) -> str:
@@ -379,13 +388,14 @@ def up(folder: Path, env: Mapping[str, str]) -> str:
         _set_port(pg)
     else:
         pg = init_postgres(home, pg_port)
-    if not (pg.data / "postmaster.pid").exists():
+    if not _postgres_running(pg):
         start_postgres(pg)
     url = f"http://127.0.0.1:{port}"
+    server = None
     if _pid(folder) is None:
         server = start_mlflow(pg, port, artifacts, folder, admin_password)
         (folder / "mlflow.pid").write_text(str(server.pid))
-        wait_healthy(url, server, folder / "mlflow.log")
+    wait_healthy(url, server, folder / "mlflow.log")
     return url
 
 
