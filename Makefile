@@ -13,13 +13,15 @@ export UV_PYTHON := $(shell $$(command -v python3.11 2>/dev/null || command -v $
   -c 'import sys; print(sys.executable)')
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: help setup demo test lint typecheck ext-test bench ui lab clean system-deps screenshots
+.PHONY: help setup demo test lint typecheck ext-test bench ui lab clean system-deps screenshots \
+  team-up team-down
 
 help:
 	@echo "make demo   set up the pinned environment and run the example pipeline"
 	@echo "make test   set up everything and run lint, types and the whole test suite"
 	@echo "make lab    JupyterLab on the example project, with the Pipeline panel and MLflow UI"
 	@echo "make bench  benchmarks (bench/), figures next to a baseline measured in the same run"
+	@echo "make team-up / team-down  a team's MLflow server on PostgreSQL (README: Teams)"
 
 # uv itself, pinned, when the machine has none: in a private venv, or (Debian's python3 without
 # python3-venv) as a --target install; its binary lands in .tools/bin either way.
@@ -54,8 +56,9 @@ nbmlops/labextension/package.json: $(EXT_SOURCES) extension/node_modules/.yarn-s
 	touch $@
 
 # strace proves in a test that a run opens no connection beyond 127.0.0.1; Debian's Chromium is
-# the browser of the JupyterLab tests (Playwright is pointed at it and never downloads one).
-SYSTEM_PACKAGES := strace:strace chromium:chromium
+# the browser of the JupyterLab tests (Playwright is pointed at it and never downloads one);
+# Debian's PostgreSQL server is the team tracking server's store (tests/team.py starts its own).
+SYSTEM_PACKAGES := strace:strace chromium:chromium /usr/lib/postgresql/*/bin/initdb:postgresql
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
@@ -104,6 +107,19 @@ lab: setup
 	NBMLOPS_MLFLOW_UI=http://127.0.0.1:$(MLFLOW_PORT) $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 \
 	  --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=$(CURDIR) --no-browser \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/train.ipynb
+
+# A team's tracking server (README "Teams: a shared tracking server"): PostgreSQL and `mlflow
+# server` (basic-auth, artifacts kept in TEAM_ARTIFACTS) on 127.0.0.1, their data in TEAM_DIR,
+# left running until `make team-down`. MLflow's admin password comes from the environment:
+#   MLFLOW_AUTH_ADMIN_PASSWORD=... make team-up
+TEAM_DIR ?= .team
+export TEAM_PG_PORT ?= 5433
+export TEAM_MLFLOW_PORT ?= 5001
+team-up: setup
+	$(BIN)/python tests/team.py up $(TEAM_DIR)
+
+team-down: setup
+	$(BIN)/python tests/team.py down $(TEAM_DIR)
 
 # README screenshots from the real review widget in JupyterLab (headless Chromium)
 screenshots: demo system-deps

@@ -96,3 +96,17 @@ def _jupyter_listing(*args: str) -> str:
     jupyter = str(Path(sys.executable).parent / "jupyter")
     listing = subprocess.run([jupyter, *args], capture_output=True, text=True, check=True)
     return re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+
+
+@pytest.fixture(scope="session")
+def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real team tracking server for this test session (one per xdist worker): PostgreSQL on
+    a free 127.0.0.1 port in a temporary folder, ``mlflow server`` on it with basic-auth on and
+    a shared artifact root; both stopped at the end, even on failure. A machine without
+    PostgreSQL fails here with what to install (``team.TeamSetupError``), never skips.
+
+    Yields a :class:`team.Team` (``url``, ``artifacts``, ``credentials()``, ``postgres``)."""
+    from team import team_server
+
+    with team_server(tmp_path_factory.mktemp("team") / "artifacts") as team:
+        yield team

@@ -7,7 +7,10 @@ already exists``, ``duplicate column name``). A store an older version left half
 moved aside and made anew when it holds no run, else reported with what to do. HTTP calls fail
 within seconds (one retry, 10 s timeout, Retry-After ignored) unless the user set those MLflow
 variables, and a SQLite file that cannot be opened fails at once rather than in MLflow's ~100 s
-engine-retry loop. MLflow itself is imported on first use.
+engine-retry loop. A server that refuses the credentials (401, or 403 for an experiment the user
+may only read) is the first answer, never retried: the problem then names the server and the
+variables to set (``MLFLOW_TRACKING_USERNAME``, ``MLFLOW_TRACKING_PASSWORD``). MLflow itself is
+imported on first use.
 """
 
 from __future__ import annotations
@@ -290,6 +293,9 @@ def _few_engine_retries(scheme: str) -> Iterator[None]:
 
 def describe_failure(uri: str, what: str, exc: BaseException) -> str:
     shown, parts = redact_uri(uri), urlsplit(uri)
+    refused = _AUTH_REFUSALS.get(str(getattr(exc, "error_code", "")))
+    if refused is not None:  # MLflow never retries a 401 or 403: this was the first answer
+        return _refusal(shown, what, refused)
     detail = re.split(r" \[SQL: | \(Background on this error", " ".join(str(exc).split()))[0]
     detail = detail.replace(parts.password, "***") if parts.password else detail
     if parts.scheme in ("http", "https"):
@@ -303,6 +309,30 @@ def describe_failure(uri: str, what: str, exc: BaseException) -> str:
         f"({type(exc).__name__}: {detail[:400]}). The pipeline run itself is unaffected; nothing "
         f"more is sent to MLflow for it. {check}, or set MLFLOW_TRACKING_URI to another store, "
         "then record the run with `nbmlops records replay` (it adds only what is missing)."
+    )
+
+
+_AUTH_REFUSALS = {"UNAUTHENTICATED": "401 Unauthorized", "PERMISSION_DENIED": "403 Forbidden"}
+
+
+def _refusal(shown: str, what: str, status: str) -> str:
+    """A server's basic-auth refusal: whose credentials, and which variables to set."""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "").strip()
+    who = f"user {user!r}" if user else "no MLFLOW_TRACKING_USERNAME set"
+    if status.startswith("401"):
+        fix = (
+            "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in the environment to "
+            "your account on that server (never in a file of the project)"
+        )
+    else:
+        fix = (
+            "Ask the server's administrator for EDIT permission on this pipeline's experiment, "
+            "or set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an account that has it"
+        )
+    return (
+        f"The MLflow server at {shown} refused the credentials ({status}; {who}) while "
+        f"recording the {what}. The pipeline run itself is unaffected; nothing more is sent to "
+        f"MLflow for it. {fix}, then record the run with `nbmlops records replay`."
     )
 
 

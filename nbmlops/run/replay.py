@@ -183,7 +183,7 @@ def _replay(
     recorder.start_record(record)
     adopted = recorder.adopted
     for result in record.stages:
-        recorder.stage(_for_mlflow(record.run_id, result, policy, notes))
+        recorder.stage(_for_mlflow(root, record.run_id, result, policy, notes))
     when = utc_now()
     note = f"recorded in MLflow by `nbmlops records replay` at {when}; the run's own attempt "
     note += f"had failed: {record.tracking_problem}"
@@ -221,7 +221,9 @@ def _replay(
     )
 
 
-def _for_mlflow(run_id: str, result: StageResult, policy: str, notes: list[str]) -> StageResult:
+def _for_mlflow(
+    root: Path, run_id: str, result: StageResult, policy: str, notes: list[str]
+) -> StageResult:
     """The stage as MLflow may get it now: without a notebook a later run has replaced, and
     through the PHI policy exactly as a live run sends it."""
     from nbmlops.records.writer import RecordsThread
@@ -240,7 +242,8 @@ def _for_mlflow(run_id: str, result: StageResult, policy: str, notes: list[str])
             )
             return replace(result, executed_notebook=None, html=None)
     # RecordsThread._for_mlflow is the one place the PHI policy meets a notebook bound for
-    # MLflow; it reads only these two attributes. Using it keeps replay and live runs alike.
-    shim = SimpleNamespace(phi_policy=policy, notes=notes)
+    # MLflow; it reads only these attributes (the project's root for its identifier registry).
+    # Using it keeps replay and live runs alike.
+    shim = SimpleNamespace(phi_policy=policy, notes=notes, spec=SimpleNamespace(root=root))
     checked: StageResult = RecordsThread._for_mlflow(shim, result)  # type: ignore[arg-type]
     return checked
