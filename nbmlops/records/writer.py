@@ -113,6 +113,8 @@ class RecordsThread:
         return self.final
 
     def _work(self) -> None:
+        if self.mlflow is not None:  # import MLflow and open the store while the first stage runs
+            self.mlflow.open()
         while (result := self.queue.get()) is not None:
             try:
                 result = self._record(result)

@@ -101,6 +101,7 @@ def run_notebook(
     inputs: Mapping[str, str] | None = None,
 ) -> None:
     """Execute one stage's notebook in a fresh kernel, writing ``executed`` as it goes."""
+    pool.prestart(stage)  # the first stage's kernel boots while papermill is imported
     import papermill
     from nbclient.exceptions import DeadKernelError
     from papermill.engines import papermill_engines
