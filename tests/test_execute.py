@@ -164,6 +164,33 @@ def test_dead_kernel_and_missing_product(make_project: MakeProject) -> None:
     assert verify_ledger(root).ok
 
 
+def test_a_running_notebook_is_written_less_often_and_kept_whole(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill writes the executed notebook as every cell starts and ends; nbmlops spaces
+    those writes (each holds the whole notebook), and papermill's last write keeps it whole."""
+    from papermill import engines
+
+    writes: list[str] = []
+    write = engines.write_ipynb
+
+    def counted(nb: object, path: str) -> None:  # papermill's own write, counted
+        writes.append(path)
+        write(nb, path)
+
+    monkeypatch.setattr(engines, "write_ipynb", counted)
+    root = make_project("load")
+    record = run_pipeline(_spec(root), tracking=False)
+    executed = json.loads(Path(record.stage("load").executed_notebook or "").read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    # papermill alone: once as the notebook starts, twice per cell (injected one included), once
+    # as it ends; a cell's end and the next one's start are never 2 s apart
+    assert 2 <= len(writes) < 2 * len(code) + 2
+    assert [c["metadata"]["papermill"]["status"] for c in code] == ["completed"] * len(code)
+    assert all(c["metadata"]["papermill"]["end_time"] for c in code)
+    assert executed["metadata"]["papermill"]["end_time"]
+
+
 def test_without_its_papermill_engine_a_stage_fails_saying_to_install_nbmlops(
     make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:

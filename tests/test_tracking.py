@@ -713,3 +713,39 @@ def test_an_unexpected_exception_breaks_the_recorder_and_is_never_raised(
     recorder.finish(_record(tmp_path, stages, run_id="r-2"))
     assert recorder.problem is not None and "_Unexpected" in recorder.problem
     assert recorder.not_recorded[-1] in ("stage train", "pipeline run end")
+
+
+def test_a_new_store_has_mlflows_own_schema_and_leaves_no_temporary_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nbmlops makes a new SQLite store with MLflow's migrations on a temporary file (no flush
+    per statement) renamed into place: the same tables, indexes and pragmas as a store MLflow
+    made itself, and a crashed creation's leftover is cleared."""
+    import sqlite3
+
+    ours, theirs = tmp_path / "ours" / "mlflow.db", tmp_path / "theirs" / "mlflow.db"
+    ours.parent.mkdir()
+    theirs.parent.mkdir()
+    (ours.parent / ".mlflow.db.new-99999").write_bytes(b"half made")  # a crash left it
+    with caplog.at_level("DEBUG", logger="nbmlops.records.tracking_store"):
+        prepare(f"sqlite:///{ours}", "nbmlops/demo")
+    assert "in place" not in caplog.text  # made beside it and renamed, not MLflow's fallback
+    MlflowClient(f"sqlite:///{theirs}").get_experiment_by_name("Default")  # MLflow's own
+
+    def schema(db: Path) -> tuple[list[Any], dict[str, Any]]:
+        # MLflow's batch migrations order a table's constraints differently from run to run
+        # (set order): each statement is compared as its set of lines
+        with sqlite3.connect(db) as connection:
+            master = sorted(
+                (kind, name, table, sorted(line.strip(" \t,") for line in (sql or "").split("\n")))
+                for kind, name, table, sql in connection.execute(
+                    "SELECT type, name, tbl_name, sql FROM sqlite_master"
+                )
+            )
+            pragmas = ("journal_mode", "page_size", "user_version", "auto_vacuum", "encoding")
+            values = {p: connection.execute(f"PRAGMA {p}").fetchall() for p in pragmas}
+            values["revision"] = connection.execute("SELECT * FROM alembic_version").fetchall()
+        return master, values
+
+    assert schema(ours) == schema(theirs)
+    assert sorted(p.name for p in ours.parent.iterdir()) == ["mlflow.db", "mlflow.db.lock"]

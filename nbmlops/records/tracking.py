@@ -223,6 +223,18 @@ class MlflowRecorder:
         self._parent = self._attempt("pipeline run", create)
         return self._parent
 
+    def open(self) -> None:
+        """Import MLflow and open the store (creating and migrating a new one) now, ahead of the
+        first record, e.g. while the first stage runs. A failure breaks the recorder as it would
+        have broken the first record (``problem`` names the pipeline run); never raises."""
+        with self._lock:
+            if self._problem is None and self._client is None:
+                try:
+                    connected = connect(self.uri, self.experiment, self._artifact_location)
+                    self._client, self._experiment_id = connected
+                except Exception as exc:  # as in _attempt: it breaks the recorder, never raises
+                    self._break("pipeline run", exc)
+
     def stage(self, result: StageResult) -> str | None:
         """Record one stage as a child run; its MLflow run id, or None if it was not recorded."""
         self._require_start()

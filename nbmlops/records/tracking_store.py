@@ -3,7 +3,9 @@ once under a lock, and saying what to do when it cannot be written.
 
 A fresh SQLite store is created, migrated and given its experiment under a file lock beside it
 (``<db>.lock``): processes migrating one file at once broke it for good (``_alembic_tmp_*
-already exists``, ``duplicate column name``). A store an older version left half-migrated is
+already exists``, ``duplicate column name``). MLflow's own migrations make it, in a temporary
+file beside it without a disk flush per statement, which is then flushed once and renamed into
+place (see :func:`_create_sqlite_store`). A store an older version left half-migrated is
 moved aside and made anew when it holds no run, else reported with what to do. HTTP calls fail
 within seconds (one retry, 10 s timeout, Retry-After ignored) unless the user set those MLflow
 variables, and a SQLite file that cannot be opened fails at once rather than in MLflow's ~100 s
@@ -155,6 +157,7 @@ def open_client(uri: str) -> Any:
         if scheme == "sqlite":
             _check_sqlite(uri)
             _repair_half_migrated(uri)
+            _create_sqlite_store(uri)
         try:
             return _open_migrated(uri)
         except Exception as exc:
@@ -228,6 +231,51 @@ def _repair_half_migrated(uri: str) -> None:
     aside = db.with_name(f"{db.name}.half-migrated-{time.strftime('%Y%m%dT%H%M%S')}")
     db.rename(aside)
     _log.warning("%s was half-migrated and held no run: moved to %s, made anew", db, aside)
+
+
+def _create_sqlite_store(uri: str) -> None:
+    """Make a new (empty) SQLite store with MLflow's own migrations, quickly and all at once.
+
+    MLflow migrates a new file in place: its ~70 migrations' DDL statements each wait for the
+    disk (SQLite flushes every commit), ~10 s of wall time on a busy disk for ~2 s of CPU, while
+    the first stage's records wait. Here the same migrations run on a temporary file beside the
+    store with SQLite's flushes off; the file is flushed once and renamed over the empty one, so
+    a crash leaves a temporary file (removed next time), never a half-made store. Called with the
+    store lock held. If MLflow's migration entry point is not what this expects, MLflow migrates
+    the file itself when it opens it, as before.
+    """
+    db = _sqlite_file(uri)
+    if db is None or not db.is_file() or db.stat().st_size > 0:
+        return
+    for leftover in db.parent.glob(f".{db.name}.new-*"):  # a crash's; we hold the lock
+        leftover.unlink(missing_ok=True)
+    new = db.with_name(f".{db.name}.new-{os.getpid()}")
+    try:
+        import sqlalchemy
+        from mlflow.store.db.utils import _initialize_tables
+
+        engine = sqlalchemy.create_engine(f"sqlite:///{new}")
+
+        @sqlalchemy.event.listens_for(engine, "connect")
+        def _no_flush(connection: Any, _record: Any) -> None:
+            connection.execute("PRAGMA synchronous = OFF")  # per connection: not kept in the file
+            connection.execute("PRAGMA journal_mode = MEMORY")
+
+        try:
+            _initialize_tables(engine)  # type: ignore[no-untyped-call]  # MLflow is untyped
+        finally:
+            engine.dispose()
+        with new.open("rb+") as made:
+            os.fsync(made.fileno())
+        new.replace(db)
+        directory = os.open(db.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except Exception as exc:  # MLflow migrates the empty file itself when it opens it
+        _log.debug("made the MLflow store in place (%s: %s)", type(exc).__name__, exc)
+        new.unlink(missing_ok=True)
 
 
 def _damaged(uri: str, what: str) -> TrackingError:

@@ -23,6 +23,9 @@ from nbmlops.records.model import JSON, Provenance, RunRecord, StageResult
 
 __all__ = ["RecordsThread", "export_html"]
 
+_OPEN = "open"
+"""Queued by :meth:`RecordsThread.open_tracking`: open MLflow before the next record."""
+
 
 def _is_scrap(output: Mapping[str, Any]) -> bool:
     data = output.get("data") or {}
@@ -88,7 +91,7 @@ class RecordsThread:
         self.provenance = provenance
         self.lock_digest = lock_digest
         self.overrides = overrides
-        self.queue: Queue[StageResult | None] = Queue()
+        self.queue: Queue[StageResult | str | None] = Queue()
         self.final: dict[str, StageResult] = {}
         self.mlflow: Any = None
         self.uri: str | None = None
@@ -107,6 +110,14 @@ class RecordsThread:
     def submit(self, result: StageResult) -> None:
         self.queue.put(result)
 
+    def open_tracking(self) -> None:
+        """Import MLflow and open the store on this thread now, not at the first record.
+
+        Meant for when the first stage's kernel is up and running its cells: the parent process
+        idles then, while at the very start MLflow's import would slow papermill's and the first
+        kernel's boot. Any thread may call it; only the first call counts."""
+        self.queue.put(_OPEN)
+
     def close(self) -> dict[str, StageResult]:
         self.queue.put(None)
         self.thread.join()
@@ -114,6 +125,10 @@ class RecordsThread:
 
     def _work(self) -> None:
         while (result := self.queue.get()) is not None:
+            if isinstance(result, str):  # _OPEN
+                if self.mlflow is not None:
+                    self.mlflow.open()
+                continue
             try:
                 result = self._record(result)
             except Exception as exc:

@@ -341,7 +341,7 @@ class _Run:
         )
         self.notify(ProgressEvent("run_started", message=self.run_id))
         order = [n for n in self.spec.names if self.plans[n].selected]
-        pool = KernelPool()
+        pool = KernelPool(when_first_taken=recorder.open_tracking)  # MLflow opens meanwhile
         try:
             final = self._schedule(recorder, pool, order)
         finally:

@@ -14,7 +14,7 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ def run_notebook(
     inputs: Mapping[str, str] | None = None,
 ) -> None:
     """Execute one stage's notebook in a fresh kernel, writing ``executed`` as it goes."""
+    pool.prestart(stage)  # the first stage's kernel boots while papermill is imported
     import papermill
     from nbclient.exceptions import DeadKernelError
     from papermill.engines import papermill_engines
@@ -210,7 +211,9 @@ class KernelPool:
     network, and parallel kernels cannot race for TCP ports.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, when_first_taken: Callable[[], None] | None = None) -> None:
+        """``when_first_taken`` is called once, on the stage's thread, when the first kernel is
+        handed to its stage (papermill imported, the kernel booted): the run's idle moment."""
         import tempfile
         from concurrent.futures import ThreadPoolExecutor
 
@@ -218,6 +221,7 @@ class KernelPool:
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbmlops-kernel")
         self._booting: dict[str, Future[Any]] = {}
         self._lock = threading.Lock()
+        self._when_first_taken = when_first_taken
 
     def prestart(self, stage: StageSpec) -> None:
         """Start booting ``stage``'s kernel now (in its notebook's folder), if not already."""
@@ -230,7 +234,12 @@ class KernelPool:
         self.prestart(stage)
         with self._lock:
             future = self._booting.pop(stage.name)
-        return future.result()
+        km = future.result()
+        with self._lock:
+            then, self._when_first_taken = self._when_first_taken, None
+        if then is not None:
+            then()
+        return km
 
     def release(self, km: Any) -> None:
         """Shut a kernel down in the background."""
