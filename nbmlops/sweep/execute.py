@@ -48,6 +48,7 @@ from nbmlops.sweep.state import (
     write_sweep,
 )
 from nbmlops.sweep.summary import SweepSummary, write_summary
+from nbmlops.sweep.summary import preload as preload_summary
 from nbmlops.sweep.target import sweep_target
 
 __all__ = ["SweepEvent", "SweepOutcome", "plan_sweep", "run_sweep", "to_run"]
@@ -233,6 +234,7 @@ def run_sweep(
             tracking=tracking, phi_policy=policy, on_recorded=run.recorded,
         )  # fmt: skip
         recorder.start(points=len(sweep.points), to_run=len(points))
+        preload_summary()
         effective = {p.id: resolve_params(spec, p.overrides) for p in points}
         try:
             (executor or LocalExecutor(workers)).run(

@@ -19,6 +19,7 @@ reader's call (nbmlops does not know whether a metric is a score or a loss).
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from nbmlops.sweep.results import sweep_rows
 from nbmlops.sweep.state import read_sweep
 from nbmlops.sweep.summary_plot import PlotPoint, is_number, label, metric_plot
 
-__all__ = ["SUMMARY", "SweepSummary", "choose_metric", "summary_path", "sweep_summary",
+__all__ = ["SUMMARY", "SweepSummary", "choose_metric", "preload", "summary_path", "sweep_summary",
            "write_summary"]  # fmt: skip
 
 SUMMARY = "summary.html"
@@ -44,12 +45,26 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#24292f;
 max-width:1100px}
 h1{font-size:20px;margin:0 0 8px}code{font-size:13px;background:#f6f8fa;padding:0 3px}
 figure{margin:12px 0}figure svg{max-width:100%;height:auto}
-table{border-collapse:collapse;font-size:13px;margin-top:8px}
+div.points{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin-top:8px}
 th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left}th{background:#f6f8fa}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.failed td{background:#fff5f5}.failed .status{color:#cf222e;font-weight:600}
 .pending .status{color:#57606a}.problem{color:#cf222e}.note{color:#57606a;font-size:12px}
 """
+
+
+def preload() -> None:
+    """Import matplotlib (1-5 s) in a thread while the points run, so the page costs the end of
+    a sweep only its drawing (the import lock makes the page wait for it, never import twice)."""
+    threading.Thread(target=_import_matplotlib, name="nbmlops-sweep-summary", daemon=True).start()
+
+
+def _import_matplotlib() -> None:
+    try:
+        import matplotlib.backends.backend_svg
+        import matplotlib.figure  # noqa: F401
+    except Exception:  # noqa: S110 - the page imports it again and reports what fails
+        pass
 
 
 def summary_path(root: Path, pipeline: str, sweep: str) -> Path:
@@ -233,6 +248,7 @@ def _table(
     valued = [float(r[metric]) for r in rows
               if metric and r["status"] == "succeeded" and is_number(r.get(metric))]  # fmt: skip
     high, low = (max(valued), min(valued)) if valued else (None, None)
+    metrics = [*(m for m in metrics if m == metric), *(m for m in metrics if m != metric)]
     head = ["#", "point", *params, "status", "duration", *metrics]
     body = []
     for r in rows:
@@ -252,11 +268,20 @@ def _table(
         )
         for m in metrics:
             value = r.get(m)
-            shown = f"{value:.4g}" if is_number(value) else "&ndash;"
+            shown = _number(value)
             if m == metric and status == "succeeded" and is_number(value) and valued:
                 shown += " &#9650;" if value == high else ""
                 shown += " &#9660;" if value == low and high != low else ""
             cells.append(f"<td class='num'>{shown}</td>")
         body.append(f"<tr class='{e(status)}'>{''.join(cells)}</tr>")
     header = "".join(f"<th>{e(h)}</th>" for h in head)
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f"<div class='points'><table><thead><tr>{header}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _number(value: object) -> str:
+    if isinstance(value, int) and is_number(value):
+        return str(value)
+    return f"{value:.4g}" if isinstance(value, float) and is_number(value) else "&ndash;"

@@ -27,6 +27,7 @@ __all__ = ["PlotPoint", "is_number", "label", "metric_plot"]
 
 _RC: Any = {"svg.fonttype": "none", "svg.hashsalt": "nbmlops-sweep", "text.parse_math": False}
 _FAILED, _PENDING = "#cf222e", "#8c959f"
+_WRITTEN = 150  # heatmap cells up to which each value is written in its cell
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,9 +92,20 @@ def _order(points: Sequence[PlotPoint], param: str) -> list[str]:
 
 
 def _no_value(ax: Any, xs: Sequence[float], points: Sequence[PlotPoint]) -> None:
-    """Points without a value: a cross (failed) or a circle (pending) on the x axis."""
-    for status, colour, marker in (("failed", _FAILED, "x"), ("pending", _PENDING, "o")):
-        at = [x for x, p in zip(xs, points, strict=True) if p.value is None and p.status == status]
+    """Points without a value on the x axis: a cross (failed), a circle (pending or running),
+    a square (succeeded without this metric)."""
+
+    def group(status: str) -> str:
+        return status if status in ("failed", "succeeded") else "not finished"
+
+    marks = (
+        ("failed", _FAILED, "x"),
+        ("not finished", _PENDING, "o"),
+        ("succeeded", _PENDING, "s"),
+    )
+    for status, colour, marker in marks:
+        at = [x for x, p in zip(xs, points, strict=True)
+              if p.value is None and group(p.status) == status]  # fmt: skip
         if at:
             ax.scatter(at, [0.0] * len(at), transform=ax.get_xaxis_transform(), marker=marker,
                        color=colour, s=60, clip_on=False, zorder=3,
@@ -156,7 +168,7 @@ def _heatmap(fig: Any, params: Sequence[str], points: Sequence[PlotPoint], metri
     for p in points:
         i, j = rows.index(label(p.values.get(down))), cols.index(label(p.values.get(across)))
         if p.value is None:
-            words[i, j] = p.status
+            words[i, j] = "no value" if p.status == "succeeded" else p.status
         else:
             grid[i, j] = p.value
             words[i, j] = f"{p.value:.4g}"
@@ -167,7 +179,7 @@ def _heatmap(fig: Any, params: Sequence[str], points: Sequence[PlotPoint], metri
     mesh = ax.pcolormesh(edges_x, edges_y, np.ma.masked_invalid(grid), cmap=cmap,
                          edgecolors="white", linewidth=1)  # fmt: skip
     low, high = (np.nanmin(grid), np.nanmax(grid)) if np.isfinite(grid).any() else (0, 1)
-    for (i, j), word in words.items():
+    for (i, j), word in words.items() if grid.size <= _WRITTEN else ():
         value = grid[i, j]
         dark = not math.isnan(value) and (high == low or (value - low) / (high - low) < 0.6)
         colour = "white" if dark else (_FAILED if word == "failed" else "#24292f")
