@@ -148,6 +148,33 @@ def test_two_parameters_a_heatmap_with_hostile_values_escaped(tmp_path: Path) ->
     _offline_and_inert(page, text)
     for hostile in HOSTILE:
         assert hostile not in text  # only its escaped form
+    _shown_in_jupyterlab(root, tmp_path, "build/analysis/sweeps/h/summary.html", rows=4)
+
+
+def _shown_in_jupyterlab(root: Path, scratch: Path, path: str, *, rows: int) -> None:
+    """JupyterLab's HTML viewer (an iframe without scripts, as for any untrusted HTML) shows the
+    plot and the table: the SVG with its labels, a row per point, no element from a value."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.lab import JupyterLab, launch_chromium
+
+    (scratch / "lab").mkdir()
+    with JupyterLab(root, scratch / "lab") as lab, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            view = browser.new_page(viewport={"width": 1300, "height": 900})
+            view.goto(f"{lab.url}/lab/tree/{path}?token={lab.token}")
+            element = view.wait_for_selector(".jp-HTMLViewer iframe", timeout=60_000)
+            assert "allow-scripts" not in (element.get_attribute("sandbox") or "")
+            frame = element.content_frame()
+            frame.wait_for_selector("figure svg text", timeout=30_000)
+            labels = frame.locator("figure svg text").all_text_contents()
+            assert {"model.C", "model.hold", *HOSTILE} <= set(labels)
+            assert frame.locator("tbody tr").count() == rows
+            assert frame.locator("img, script").count() == 0
+            assert frame.locator("figure svg").bounding_box()["width"] > 300  # drawn, not empty
+        finally:
+            browser.close()
 
 
 def test_three_parameters_parallel_coordinates_and_an_unknown_metric_said_at_the_end(
