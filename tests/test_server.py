@@ -28,6 +28,8 @@ ROUTES = [
     ("POST", "nbmlops/runs", "[]"),  # with the token: 400 (a bad body), never a started run
     ("GET", "nbmlops/runs", None),
     ("GET", "nbmlops/runs/20260101T000000Z-abcdef", None),
+    ("GET", "nbmlops/sweeps", None),
+    ("GET", "nbmlops/sweeps/demo/grid", None),
 ]
 
 
@@ -276,6 +278,7 @@ _STATUSES = {
     "ProjectConflictError": 409,
     "SweepError": 400,
     "SweepInProgressError": 409,
+    "UnknownSweepError": 404,
 }
 
 
@@ -561,3 +564,17 @@ async def test_stage_paths_gives_the_cell_for_a_run_by_hand(jp_fetch: Any, proje
     untagged = json.dumps({"path": "notebooks/nope.ipynb"})
     code, answer = await _json(jp_fetch, "nbmlops", "stage", "paths", method="POST", body=untagged)
     assert code == 400 and answer["error"] == "MalformedNotebookError", answer
+
+
+async def test_a_sweep_named_outside_the_sweeps_folder_is_not_found(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    sweep = jp_root_dir / ".nbmlops" / "sweeps" / "demo" / "grid"
+    sweep.mkdir(parents=True)
+    (sweep / "sweep.json").write_text(json.dumps({"points": [], "created_at": "2026"}))
+    (jp_root_dir / ".nbmlops" / "sweep.json").write_text("{}")  # what ../.. would reach
+    code, listed = await _json(jp_fetch, "nbmlops", "sweeps")
+    assert code == 200 and [s["sweep"] for s in listed["sweeps"]] == ["grid"]
+    for pipeline, name in (("..", "sweeps"), ("demo", ".."), ("..%2F..", "grid")):
+        code, answer = await _json(jp_fetch, "nbmlops", "sweeps", pipeline, name)
+        assert (code, answer["error"]) == (404, "UnknownSweepError"), (pipeline, name)
