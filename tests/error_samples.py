@@ -153,11 +153,11 @@ STATUS_BEFORE_CATEGORIES = {
     if name
     not in (
         "NotFoundError",
+        "UnknownSweepError",
         "ConflictError",
         "ProjectConflictError",
         "SweepError",
         "SweepInProgressError",
-        "UnknownSweepError",
     )
 }
 """The REST status of each class as the server's handler decided it before the categories (two

@@ -221,6 +221,18 @@ class SweepError(InvalidInputError):
         self.point = point
 
 
+class UnknownSweepError(NotFoundError):
+    """No sweep of that name in the project (``.nbmlops/sweeps/<pipeline>/<sweep>/sweep.json``)."""
+
+    def __init__(self, *, pipeline: str, sweep: str) -> None:
+        super().__init__(
+            f"no sweep '{sweep}' of pipeline '{pipeline}' in this project; `nbmlops sweep` "
+            "starts one (GET /nbmlops/sweeps lists those there are)"
+        )
+        self.pipeline = pipeline
+        self.sweep = sweep
+
+
 class SweepInProgressError(ConflictError):
     """A sweep of this name is running (``.nbmlops/sweeps/<pipeline>/<sweep>/sweep.lock``);
     nothing was started. ``pid``, ``host``, ``user`` and ``since`` name it when known."""
@@ -247,15 +259,3 @@ class SweepInProgressError(ConflictError):
         self.host = host
         self.user = user
         self.since = since
-
-
-class UnknownSweepError(NotFoundError):
-    """No sweep of that name in the project (``.nbmlops/sweeps/<pipeline>/<sweep>/sweep.json``)."""
-
-    def __init__(self, *, pipeline: str, sweep: str) -> None:
-        super().__init__(
-            f"no sweep '{sweep}' of pipeline '{pipeline}' in this project; `nbmlops sweep` "
-            "starts one (GET /nbmlops/sweeps lists those there are)"
-        )
-        self.pipeline = pipeline
-        self.sweep = sweep
