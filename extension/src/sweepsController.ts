@@ -62,8 +62,9 @@ export class SweepsController {
     try {
       const { sweeps } = await this.api.listSweeps();
       this.update({ sweeps, loads: this._state.loads + 1, error: null });
+      // the points are shown until the sweep has a summary page (or is gone)
       const shown = sweeps.find(s => sweepKey(s) === this._state.shown);
-      if (shown) {
+      if (shown && !shown.summary) {
         await this.loadPoints(shown);
       } else if (this._state.shown !== null) {
         this.update({ shown: null, points: null });

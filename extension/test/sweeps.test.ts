@@ -39,6 +39,10 @@ class ScriptedServer implements SweepsApi {
     return structuredClone(item);
   };
 
+  count(call: string): number {
+    return this.calls.filter(c => c.startsWith(call)).length;
+  }
+
   getSweep = async (pipeline: string, sweep: string): Promise<Sweep> => {
     this.calls.push(`getSweep ${pipeline}/${sweep}`);
     return structuredClone(this.sweeps[`${pipeline}/${sweep}`]);
@@ -114,6 +118,19 @@ describe('the sweeps controller', () => {
     await controller.open(long, path => opened.push(path)); // again: hidden
     expect(controller.state.shown).toBeNull();
     expect(controller.state.points).toBeNull();
+  });
+
+  it('stops showing the points once the sweep has written its summary page', async () => {
+    const written = running();
+    written.sweeps[0].summary = 'build/analysis/sweeps/long/summary.html';
+    server.lists = [running(), written];
+    await controller.refresh();
+    await controller.open(controller.state.sweeps![0], () => undefined);
+    expect(controller.state.shown).toBe('analysis/long');
+    await vi.advanceTimersByTimeAsync(SWEEP_POLL_MS);
+    expect(controller.state.shown).toBeNull();
+    expect(controller.state.points).toBeNull();
+    expect(server.count('getSweep')).toBe(1);
   });
 
   it('shows the error when the server fails, and stops asking', async () => {
