@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +215,8 @@ def test_the_pipeline_panel_lists_a_finished_sweep_and_opens_its_summary(
 ) -> None:
     """A sweep run from a terminal shows in the panel with its counts and bar; clicking it
     opens its summary page in JupyterLab's HTML viewer; a sweep without a page shows its points
-    and the command that writes one."""
-    from clinical import nbmlops_cli
+    and the command that writes one; a sweep running is followed until it is done."""
+    from clinical import NBMLOPS, nbmlops_cli
     from lab import JupyterLab, LabPage, launch_chromium
     from lab_pipeline import PipelinePanel
     from playwright.sync_api import expect, sync_playwright
@@ -269,5 +270,28 @@ def test_the_pipeline_panel_lists_a_finished_sweep_and_opens_its_summary(
                 f"nbmlops sweep results scales --pipeline {pipeline} --html"
             )
             expect(row.locator(".nbmlops-SweepPoints")).to_contain_text("total")
+
+            # a sweep started from a terminal: seen running after a refresh, then followed
+            # without one until it is done
+            log = (tmp_path / "live.log").open("w")
+            live = subprocess.Popen(
+                [str(NBMLOPS), "sweep", "notebooks", "--grid", "double.scale=5,7,9", "--name",
+                 "live", "--workers", "1", "--no-tracking"],
+                cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                seen = panel.sweep(pipeline, "live")
+                while not (seen.count() and seen.get_attribute("data-running") == "true"):
+                    assert live.poll() is None, "the sweep ended before the panel saw it run"
+                    panel.refresh_sweeps()
+                expect(seen.locator(".nbmlops-SweepBar-segment")).not_to_have_count(0)
+                expect(seen).to_have_attribute("data-running", "false", timeout=180_000)
+                assert panel.sweep_counts(pipeline, "live") == "3 of 3 done"
+                assert live.wait(timeout=60) == 0, (tmp_path / "live.log").read_text()
+            finally:
+                if live.poll() is None:
+                    live.kill()
+                    live.wait()
+                log.close()
         finally:
             browser.close()
