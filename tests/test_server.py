@@ -592,6 +592,7 @@ def test_a_sweep_runs_while_its_holder_lives_and_a_changed_point_file_is_read_ag
 
     from nbmlops._core.atomic import write_text_atomic
     from nbmlops._core.user import current_host
+    from nbmlops.server import sweeps as sweeps_module
     from nbmlops.server.sweeps import sweep_view, sweeps_view
 
     folder = tmp_path / ".nbmlops" / "sweeps" / "demo" / "grid"
@@ -618,6 +619,9 @@ def test_a_sweep_runs_while_its_holder_lives_and_a_changed_point_file_is_read_ag
     write_text_atomic(point, json.dumps(done))
     assert counts() == (True, {"succeeded": 1, "pending": 1})
     [first, second] = sweep_view(tmp_path, "demo", "grid")["points"]
+    shutil.rmtree(folder)  # removed: not listed, and its files are not kept parsed
+    assert sweeps_view(tmp_path) == {"sweeps": []}
+    assert not [p for p in sweeps_module._parsed if p.startswith(str(folder))]
     assert (first["status"], first["metrics"], first["duration_s"]) == (
         "succeeded",
         {"t.auc": 0.8},

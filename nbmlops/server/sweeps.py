@@ -45,12 +45,16 @@ def sweeps_view(root: Path) -> dict[str, Any]:
     whether it runs now, when it was created and last finished, its MLflow run and summary
     page (paths relative to ``root``)."""
     folder = root / SWEEPS
-    found = []
+    found, listed = [], []
     for pipeline in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else ():
         for sweep in sorted(s for s in pipeline.iterdir() if (s / "sweep.json").is_file()):
             overview = _overview(root, pipeline.name, sweep.name)
             if overview is not None:
                 found.append(overview[0])
+                listed.append(f"{sweep_dir(root, pipeline.name, sweep.name)}{os.sep}")
+    with _parsed_guard:  # forget the files of sweeps that were removed
+        for path in [p for p in _parsed if not p.startswith(tuple(listed))]:
+            del _parsed[path]
     found.sort(key=lambda s: s["created_at"] or "", reverse=True)
     return {"sweeps": found}
 
