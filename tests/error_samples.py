@@ -77,6 +77,7 @@ SAMPLES: dict[str, NbmlopsError] = {
     "SweepError": errors.SweepError("point 2 of 4: wrong type", sweep="s", point="2"),
     "SweepInProgressError": errors.SweepInProgressError(pipeline="demo", sweep="s", pid=1),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
+    "UnknownSweepError": errors.UnknownSweepError(pipeline="demo", sweep="s"),
     "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
     "ProjectConflictError": errors.ProjectConflictError(
         path=Path("pyproject.toml"), reason="no nbmlops dependency", fix="add it"
@@ -106,7 +107,8 @@ CATEGORY = {
         "InvalidInputError",
     ),
     **dict.fromkeys(
-        ("UnknownStageError", "PipelineNotFoundError", "UnknownRunError"), "NotFoundError"
+        ("UnknownStageError", "PipelineNotFoundError", "UnknownRunError", "UnknownSweepError"),
+        "NotFoundError",
     ),
     **dict.fromkeys(
         (
@@ -151,6 +153,7 @@ STATUS_BEFORE_CATEGORIES = {
     if name
     not in (
         "NotFoundError",
+        "UnknownSweepError",
         "ConflictError",
         "ProjectConflictError",
         "SweepError",

@@ -196,3 +196,40 @@ class PipelinePanel:
             return str(link.get_attribute("href")).rstrip("/").rsplit("/", 1)[-1]
         span = row.locator("span.nbmlops-MlflowRun")
         return str(span.get_attribute("data-run-id")) if span.count() else None
+
+    # -- the Sweeps section ----------------------------------------------------------------------
+
+    def refresh_sweeps(self) -> None:
+        """Click Refresh and wait for a new answer about the sweeps."""
+        body = self.root.locator(".nbmlops-PipelinePanel-body")
+        before = int(body.get_attribute("data-sweep-loads") or 0)
+        self.root.locator('button[data-action="refresh"]').click()
+        self.page.wait_for_function(
+            "n => Number(document.querySelector("
+            "'#nbmlops-pipeline .nbmlops-PipelinePanel-body')?.dataset.sweepLoads) > n",
+            arg=before,
+            timeout=30_000,
+        )
+
+    def sweep(self, pipeline: str, sweep: str) -> Any:
+        return self.root.locator(f'.nbmlops-SweepRow[data-sweep="{pipeline}/{sweep}"]')
+
+    def sweep_counts(self, pipeline: str, sweep: str) -> str:
+        return str(self.sweep(pipeline, sweep).locator(".nbmlops-SweepRow-counts").inner_text())
+
+    def sweep_bar(self, pipeline: str, sweep: str) -> dict[str, str]:
+        """The bar's segments: name -> width."""
+        segments = self.sweep(pipeline, sweep).locator(".nbmlops-SweepBar-segment")
+        return {
+            str(segments.nth(i).get_attribute("data-segment")): str(
+                segments.nth(i).evaluate("e => e.style.width")
+            )
+            for i in range(segments.count())
+        }
+
+    def open_sweep(self, pipeline: str, sweep: str) -> None:
+        self.sweep(pipeline, sweep).locator('button[data-action="open-sweep"]').click()
+
+    def sweep_points(self, pipeline: str, sweep: str) -> Any:
+        """The rows of the points table a sweep without a summary page shows."""
+        return self.sweep(pipeline, sweep).locator(".nbmlops-SweepPoints tr[data-point]")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,91 @@ def test_load_stage_paths_then_run_all_by_hand(
     saved = json.loads(notebook.read_text())
     assert not [c for c in saved["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert saved["metadata"]["nbmlops"]["stage"] == "double"
+
+
+@pytest.mark.slow
+def test_the_pipeline_panel_lists_a_finished_sweep_and_opens_its_summary(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    """A sweep run from a terminal shows in the panel with its counts and bar; clicking it
+    opens its summary page in JupyterLab's HTML viewer; a sweep without a page shows its points
+    and the command that writes one; a sweep running is followed until it is done."""
+    from clinical import NBMLOPS, nbmlops_cli
+    from lab import JupyterLab, LabPage, launch_chromium
+    from lab_pipeline import PipelinePanel
+    from playwright.sync_api import expect, sync_playwright
+
+    root = make_project("load", "double")
+    done = nbmlops_cli(
+        root, "sweep", "notebooks", "--grid", "double.scale=1,3", "--name", "scales",
+        "--workers", "2", "--no-tracking",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    pipeline = json.loads(next((root / ".nbmlops" / "sweeps").glob("*/scales/sweep.json"))
+                          .read_text())["pipeline"]  # fmt: skip
+    summary = root / "build" / pipeline / "sweeps" / "scales" / "summary.html"
+    if not summary.is_file():  # the sweep writes it itself once nbmlops.sweep.summary landed
+        summary.write_text(
+            "<!doctype html><html><body><h1>Sweep scales</h1><table><tr><td>double.scale</td>"
+            "</tr></table></body></html>"
+        )
+    with JupyterLab(root, tmp_path / "lab") as lab, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = LabPage(browser.new_page(viewport={"width": 1400, "height": 1000}), lab)
+            page.page.goto(f"{lab.url}/lab?token={lab.token}")
+            page.page.wait_for_function(
+                "() => window.jupyterapp?.commands.hasCommand('nbmlops:open-pipeline')",
+                timeout=60_000,
+            )
+            page.page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+            panel = PipelinePanel(page).show("notebooks")
+            row = panel.sweep(pipeline, "scales")
+            expect(row).to_be_visible(timeout=30_000)
+            expect(row).to_have_attribute("data-running", "false")
+            assert panel.sweep_counts(pipeline, "scales") == "2 of 2 done"
+            assert panel.sweep_bar(pipeline, "scales") == {"succeeded": "100%"}
+            page.screenshot(panel.root, tmp_path / "sweeps-panel.png")
+
+            panel.open_sweep(pipeline, "scales")
+            tab = page.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="summary.html")
+            expect(tab).to_be_visible(timeout=30_000)
+            frame = page.page.frame_locator(".jp-HTMLViewer iframe")
+            expect(frame.locator("body")).to_contain_text("scales", timeout=30_000)
+
+            summary.unlink()  # a sweep whose page is not written yet
+            panel.refresh_sweeps()
+            expect(row).to_have_attribute("data-summary", "false")
+            panel.open_sweep(pipeline, "scales")
+            points = panel.sweep_points(pipeline, "scales")
+            expect(points).to_have_count(2, timeout=30_000)
+            expect(points.first).to_have_attribute("data-status", "succeeded")
+            expect(row.locator(".nbmlops-SweepPoints")).to_contain_text(
+                f"nbmlops sweep results scales --pipeline {pipeline} --html"
+            )
+            expect(row.locator(".nbmlops-SweepPoints")).to_contain_text("total")
+
+            # a sweep started from a terminal: seen running after a refresh, then followed
+            # without one until it is done
+            log = (tmp_path / "live.log").open("w")
+            live = subprocess.Popen(
+                [str(NBMLOPS), "sweep", "notebooks", "--grid", "double.scale=5,7,9", "--name",
+                 "live", "--workers", "1", "--no-tracking"],
+                cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                seen = panel.sweep(pipeline, "live")
+                while not (seen.count() and seen.get_attribute("data-running") == "true"):
+                    assert live.poll() is None, "the sweep ended before the panel saw it run"
+                    panel.refresh_sweeps()
+                expect(seen.locator(".nbmlops-SweepBar-segment")).not_to_have_count(0)
+                expect(seen).to_have_attribute("data-running", "false", timeout=180_000)
+                assert panel.sweep_counts(pipeline, "live") == "3 of 3 done"
+                assert live.wait(timeout=60) == 0, (tmp_path / "live.log").read_text()
+            finally:
+                if live.poll() is None:
+                    live.kill()
+                    live.wait()
+                log.close()
+        finally:
+            browser.close()

@@ -40,6 +40,7 @@ from conftest import FIXTURES, REPO
 from test_server import _json, _wait
 
 import nbmlops
+from nbmlops.sweep.state import PointStatus
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -92,6 +93,8 @@ def declared_values() -> dict[str, set[str]]:
         "run outcome": outcomes,
         # stage.parameter_types: the Python types a parameters cell's literal can have
         "parameter type": {"int", "float", "str", "bool", "list", "dict"},
+        # a point's status in its file (no sweep writes `skipped` yet)
+        "point status": _literals(PointStatus) - {"skipped"},
     }
 
 
@@ -108,6 +111,8 @@ def enum_values(answers: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
             seen["parameter type"].update(body["cell_types"].values())
         elif kind == "RunStarted":
             seen["run state"].add(body["status"])
+        elif kind == "Sweep":
+            seen["point status"].update(p["status"] for p in body["points"])
         runs = [body] if kind == "RunStatus" else []
         if kind == "RunList" and body["active"] is not None:
             runs.append(body["active"])
@@ -304,9 +309,11 @@ rows = json.load(open(upstream["cohort"]["cohort"]))
 json.dump({"C": C, "n": len(rows)}, open(product["model"], "w"))"""
 REPORT = """\
 import json, time
-time.sleep(nap)  # long enough to look at the run while it goes on
+from nbmlops import record
+time.sleep(nap)  # long enough to look at the run while it goes on (a sweep: < 0 fails)
 model = json.load(open(upstream["model"]["model"]))
-open(product["report"], "w").write(f"n={model['n']}")"""
+open(product["report"], "w").write(f"n={model['n']}")
+record("rows", model["n"])"""
 
 
 def write_project(root: Path) -> None:
@@ -350,8 +357,8 @@ def stage_dir(root: Path, stage: str) -> Path:
     return found
 
 
-async def _until(check: Any, what: str) -> None:
-    for _ in range(240):
+async def _until(check: Any, what: str, tries: int = 240) -> None:
+    for _ in range(tries):
         if await check():
             return
         await asyncio.sleep(0.25)
@@ -367,6 +374,44 @@ async def _run(answers: Answers, name: str, status: str) -> None:
     await answers.get(name, "RunStatus", f"runs/{started['id']}")
 
 
+async def _sweep(root: Path, *grid: str, name: str) -> asyncio.subprocess.Process:
+    """Start ``nbmlops sweep analysis`` over ``grid`` (one point at a time) as a user would."""
+    from clinical import NBMLOPS
+
+    argv = [a for g in grid for a in ("--grid", g)] + ["--name", name, "--workers", "1"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return await asyncio.create_subprocess_exec(
+        str(NBMLOPS), "sweep", FOLDER, *argv, cwd=root, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
+async def sweeps(answers: Answers) -> None:
+    """A finished sweep with a failed point (``time.sleep(-1)`` raises), then a sweep looked at
+    while its first point runs and its second waits; an unknown sweep."""
+    root, get = answers.root, answers.get
+    finished = await _sweep(root, "report.nap=-1,0", name="naps")
+    out, _ = await finished.communicate()
+    assert finished.returncode == 1, out.decode()  # a point failed
+    summary = root / "build" / FOLDER / "sweeps" / "naps" / "summary.html"
+    if not summary.is_file():  # the sweep writes it once nbmlops.sweep.summary has landed
+        summary.write_text("<!doctype html><title>naps</title>", "utf-8")
+    await get("sweeps-finished", "SweepList", "sweeps")
+    await get("sweep-finished", "Sweep", f"sweeps/{FOLDER}/naps")
+    running = await _sweep(root, "report.nap=4,5", name="long")
+
+    async def point_running() -> bool:
+        _, answer = await _json(answers.jp_fetch, "nbmlops", "sweeps", FOLDER, "long")
+        return answer.get("counts", {}).get("running") == 1
+
+    await _until(point_running, "the sweep `long` runs its first point", tries=720)
+    await get("sweeps-running", "SweepList", "sweeps")
+    await get("sweep-running", "Sweep", f"sweeps/{FOLDER}/long")
+    out, _ = await running.communicate()
+    assert running.returncode == 0, out.decode()
+    await get("error-unknown-sweep", "ErrorBody", f"sweeps/{FOLDER}/nosuch", 404)
+
+
 async def collect_answers(answers: Answers, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every route, in every state the frontend shows (see the module docstring)."""
     root, get, post = answers.root, answers.get, answers.post
@@ -378,6 +423,7 @@ async def collect_answers(answers: Answers, monkeypatch: pytest.MonkeyPatch) -> 
 
     # a clean project: nothing ran
     await pipeline("pipeline-never-run")
+    await get("sweeps-none", "SweepList", "sweeps")
     await get("runs-none", "RunList", "runs")
     shutil.copy(FIXTURES / "bad_metadata.ipynb", notebooks / "bad_metadata.ipynb")
     source = 'n = 5\nscale = 1.5\nlabel = "x"\nflag = True\ngrid = [1, 2]\nopts = {"a": 1}\nf = g()'
@@ -443,6 +489,7 @@ async def collect_answers(answers: Answers, monkeypatch: pytest.MonkeyPatch) -> 
     await pipeline("pipeline-mlflow-links")
     monkeypatch.delenv("NBMLOPS_MLFLOW_UI")
     await _run(answers, "run-up-to-date", "up_to_date")  # nothing to do
+    await sweeps(answers)
 
     # stale for every reason the pipeline view gives
     before = edit_notebook(cohort_nb, code=COHORT + "\n# edited")

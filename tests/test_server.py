@@ -28,6 +28,8 @@ ROUTES = [
     ("POST", "nbmlops/runs", "[]"),  # with the token: 400 (a bad body), never a started run
     ("GET", "nbmlops/runs", None),
     ("GET", "nbmlops/runs/20260101T000000Z-abcdef", None),
+    ("GET", "nbmlops/sweeps", None),
+    ("GET", "nbmlops/sweeps/demo/grid", None),
 ]
 
 
@@ -276,6 +278,7 @@ _STATUSES = {
     "ProjectConflictError": 409,
     "SweepError": 400,
     "SweepInProgressError": 409,
+    "UnknownSweepError": 404,
 }
 
 
@@ -561,3 +564,71 @@ async def test_stage_paths_gives_the_cell_for_a_run_by_hand(jp_fetch: Any, proje
     untagged = json.dumps({"path": "notebooks/nope.ipynb"})
     code, answer = await _json(jp_fetch, "nbmlops", "stage", "paths", method="POST", body=untagged)
     assert code == 400 and answer["error"] == "MalformedNotebookError", answer
+
+
+async def test_a_sweep_named_outside_the_sweeps_folder_is_not_found(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    sweep = jp_root_dir / ".nbmlops" / "sweeps" / "demo" / "grid"
+    sweep.mkdir(parents=True)
+    (sweep / "sweep.json").write_text(json.dumps({"points": [], "created_at": "2026"}))
+    (jp_root_dir / ".nbmlops" / "sweep.json").write_text("{}")  # what ../.. would reach
+    code, listed = await _json(jp_fetch, "nbmlops", "sweeps")
+    assert code == 200 and [s["sweep"] for s in listed["sweeps"]] == ["grid"]
+    for pipeline, name in (("..", "sweeps"), ("demo", ".."), ("..%2F..", "grid")):
+        code, answer = await _json(jp_fetch, "nbmlops", "sweeps", pipeline, name)
+        assert (code, answer["error"]) == (404, "UnknownSweepError"), (pipeline, name)
+
+
+def test_a_sweep_runs_while_its_holder_lives_and_a_changed_point_file_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """A killed sweep leaves its holder file and a point `running`: nothing runs, the point is
+    pending again (a rerun starts it). A rewritten point file is read again (the files are
+    cached by their stat)."""
+    import os
+    import subprocess
+    import sys
+
+    from nbmlops._core.atomic import write_text_atomic
+    from nbmlops._core.user import current_host
+    from nbmlops.server import sweeps as sweeps_module
+    from nbmlops.server.sweeps import sweep_view, sweeps_view
+
+    folder = tmp_path / ".nbmlops" / "sweeps" / "demo" / "grid"
+    (folder / "points").mkdir(parents=True)
+    points = [{"id": "aaaaaaaaaaaa", "overrides": {"t": {"s": 1}}},
+              {"id": "bbbbbbbbbbbb", "overrides": {"t": {"s": 2}}}]  # fmt: skip
+    (folder / "sweep.json").write_text(json.dumps({"points": points, "created_at": "2026"}))
+    point = folder / "points" / "aaaaaaaaaaaa.json"
+    write_text_atomic(point, json.dumps({"point": "aaaaaaaaaaaa", "status": "running"}))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    holder = {"pid": int(gone.stdout), "host": current_host(), "user": "u", "since": "2026"}
+    (folder / "sweep.lock.json").write_text(json.dumps(holder))
+
+    def counts() -> tuple[bool, dict[str, int]]:
+        [sweep] = sweeps_view(tmp_path)["sweeps"]
+        return sweep["running"], {k: v for k, v in sweep["counts"].items() if v}
+
+    assert counts() == (False, {"pending": 2})  # the killed sweep's leftovers
+    (folder / "sweep.lock.json").write_text(json.dumps(holder | {"pid": os.getpid()}))
+    assert counts() == (True, {"running": 1, "pending": 1})
+    done = {"point": "aaaaaaaaaaaa", "status": "succeeded", "error": None, "duration_s": 1.5,
+            "metrics": {"t.auc": 0.8, "t.note": "x"}}  # fmt: skip
+    write_text_atomic(point, json.dumps(done))
+    assert counts() == (True, {"succeeded": 1, "pending": 1})
+    [first, second] = sweep_view(tmp_path, "demo", "grid")["points"]
+    shutil.rmtree(folder)  # removed: not listed, and its files are not kept parsed
+    assert sweeps_view(tmp_path) == {"sweeps": []}
+    assert not [p for p in sweeps_module._parsed if p.startswith(str(folder))]
+    assert (first["status"], first["metrics"], first["duration_s"]) == (
+        "succeeded",
+        {"t.auc": 0.8},
+        1.5,
+    )
+    assert (second["status"], second["parameters"], second["log"]) == (
+        "pending",
+        {"t": {"s": 2}},
+        None,
+    )

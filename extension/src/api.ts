@@ -196,6 +196,74 @@ export interface RunList {
 }
 
 /**
+ * A sweep point's status (nbmlops/sweep/state.py). A point a killed sweep left `running` is
+ * answered `pending`: nothing runs it (`skipped` is not written by any sweep yet).
+ */
+export const POINT_STATUSES = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed'
+] as const;
+export type PointStatus = (typeof POINT_STATUSES)[number];
+
+/** Points of a sweep by status (nbmlops/server/sweeps.py). */
+export interface PointCounts {
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+}
+
+/** GET /nbmlops/sweeps's item: one sweep, read from its files on disk. */
+export interface SweepSummary {
+  pipeline: string;
+  sweep: string;
+  /** How many points the sweep has. */
+  total: number;
+  counts: PointCounts;
+  /** A process holds the sweep's lock now. */
+  running: boolean;
+  created_at: string | null;
+  /** When its last run ended (null: none has). */
+  finished_at: string | null;
+  /** The sweep's MLflow parent run (its last run's that had one). */
+  mlflow_run_id: string | null;
+  /** `build/<pipeline>/sweeps/<sweep>/summary.html`, relative to the root; null: absent. */
+  summary: string | null;
+}
+
+export interface SweepList {
+  sweeps: SweepSummary[];
+}
+
+/** One point of a sweep: its parameters and numeric metrics only (no error text). */
+export interface SweepPoint {
+  id: string;
+  /** Stage -> parameter -> value. */
+  parameters: { [stage: string]: { [param: string]: JSONValue } };
+  status: PointStatus;
+  started_at: string | null;
+  duration_s: number | null;
+  /** `<stage>.<scrap>` -> its value. */
+  metrics: { [name: string]: number };
+  failed_stage: string | null;
+  error_type: string | null;
+  mlflow_run_id: string | null;
+  /** The point's log, relative to the root. */
+  log: string | null;
+}
+
+/** GET /nbmlops/sweeps/<pipeline>/<sweep>'s answer. */
+export interface Sweep extends SweepSummary {
+  /** The swept parameters, as `stage.param`. */
+  swept: string[];
+  /** In the sweep's order. */
+  points: SweepPoint[];
+}
+
+/**
  * A 4xx answer: nbmlops's errors name their type and fields (nbmlops/server/handlers.py);
  * jupyter_server's own (a malformed body) carry `message` and `reason` only.
  */
@@ -222,6 +290,9 @@ export interface ErrorBody {
   line?: number;
   /** A body over the route's limit: the limit in bytes. */
   limit?: number;
+  /** A sweep that is unknown or running: its pipeline and name. */
+  pipeline?: string;
+  sweep?: string;
 }
 
 export class NbmlopsApiError extends Error {
@@ -335,4 +406,18 @@ export function listRuns(): Promise<RunList> {
 /** GET /nbmlops/runs/<id> — status, progress events and the log's tail. */
 export function getRun(id: string): Promise<RunStatus> {
   return request<RunStatus>(['runs', id]);
+}
+
+/** GET /nbmlops/sweeps — the project's sweeps with their points counted by status. */
+export function listSweeps(): Promise<SweepList> {
+  return request<SweepList>(['sweeps']);
+}
+
+/** GET /nbmlops/sweeps/<pipeline>/<sweep> — one sweep with its points. */
+export function getSweep(pipeline: string, sweep: string): Promise<Sweep> {
+  return request<Sweep>([
+    'sweeps',
+    encodeURIComponent(pipeline),
+    encodeURIComponent(sweep)
+  ]);
 }

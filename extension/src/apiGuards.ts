@@ -14,6 +14,8 @@ import {
   ErrorBody,
   Pipeline,
   PipelineStage,
+  POINT_STATUSES,
+  PointCounts,
   REASON_KINDS,
   RUN_OUTCOMES,
   RUN_STATES,
@@ -28,6 +30,10 @@ import {
   StageError,
   StagePaths,
   StaleReason,
+  Sweep,
+  SweepList,
+  SweepPoint,
+  SweepSummary,
   Validated
 } from './api';
 import { JSONValue, PARAM_TYPES, StageMetadata } from './metadata';
@@ -396,6 +402,49 @@ const runList = object<RunList>({
   holder: nullable(runHolder)
 });
 
+const pointCounts = object<PointCounts>({
+  pending: number,
+  running: number,
+  succeeded: number,
+  failed: number,
+  skipped: number
+});
+
+const sweepSummaryFields = {
+  pipeline: string,
+  sweep: string,
+  total: number,
+  counts: pointCounts,
+  running: boolean,
+  created_at: nullable(string),
+  finished_at: nullable(string),
+  mlflow_run_id: nullable(string),
+  summary: nullable(string)
+};
+
+const sweepList = object<SweepList>({
+  sweeps: arrayOf(object<SweepSummary>(sweepSummaryFields))
+});
+
+const sweepPoint = object<SweepPoint>({
+  id: string,
+  parameters: recordOf(recordOf(json)),
+  status: oneOf('PointStatus', POINT_STATUSES),
+  started_at: nullable(string),
+  duration_s: nullable(number),
+  metrics: recordOf(number),
+  failed_stage: nullable(string),
+  error_type: nullable(string),
+  mlflow_run_id: nullable(string),
+  log: nullable(string)
+});
+
+const sweep = object<Sweep>({
+  ...sweepSummaryFields,
+  swept: strings,
+  points: arrayOf(sweepPoint)
+});
+
 const errorBody = object<ErrorBody>({
   error: optional(string),
   message: string,
@@ -415,7 +464,9 @@ const errorBody = object<ErrorBody>({
   command: optional(string),
   cell_index: optional(number),
   line: optional(number),
-  limit: optional(number)
+  limit: optional(number),
+  pipeline: optional(string),
+  sweep: optional(string)
 });
 
 /** A guard for each answer type, by the type's name in api.ts. */
@@ -427,6 +478,8 @@ export const ANSWERS = {
   RunStarted: runStarted,
   RunStatus: runStatus,
   RunList: runList,
+  SweepList: sweepList,
+  Sweep: sweep,
   ErrorBody: errorBody
 };
 

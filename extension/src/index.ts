@@ -22,6 +22,7 @@ import { PipelineController } from './controller';
 import { pipelineIcon } from './icons';
 import { createPipelinePanel } from './panel';
 import { openStageForm } from './stageForm';
+import { SweepsController } from './sweepsController';
 
 class StageButton implements DocumentRegistry.IWidgetExtension<
   NotebookPanel,
@@ -77,15 +78,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ) => {
     const controller = new PipelineController(window.localStorage);
+    const sweeps = new SweepsController();
     registerCommands(app, tracker, controller, palette);
     app.docRegistry.addWidgetExtension(
       'Notebook',
       new StageButton(app, controller)
     );
-    app.shell.add(createPipelinePanel(app, controller), 'left', { rank: 150 });
+    app.shell.add(createPipelinePanel(app, controller, sweeps), 'left', {
+      rank: 150
+    });
     void app.restored.then(async () => {
       await controller.refresh();
       await controller.attach();
+      await sweeps.refresh();
     });
   }
 };

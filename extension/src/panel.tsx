@@ -7,14 +7,17 @@ import { PANEL_ID } from './commands';
 import { PipelinePanel } from './components/PipelinePanel';
 import type { PipelineController } from './controller';
 import { pipelineIcon } from './icons';
+import type { SweepsController } from './sweepsController';
 
 export function createPipelinePanel(
   app: JupyterFrontEnd,
-  controller: PipelineController
+  controller: PipelineController,
+  sweeps: SweepsController
 ): ReactWidget {
   const widget = ReactWidget.create(
     <PipelinePanel
       controller={controller}
+      sweeps={sweeps}
       actions={{
         openNotebook: path =>
           void app.commands.execute('docmanager:open', { path })
@@ -25,6 +28,9 @@ export function createPipelinePanel(
   widget.addClass('nbmlops-PipelinePanel');
   widget.title.icon = pipelineIcon;
   widget.title.caption = 'nbmlops Pipeline';
-  widget.disposed.connect(() => controller.dispose());
+  widget.disposed.connect(() => {
+    controller.dispose();
+    sweeps.dispose();
+  });
   return widget;
 }

@@ -51,6 +51,7 @@ describe('the server answers what api.ts says', () => {
     expect(met).toEqual(listed);
     expect(Object.keys(listed).sort()).toEqual([
       'ParamType',
+      'PointStatus',
       'ReasonKind',
       'RunEvent.kind',
       'RunOutcome',

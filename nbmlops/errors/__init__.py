@@ -37,7 +37,8 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     ├── NotFoundError [404]            something named does not exist
     │   ├── UnknownStageError          a selected stage does not exist           (stage)
     │   ├── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
-    │   └── UnknownRunError            no such run was started from this server  (handle)
+    │   ├── UnknownRunError            no such run was started from this server  (handle)
+    │   └── UnknownSweepError          no sweep of that name in the project      (pipeline, sweep)
     ├── ConflictError [409]            the request contradicts the project as it stands
     │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
     │   ├── DuplicateProductError      two stages write one product path         (path, stages)
@@ -150,6 +151,7 @@ from nbmlops.errors.runs import (
     SweepError,
     SweepInProgressError,
     UnknownRunError,
+    UnknownSweepError,
     UpstreamProductsMissingError,
 )
 
@@ -201,6 +203,7 @@ __all__ = [
     "TrackingError",
     "UnknownRunError",
     "UnknownStageError",
+    "UnknownSweepError",
     "UnknownUpstreamError",
     "UpstreamProductsMissingError",
     "category_of",

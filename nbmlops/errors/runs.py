@@ -27,6 +27,7 @@ __all__ = [
     "SweepError",
     "SweepInProgressError",
     "UnknownRunError",
+    "UnknownSweepError",
     "UpstreamProductsMissingError",
 ]
 
@@ -218,6 +219,18 @@ class SweepError(InvalidInputError):
         super().__init__(message, argument=argument)
         self.sweep = sweep
         self.point = point
+
+
+class UnknownSweepError(NotFoundError):
+    """No sweep of that name in the project (``.nbmlops/sweeps/<pipeline>/<sweep>/sweep.json``)."""
+
+    def __init__(self, *, pipeline: str, sweep: str) -> None:
+        super().__init__(
+            f"no sweep '{sweep}' of pipeline '{pipeline}' in this project; `nbmlops sweep` "
+            "starts one (GET /nbmlops/sweeps lists those there are)"
+        )
+        self.pipeline = pipeline
+        self.sweep = sweep
 
 
 class SweepInProgressError(ConflictError):

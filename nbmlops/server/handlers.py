@@ -20,6 +20,10 @@
                                              "force": b}``: start a run in a background process
 ``GET  /nbmlops/runs``                       the run in progress (or null), the runs started here
 ``GET  /nbmlops/runs/<id>``                  its status, progress events and the log's tail
+``GET  /nbmlops/sweeps``                     the project's sweeps: points counted by status,
+                                             running now or not, the summary page
+``GET  /nbmlops/sweeps/<pipeline>/<sweep>``  one sweep with its points (parameters, status,
+                                             duration, numeric metrics)
 
 Paths are relative to the server's root directory and may not leave it. Bodies are JSON objects
 with the fields above and their JSON types only (anything else is a 400), at most ``body_limit``
@@ -48,6 +52,7 @@ from nbmlops.server.runs import BackgroundRuns
 __all__ = ["routes"]
 
 _FIELDS = ("stage", "path", "param", "field", "upstream", "cycle", "kernel", "handle", "argument")
+_SWEEP_FIELDS = ("pipeline", "sweep")  # SweepInProgressError's, UnknownSweepError's
 _HOLDER_FIELDS = ("pid", "host", "user", "since", "command")  # RunInProgressError: who runs
 _FIELDS_OF_CELLS = ("cell_index", "line")  # a ParameterReassignedError's
 _T = TypeVar("_T")
@@ -114,7 +119,7 @@ class NbmlopsHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, NbmlopsError):
             body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
-            for name in (*_FIELDS, *_HOLDER_FIELDS, *_FIELDS_OF_CELLS):
+            for name in (*_FIELDS, *_SWEEP_FIELDS, *_HOLDER_FIELDS, *_FIELDS_OF_CELLS):
                 value = getattr(exc, name, None)
                 if value is not None:
                     body[name] = value if isinstance(value, str | int | list) else str(value)
@@ -289,6 +294,22 @@ class RunHandler(NbmlopsHandler):
         self.finish(await self._off_loop(_runs(self).status, handle))
 
 
+class SweepsHandler(NbmlopsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from nbmlops.server.sweeps import sweeps_view
+
+        self.finish(await self._off_loop(sweeps_view, self._root()))
+
+
+class SweepHandler(NbmlopsHandler):
+    @tornado.web.authenticated
+    async def get(self, pipeline: str, sweep: str) -> None:
+        from nbmlops.server.sweeps import sweep_view
+
+        self.finish(await self._off_loop(sweep_view, self._root(), pipeline, sweep))
+
+
 def _runs(handler: NbmlopsHandler) -> BackgroundRuns:
     runs: BackgroundRuns = handler.settings.setdefault(
         "nbmlops_runs", BackgroundRuns(handler._root())
@@ -305,4 +326,6 @@ def routes(base_url: str) -> list[tuple[str, type[NbmlopsHandler]]]:
         (url_path_join(base_url, "nbmlops", "stage", "paths"), StagePathsHandler),
         (url_path_join(base_url, "nbmlops", "runs"), RunsHandler),
         (url_path_join(base_url, "nbmlops", "runs", f"({RUN_ID_PATTERN})"), RunHandler),
+        (url_path_join(base_url, "nbmlops", "sweeps"), SweepsHandler),
+        (url_path_join(base_url, "nbmlops", "sweeps", "([^/]+)", "([^/]+)"), SweepHandler),
     ]

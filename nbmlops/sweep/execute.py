@@ -249,7 +249,8 @@ def run_sweep(
             recorder.close(status=run.status_text, counts=run.counts, finished_at=finished,
                            summary=summary.path if summary else None)  # fmt: skip
             ended = {"run_id": run.run_id, "started_at": run.started, "finished_at": finished,
-                     "status": run.status_text, "counts": run.counts}  # fmt: skip
+                     "status": run.status_text, "counts": run.counts,
+                     "mlflow_run_id": recorder.mlflow_run_id}  # fmt: skip
             runs = [*(existing or {}).get("runs", []), ended]
             write_sweep(spec.root, spec.name, sweep.name, {**written, "runs": runs})
         return SweepOutcome(

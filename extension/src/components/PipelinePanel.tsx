@@ -1,27 +1,42 @@
 import React, { useEffect, useState, useSyncExternalStore } from 'react';
 
+import type { SweepSummary } from '../api';
 import type { PipelineController } from '../controller';
+import type { SweepsController } from '../sweepsController';
 import { DagView } from './DagView';
 import { ErrorBox } from './ErrorBox';
 import { Legend } from './Legend';
 import { RunProgressView } from './RunProgressView';
 import { StageRow } from './StageRow';
+import { SweepList } from './SweepList';
 
 export interface PanelActions {
+  /** Open a file of the server's root in JupyterLab (a notebook, a sweep's summary page). */
   openNotebook: (path: string) => void;
 }
 
 interface Props {
   controller: PipelineController;
+  sweeps: SweepsController;
   actions: PanelActions;
 }
 
 /** The left sidebar's Pipeline panel: folder, run buttons, the DAG, progress, one row per stage. */
-export function PipelinePanel({ controller, actions }: Props): JSX.Element {
+export function PipelinePanel({
+  controller,
+  sweeps,
+  actions
+}: Props): JSX.Element {
   const state = useSyncExternalStore(
     listener => controller.subscribe(listener),
     () => controller.state
   );
+  const swept = useSyncExternalStore(
+    listener => sweeps.subscribe(listener),
+    () => sweeps.state
+  );
+  const openSweep = (sweep: SweepSummary): void =>
+    void sweeps.open(sweep, actions.openNotebook);
   const [folder, setFolder] = useState(state.folder);
   const [selected, setSelected] = useState<string | null>(null);
   useEffect(() => setFolder(state.folder), [state.folder]);
@@ -30,12 +45,14 @@ export function PipelinePanel({ controller, actions }: Props): JSX.Element {
   const submitFolder = (): void => {
     controller.setFolder(folder.trim() || 'notebooks');
     void controller.refresh();
+    void sweeps.refresh();
   };
   return (
     <div
       className="nbmlops-PipelinePanel-body"
       data-loading={String(state.loading)}
       data-loads={state.loads}
+      data-sweep-loads={swept.loads}
     >
       <form
         className="nbmlops-PipelinePanel-toolbar"
@@ -125,6 +142,14 @@ export function PipelinePanel({ controller, actions }: Props): JSX.Element {
           </ul>
         </>
       )}
+      {swept.error && <ErrorBox message={swept.error} />}
+      <SweepList
+        sweeps={swept.sweeps}
+        shown={swept.shown}
+        points={swept.points}
+        onOpen={openSweep}
+        onOpenFile={actions.openNotebook}
+      />
     </div>
   );
 }
