@@ -405,6 +405,8 @@ def test_points_still_run_when_the_tracking_server_is_down_and_replay_records_th
     runs = {p["mlflow_run_id"]: client.get_run(p["mlflow_run_id"]) for p in points.values()}
     [sweep_run] = {r.data.tags["mlflow.parentRunId"] for r in runs.values()}
     assert client.get_run(sweep_run).data.tags["nbmlops.kind"] == "sweep"
+    definition = json.loads((root / ".nbmlops/sweeps/analysis/down/sweep.json").read_text())
+    assert [r["mlflow_run_id"] for r in definition["runs"]] == [sweep_run]  # the panel's link
     assert all(r.info.status == "FINISHED" and "model.auroc" in r.data.metrics
                for r in runs.values())  # fmt: skip
     assert len(_ledger(root, "sweep_point_replayed")) == 2

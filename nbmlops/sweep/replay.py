@@ -9,9 +9,10 @@ half-way: :meth:`~nbmlops.records.tracking.MlflowRecorder.start`), its stages, i
 (MLflow ids, ``tracking_problem`` cleared, a note keeping the old problem) and the ledger gets a
 ``sweep_point_replayed`` entry, so a second replay does nothing. It holds the sweep's lock.
 
-A sweep run that replay records points under gets the summary page (``summary.html``,
-:mod:`nbmlops.sweep.summary`) too: when the store was down for the points it was down for the
-page. The page on disk is logged as it is (written with a default metric when missing).
+``sweep.json`` then names the sweep's MLflow run. A sweep run that replay records points under
+gets the summary page (``summary.html``, :mod:`nbmlops.sweep.summary`) too: when the store was
+down for the points it was down for the page. The page on disk is logged as it is (written with
+a default metric when missing).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from typing import Any
 from nbmlops.records import ledger
 from nbmlops.records.model import RunRecord
 from nbmlops.records.scraps import split_scraps
-from nbmlops.sweep.state import hold_sweep_lock, read_points, read_sweep, write_point
+from nbmlops.sweep.state import (
+    hold_sweep_lock,
+    read_points,
+    read_sweep,
+    write_point,
+    write_sweep,
+)
 from nbmlops.sweep.summary import summary_path, write_summary
 
 __all__ = ["replay_sweep"]
@@ -94,8 +101,22 @@ def replay_sweep(root: Path, pipeline: str, sweep: str) -> list[dict[str, Any]]:
             )  # fmt: skip
             done.append(data)
         if done:
+            _note_sweep_runs(root, pipeline, sweep, parents)
             _attach_summary(root, pipeline, sweep, [r for k, r in sweep_runs.items() if parents[k]])
     return done
+
+
+def _note_sweep_runs(root: Path, pipeline: str, sweep: str, parents: dict[str, str | None]) -> None:
+    """``sweep.json``'s runs learn the MLflow run replay made or adopted for them (the panel and
+    ``sweep results`` read it there); a run that already names one keeps it."""
+    definition = read_sweep(root, pipeline, sweep)
+    if not definition:
+        return
+    runs = [
+        {**run, "mlflow_run_id": run.get("mlflow_run_id") or parents.get(str(run.get("run_id")))}
+        for run in definition.get("runs") or []
+    ]
+    write_sweep(root, pipeline, sweep, {**definition, "runs": runs})
 
 
 def _attach_summary(root: Path, pipeline: str, sweep: str, recorders: list[Any]) -> None:
