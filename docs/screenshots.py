@@ -5,7 +5,8 @@ review notebook, and the summary page of a real sweep of its training stage.
     make demo && .venv/bin/python docs/screenshots.py [pipeline] [review] [sweep]
 
 Writes docs/img/pipeline-*.png, docs/img/stage-form.png, docs/img/review-<tab>.png and
-docs/img/sweep-summary.png (all of them when no name is given). The demo must have run. The panel
+docs/img/sweep-summary.png (all of them when no name is given). The demo must have run. The sweep
+comes first, so the panel pictures show it in their Sweeps section. The panel
 reruns the whole pipeline (forced) for the progress picture; that run is the one the review
 pictures show. The sweep (`nbmlops sweep demo`, SWEEP_ARGS) runs its points, or finds them
 finished, and writes its summary page; the page is shown as a browser shows a file, scripts off
@@ -135,7 +136,7 @@ def sweep() -> None:
 
 
 def main(names: list[str]) -> None:
-    steps = {"pipeline": pipeline, "review": review, "sweep": sweep}
+    steps = {"sweep": sweep, "pipeline": pipeline, "review": review}  # the panel lists the sweep
     unknown = sorted(set(names) - set(steps))
     if unknown:
         raise SystemExit(f"unknown screenshot(s) {unknown}; choose from {sorted(steps)}")
