@@ -173,3 +173,27 @@ def test_a_worker_killed_mid_point_fails_that_point_and_the_others_finish(
     assert entry["data"]["status"] == "failed"
     for w in cluster.workers:  # the nanny restarted the killed worker: the cluster is whole
         wait_registered(w, before[w.log] + (1 if w.process.pid == nanny else 0))
+
+
+def test_a_worker_that_cannot_see_the_project_folder_fails_the_point_naming_it(
+    tmp_path: Path,
+) -> None:
+    """What a worker does (``run_task``, called here as Dask calls it) when the parent's project
+    path is not there for it: a worker on another machine without the shared filesystem."""
+    from nbmlops.sweep.dask_executor import PointTask, run_task
+    from nbmlops.sweep.execute import plan_sweep
+
+    root = _project(tmp_path / "study")
+    sweep = plan_sweep("analysis", grid=["model.seed=1"], name="away", root=root)
+    root.rename(tmp_path / "elsewhere")  # the path the parent sent is not a folder here
+    [point] = sweep.points
+    task = PointTask(sweep=sweep, point=point, params={"model": {"seed": 1}}, locks={},
+                     allow_env_mismatch=False, token="run-1", more=False)  # noqa: S106  # fmt: skip
+    outcome = run_task(task)
+    assert outcome.status == "failed" and outcome.error is not None
+    assert outcome.error["error"] == "ProjectNotVisibleError"
+    assert outcome.error["path"] == str(root)
+    message = " ".join(str(outcome.error["message"]).split())
+    assert f"cannot see the project folder {root}" in message
+    assert "shared filesystem" in message and "--retry-failed" in message
+    assert not root.exists()  # nothing made at the parent's path
