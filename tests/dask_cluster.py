@@ -44,6 +44,7 @@ class Worker:
 @dataclass(frozen=True)
 class Cluster:
     address: str  # tcp://127.0.0.1:PORT
+    scheduler: subprocess.Popen[bytes]
     workers: tuple[Worker, ...]
     folder: Path
 
@@ -122,4 +123,4 @@ def dask_cluster(folder: Path, *, workers: int = 2) -> Iterator[Cluster]:
             started.append(Worker(process=process, log=log))
         for worker in started:
             wait_registered(worker, 1)
-        yield Cluster(address=address, workers=tuple(started), folder=folder)
+        yield Cluster(address=address, scheduler=scheduler, workers=tuple(started), folder=folder)

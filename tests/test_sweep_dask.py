@@ -94,7 +94,8 @@ def test_an_unreachable_scheduler_fails_in_seconds_naming_it_and_nothing_is_writ
     assert done.returncode == 2, _out(done)
     text = " ".join(done.stdout.split())
     assert f"cannot use the Dask scheduler at {address}: no answer within 5 s" in text
-    assert f"`dask worker {address}`" in text and "Nothing ran" in text
+    assert "nothing ran and the sweep's points are as they were" in text
+    assert f"`dask worker {address}`" in text
     assert took < 60, took  # the connect timeout, not distributed's 30 s nor a hang
     assert not (root / "build").exists()  # not even the shared stage ran
     assert not (root / ".nbmlops" / "sweeps").exists()
@@ -197,3 +198,61 @@ def test_a_worker_that_cannot_see_the_project_folder_fails_the_point_naming_it(
     assert f"cannot see the project folder {root}" in message
     assert "shared filesystem" in message and "--retry-failed" in message
     assert not root.exists()  # nothing made at the parent's path
+
+
+def test_a_scheduler_without_workers_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    root = _project(tmp_path / "study")
+    with dask_cluster(tmp_path / "cluster", workers=0) as empty:
+        done = nbmlops_cli(root, "sweep", "analysis", "--grid", "model.seed=1", "--name", "e",
+                           "--executor", "dask", "--scheduler", empty.address)  # fmt: skip
+    assert done.returncode == 2, _out(done)
+    text = " ".join(done.stdout.split())
+    assert f"cannot use the Dask scheduler at {empty.address}: it has no workers" in text
+    assert not (root / "build").exists() and not (root / ".nbmlops" / "sweeps").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (("--scheduler", "tcp://127.0.0.1:8786"), "use it with --executor dask"),
+        (("--executor", "dask", "--workers", "2"), "as many points as its workers have threads"),
+        (("--executor", "dask"), "--executor dask needs the scheduler's address"),
+    ],
+)
+def test_options_of_the_other_executor_are_refused(
+    tmp_path: Path, options: tuple[str, ...], says: str
+) -> None:
+    root = _project(tmp_path / "study")
+    done = nbmlops_cli(root, "sweep", "analysis", "--grid", "model.seed=1", *options)
+    assert done.returncode == 2, _out(done)
+    assert says in " ".join(done.stdout.split())
+    assert not (root / "build").exists() and not (root / ".nbmlops" / "sweeps").exists()
+
+
+def test_a_scheduler_lost_mid_sweep_fails_the_running_point_and_leaves_the_rest_pending(
+    tmp_path: Path,
+) -> None:
+    root = _project(tmp_path / "study")
+    hold = tmp_path / "hold"
+    hold.write_text("held")
+    with dask_cluster(tmp_path / "cluster", workers=1) as one:
+        sweep = _start(
+            root, "sweep", "analysis", "--grid", "model.seed=1..3", "--grid", f"model.hold={hold}",
+            "--grid", "model.hold_seed=1", "--name", "lost", *_on_dask(one),
+        )  # fmt: skip
+        _wait_for(Path(f"{hold}.pid"), sweep)  # point seed=1 runs; the others wait their turn
+        one.scheduler.kill()
+        out, err = sweep.communicate(timeout=300)
+        hold.unlink()
+    assert sweep.returncode == 2, out + err
+    text = " ".join(out.split())
+    assert f"cannot use the Dask scheduler at {one.address}: the connection was lost" in text
+    assert "2 point(s) not started stay pending" in text
+    points = _by_seed(_points(root, "lost"))
+    assert sorted(points) == [1]  # seeds 2 and 3 never started: no point file, pending
+    assert points[1]["status"] == "failed"
+    assert "lost the connection to the scheduler" in points[1]["error"]["message"]
+    again = nbmlops_cli(root, "sweep", "analysis", "--grid", "model.seed=1..3", "--grid",
+                        f"model.hold={hold}", "--grid", "model.hold_seed=1", "--name", "lost",
+                        "--dry-run")  # fmt: skip
+    assert "to run now: 2, finished: 0, failed: 1" in again.stdout, _out(again)

@@ -257,15 +257,14 @@ class SweepInProgressError(ConflictError):
 
 class ClusterUnreachableError(ServiceError):
     """The Dask scheduler of ``nbmlops sweep --executor dask`` cannot be used (``address``):
-    nothing answered within the connect timeout, or it has no workers. Nothing ran and nothing
-    was recorded; the sweep's points stay as they were."""
+    nothing answered within the connect timeout, or it has no workers (then nothing ran and
+    nothing was recorded), or the connection was lost mid-sweep (``detail`` says which)."""
 
     def __init__(self, *, address: str, detail: str) -> None:
         super().__init__(
             f"cannot use the Dask scheduler at {address}: {detail}. Start it (`dask scheduler`) "
             f"and its workers (`dask worker {address}`) where the project folder is visible, or "
-            "give the address it listens on with --scheduler tcp://HOST:8786. Nothing ran; the "
-            "sweep's points are as they were."
+            "give the address it listens on with --scheduler tcp://HOST:8786."
         )
         self.address = address
         self.detail = detail

@@ -68,6 +68,8 @@ CONNECT_TIMEOUT_S = 5.0
 """How long the parent waits for the scheduler to answer (a cluster that answers at all does so
 in well under a second; distributed's own default, 30 s, would make a typo feel like a hang)."""
 
+_NOTHING = "nothing ran and the sweep's points are as they were"
+
 ATTEMPT = ".dask-attempt.json"
 """In a point's folder while a worker runs it: which worker, since when (removed when it ends)."""
 
@@ -113,11 +115,13 @@ class DaskExecutor(SweepExecutor):
         except (OSError, TimeoutError, ValueError) as exc:
             raise ClusterUnreachableError(
                 address=self.scheduler,
-                detail=f"no answer within {self.connect_timeout:g} s ({exc})",
+                detail=f"no answer within {self.connect_timeout:g} s ({exc}); {_NOTHING}",
             ) from None
         if not _threads(client):
             client.close()
-            raise ClusterUnreachableError(address=self.scheduler, detail="it has no workers")
+            raise ClusterUnreachableError(
+                address=self.scheduler, detail=f"it has no workers; {_NOTHING}"
+            )
         self._client = client
         return self
 
@@ -149,7 +153,9 @@ class DaskExecutor(SweepExecutor):
         finished = as_completed(loop=client.loop)
 
         def submit() -> None:
-            while waiting and not stop.is_set() and len(flying) < max(1, _threads(client)):
+            while waiting and not stop.is_set() and client.status == "running":
+                if len(flying) >= max(1, _threads(client)):
+                    return
                 point = waiting.popleft()
                 on_start(point)
                 task = PointTask(
@@ -167,6 +173,13 @@ class DaskExecutor(SweepExecutor):
                 point = flying.pop(future)
                 on_done(self._outcome(sweep, point, future))
                 submit()
+            if waiting and not stop.is_set():  # the client gave up on the scheduler
+                raise ClusterUnreachableError(
+                    address=self.scheduler,
+                    detail=f"the connection was lost mid-sweep; {len(waiting)} point(s) not "
+                    "started stay pending and the points it was running failed (run the sweep "
+                    "again to resume, with --retry-failed for those)",
+                )
         finally:
             for future in flying:
                 future.cancel()
