@@ -1,6 +1,7 @@
 """``run_sweep``: the shared stages once, then every point not yet finished, recorded as they end.
 
-A sweep goes: define and type-check every point (:func:`plan_sweep`, before any kernel) -> take
+A sweep goes: define and type-check every point (:func:`plan_sweep`, before any kernel) ->
+connect the executor (a Dask scheduler that does not answer stops the sweep here) -> take
 the sweep's lock (a second sweep of that name is refused) -> check the sweep is the one on disk
 (same points) -> run the shared stages as a normal run of those stages
 (:func:`~nbmlops.run.execute.run_pipeline` with ``stages=``; up-to-date ones are skipped) -> run
