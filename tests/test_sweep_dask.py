@@ -129,6 +129,17 @@ def test_a_lock_the_workers_environment_does_not_match_fails_every_point_listing
     entries = _ledger(root, "sweep_point_finished")
     assert sorted(e["data"]["status"] for e in entries) == ["failed", "failed"]
 
+    anyway = nbmlops_cli(
+        root, "sweep", "analysis", "--grid", "cohort.min_age=30,60", "--name", "env",
+        "--retry-failed", "--allow-env-mismatch", *_on_dask(cluster),
+    )  # fmt: skip
+    assert anyway.returncode == 0, _out(anyway)  # asked for: run, and the log says so
+    for point in _points(root, "env").values():
+        assert point["status"] == "succeeded"
+        log = (Path(point["folder"]) / "point.log").read_text()
+        assert "run anyway (--allow-env-mismatch)" in log
+        assert "toolz: installed 1.2.0, locked 0.12.1" in log
+
 
 def _parent(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

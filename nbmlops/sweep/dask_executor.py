@@ -258,8 +258,11 @@ def run_task(task: PointTask) -> PointOutcome:
         mismatch = _environment_problem(task, where)
         if mismatch is not None:
             stage, differs = mismatch
-            append_log(folder, f"point {point.id}: not run: {differs['message']}")
-            return failed_outcome(sweep, point, differs, stage=stage)
+            if not task.allow_env_mismatch:
+                append_log(folder, f"point {point.id}: not run: {differs['message']}")
+                return failed_outcome(sweep, point, differs, stage=stage)
+            append_log(folder, f"point {point.id}: run anyway (--allow-env-mismatch): "
+                       f"{differs['message']}")  # fmt: skip
         return run_point(sweep, point, params=task.params, pool=_pool(task))
     except Exception as exc:  # a bug or a full disk: the point fails, the worker goes on
         known = exc.to_dict() if isinstance(exc, NbmlopsError) else None
@@ -327,7 +330,7 @@ def _environment_problem(task: PointTask, where: _Where) -> tuple[str, dict[str,
             )
         else:
             differences = check_environment(kernel=stage.kernel, lock=lock).differences
-        if differences and not task.allow_env_mismatch:
+        if differences:
             error = EnvironmentMismatchError(
                 kernel=stage.kernel, lock=lock, differences=differences
             )
