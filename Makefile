@@ -93,6 +93,8 @@ test: setup system-deps lint typecheck ext-test
 bench: setup
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_review.py
+	$(BIN)/python bench/bench_sweep.py
+	$(BIN)/python bench/bench_sweep_demo.py
 
 ui: setup
 	$(BIN)/nbmlops ui

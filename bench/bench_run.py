@@ -169,23 +169,33 @@ def clean(project: Path) -> None:
 # -- the floor: the same code as plain scripts ---------------------------------------------------
 
 
-def write_floor_scripts(project: Path) -> list[tuple[Path, Path]]:
+def write_floor_scripts(
+    project: Path,
+    *,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    stages: Sequence[str] | None = None,
+    folder: str = "floor",
+) -> list[tuple[Path, Path]]:
     """One script per stage, in run order, with the values nbmlops would inject; (script, cwd).
 
     Paths are the products' final places, ``build/<pipeline>/<stage>/<file>`` (where Ploomber
     writes them and where nbmlops moves them after a stage succeeds), and each script runs in
-    the notebook's folder, as the stage's kernel does.
+    the notebook's folder, as the stage's kernel does. ``overrides`` (``{stage: {param: value}}``)
+    replace parameter defaults, ``stages`` keeps only those stages, ``folder`` is where under
+    ``project`` the scripts go.
     """
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # as the CLI does
     from nbmlops.authoring.pipeline import load_pipeline
 
     spec, _ = load_pipeline(PIPELINE, root=project)
-    out = project / "floor"
-    out.mkdir()
+    out = project / folder
+    out.mkdir(parents=True)
     scripts = []
     for stage in spec.stages:
+        if stages is not None and stage.name not in stages:
+            continue
         stage_dir = spec.stage_dir(stage.name)
-        injected: dict[str, Any] = dict(stage.params)
+        injected: dict[str, Any] = {**stage.params, **(overrides or {}).get(stage.name, {})}
         injected["product"] = {
             "nb": str(stage_dir / f"{stage.name}.ipynb"),
             **{k: str(stage_dir / v) for k, v in stage.products.items()},

@@ -1,17 +1,21 @@
 """Screenshots for the README, taken from the real thing in JupyterLab in headless Chromium (the
-browser-test harness of tests/lab.py): the demo project's Pipeline panel and Stage form, and its
-review notebook.
+browser-test harness of tests/lab.py): the demo project's Pipeline panel and Stage form, its
+review notebook, and the summary page of a real sweep of its training stage.
 
-    make demo && .venv/bin/python docs/screenshots.py
+    make demo && .venv/bin/python docs/screenshots.py [pipeline] [review] [sweep]
 
-Writes docs/img/pipeline-*.png, docs/img/stage-form.png and docs/img/review-<tab>.png. The demo
-must have run. The panel reruns the whole pipeline (forced) for the progress picture; that run is
-the one the review pictures show.
+Writes docs/img/pipeline-*.png, docs/img/stage-form.png, docs/img/review-<tab>.png and
+docs/img/sweep-summary.png (all of them when no name is given). The demo must have run. The panel
+reruns the whole pipeline (forced) for the progress picture; that run is the one the review
+pictures show. The sweep (`nbmlops sweep demo`, SWEEP_ARGS) runs its points, or finds them
+finished, and writes its summary page; the page is shown as a browser shows a file, scripts off
+(it has none).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +35,8 @@ TABS = {"Summary": "summary", "Fairness": "fairness", "Explanations": "explain",
 
 
 OUT = REPO / "docs" / "img"
+SWEEP_ARGS = ["--grid", "train.model=logistic,gradient_boosting", "--grid", "train.seed=1..4",
+              "--stage", "train", "--stage", "evaluate", "--name", "models"]  # fmt: skip
 
 
 def _shot(page: LabPage, name: str, clip: dict[str, float] | None = None) -> None:
@@ -105,10 +111,38 @@ def review() -> None:
             _shot(page, f"review-{name}.png", clip)
 
 
-def main() -> None:
-    pipeline()
-    review()
+def sweep() -> None:
+    """The demo's training grid (2 models x 4 seeds, train and evaluate per point) and its
+    summary page: a heatmap of evaluate.auroc and the table of points (the page as a browser
+    shows it, its wide table scrolled to the left)."""
+    nbmlops = Path(sys.executable).parent / "nbmlops"
+    subprocess.run([str(nbmlops), "sweep", "demo", *SWEEP_ARGS, "--metric", "evaluate.auroc"],
+                   cwd=REPO, check=True)  # fmt: skip
+    page = REPO / "build" / "demo" / "sweeps" / "models" / "summary.html"
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            context = browser.new_context(
+                java_script_enabled=False, viewport={"width": 1100, "height": 800}
+            )
+            view = context.new_page()
+            view.goto(page.as_uri())
+            view.wait_for_timeout(500)
+            view.screenshot(path=str(OUT / "sweep-summary.png"), full_page=True)
+            print(f"wrote {OUT / 'sweep-summary.png'}")  # noqa: T201
+        finally:
+            browser.close()
+
+
+def main(names: list[str]) -> None:
+    steps = {"pipeline": pipeline, "review": review, "sweep": sweep}
+    unknown = sorted(set(names) - set(steps))
+    if unknown:
+        raise SystemExit(f"unknown screenshot(s) {unknown}; choose from {sorted(steps)}")
+    for name, step in steps.items():
+        if not names or name in names:
+            step()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

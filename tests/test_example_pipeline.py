@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, any_of
 
 from nbmlops.demo.datasets import IDENTIFIER_COLUMNS, synthetic_patients
 from nbmlops.privacy.phi import scan_text
@@ -102,7 +102,9 @@ def test_example_pipeline_runs_end_to_end_and_logs_no_identifiers(tmp_path: Path
     assert sources <= {""}, sources  # nothing loaded from a CDN
 
     # no identifier from the extract anywhere it could leave the machine
-    identifiers = _identifier_values()
+    values = _identifier_values()
+    identifiers = any_of(values)
+    assert all(identifiers.search(f"<td>{v}</td>") for v in list(values)[:50])  # it finds them
     # identifiers.key / identifiers.bin: the registry's secret and keyed hashes, random bytes
     logged = [
         p
@@ -113,8 +115,8 @@ def test_example_pipeline_runs_end_to_end_and_logs_no_identifiers(tmp_path: Path
     for path in logged:
         # embedded images (base64: letters, digits and '/') can spell a date by chance
         text = re.sub(r"[A-Za-z0-9+/=]{200,}", "", path.read_text(errors="replace"))
-        leaked = [v for v in identifiers if v in text]
-        assert not leaked, f"{path} holds identifiers, e.g. {leaked[:3]}"
+        leaked = identifiers.search(text)
+        assert leaked is None, f"{path} holds an identifier: {leaked.group(0) if leaked else ''}"
         findings = [f.kind for f in scan_text(text)] if path.suffix != ".png" else []
         assert not findings, f"{path}: PHI scan found {findings}"
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from nbmlops.sweep.execute import SweepEvent
     from nbmlops.sweep.spec import SweepSpec
+    from nbmlops.sweep.summary import SweepSummary
 
 __all__ = ["add_parser", "cmd_sweep"]
 
@@ -73,6 +74,20 @@ def add_parser(sub: Any, phi_policies: tuple[str, ...]) -> None:
     s.add_argument("--pipeline", help="with `results`, `replay`: the pipeline of the sweep")
     s.add_argument("--csv", metavar="FILE", help="with `results`: write the table as CSV")
     s.add_argument("--parquet", metavar="FILE", help="with `results`: write it as Parquet")
+    s.add_argument(
+        "--metric",
+        metavar="STAGE.NAME",
+        help="the metric the summary page plots (default: the first numeric one of the last "
+        "stage the points rerun)",
+    )
+    s.add_argument(
+        "--html",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="with `results`: write the summary page (default build/PIPELINE/sweeps/SWEEP/"
+        "summary.html)",
+    )
     s.set_defaults(func=cmd_sweep)
 
 
@@ -130,6 +145,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             phi_policy=args.phi_policy,
             allow_env_mismatch=args.allow_env_mismatch,
             progress=bar,
+            metric=args.metric,
         )
     _print_table(console, sweep.pipeline.root, sweep.pipeline.name, sweep.name)
     counts = ", ".join(f"{v} {k}" for k, v in outcome.counts.items() if v)
@@ -146,9 +162,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 sweep.name,
             )
         )
+    _print_summary(console, outcome.summary, outcome.summary_problem)
     if outcome.status == "stopped":
         console.print("stopped at --max-failures; run it again to go on (finished points skip)")
-    return 0 if outcome.status == "succeeded" else 1
+    return 0 if outcome.status == "succeeded" and not outcome.summary_problem else 1
 
 
 def _describe(console: Console, sweep: SweepSpec, status: dict[str, str], runs: int) -> None:
@@ -251,6 +268,14 @@ def _print_table(console: Console, root: Path, pipeline: str, sweep: str) -> Non
         console.print(f"{len(metrics) - _METRICS} more metric(s): `nbmlops sweep results --csv`")
 
 
+def _print_summary(console: Console, page: SweepSummary | None, problem: str | None) -> None:
+    if problem:
+        console.print(_styled("[red]summary[/]: {}", problem))
+    if page is not None and page.path is not None:
+        what = f"plot of {page.metric}" if page.plot else "no plot: no numeric metric yet"
+        console.print(f"summary: {os.path.relpath(page.path)} ({what})")
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
@@ -265,6 +290,12 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
     root = find_project_root(Path.cwd())
     pipeline = find_sweep(root, args.sweep, args.pipeline)
+    if args.html is not None or args.metric:
+        from nbmlops.sweep.summary import write_summary
+
+        path = Path(args.html) if args.html else None
+        page = write_summary(root, pipeline, args.sweep, metric=args.metric, path=path)
+        _print_summary(_console(), page, None)
     _print_table(_console(), root, pipeline, args.sweep)
     if args.csv or args.parquet:
         table = sweep_results(pipeline, args.sweep, root=root)

@@ -253,6 +253,18 @@ class MlflowRecorder:
             parent = self._parent
             self._attempt("pipeline run metrics", lambda: self._batch(parent, metrics=metrics))
 
+    def attach(self, path: Path) -> bool:
+        """Log the file ``path`` at the parent run's artifact root (a sweep's summary page), even
+        after the run ended; True when it was logged."""
+        self._require_start()
+        parent = self._parent
+
+        def log() -> bool:
+            self._client.log_artifact(parent, str(path))
+            return True
+
+        return parent is not None and self._attempt(f"file {Path(path).name}", log) is True
+
     def finish(self, record: RunRecord, *, ledger_head: str | None = None) -> RunRecord:
         """End the parent run; return ``record`` with MLflow ids, URI and any problem filled in."""
         self._require_start()

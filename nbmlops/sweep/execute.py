@@ -48,6 +48,8 @@ from nbmlops.sweep.state import (
     write_point,
     write_sweep,
 )
+from nbmlops.sweep.summary import SweepSummary, write_summary
+from nbmlops.sweep.summary import preload as preload_summary
 from nbmlops.sweep.target import sweep_target
 
 __all__ = ["SweepEvent", "SweepOutcome", "plan_sweep", "run_sweep", "to_run"]
@@ -81,6 +83,11 @@ class SweepOutcome:
     mlflow_run_id: str | None
     tracking_problem: str | None
     shared: RunRecord | None
+    summary: SweepSummary | None = None
+    """The summary page written when the sweep ended (``summary.path``); None if it failed."""
+    summary_problem: str | None = None
+    """Why the page shows another metric than asked (an unknown ``metric``), or was not
+    written."""
 
 
 def plan_sweep(
@@ -165,6 +172,7 @@ def run_sweep(
     phi_policy: str | None = None,
     allow_env_mismatch: bool = False,
     progress: Callable[[SweepEvent], None] | None = None,
+    metric: str | None = None,
 ) -> SweepOutcome:
     """Run a sweep's shared stages once and its pending points; record every point.
 
@@ -183,6 +191,9 @@ def run_sweep(
         Stop starting points once this many failed in this run.
     tracking, phi_policy, allow_env_mismatch
         As for :func:`~nbmlops.run.execute.run_pipeline`.
+    metric
+        ``STAGE.NAME`` plotted in the summary page written at the end (default: see
+        :mod:`nbmlops.sweep.summary`); an unknown one is ``summary_problem``, not an error.
 
     Raises
     ------
@@ -235,6 +246,7 @@ def run_sweep(
             tracking=tracking, phi_policy=policy, on_recorded=run.recorded,
         )  # fmt: skip
         recorder.start(points=len(sweep.points), to_run=len(points))
+        preload_summary()
         effective = {p.id: resolve_params(spec, p.overrides) for p in points}
         try:
             runner.run(
@@ -244,8 +256,10 @@ def run_sweep(
             )  # fmt: skip
         finally:
             recorder.drain()
+            summary, summary_problem = _summary(sweep, metric)
             finished = utc_now()
-            recorder.close(status=run.status_text, counts=run.counts, finished_at=finished)
+            recorder.close(status=run.status_text, counts=run.counts, finished_at=finished,
+                           summary=summary.path if summary else None)  # fmt: skip
             ended = {"run_id": run.run_id, "started_at": run.started, "finished_at": finished,
                      "status": run.status_text, "counts": run.counts}  # fmt: skip
             runs = [*(existing or {}).get("runs", []), ended]
@@ -253,7 +267,8 @@ def run_sweep(
         return SweepOutcome(
             sweep=sweep, run_id=run.run_id, status=run.status_text, counts=run.counts,
             ran=len(points), mlflow_run_id=recorder.mlflow_run_id,
-            tracking_problem=recorder.problem, shared=shared,
+            tracking_problem=recorder.problem, shared=shared, summary=summary,
+            summary_problem=summary_problem,
         )  # fmt: skip
 
 
@@ -323,6 +338,17 @@ def _counts(status: Mapping[str, str]) -> dict[str, int]:
     for value in status.values():
         counts[value] = counts.get(value, 0) + 1
     return counts
+
+
+def _summary(sweep: SweepSpec, metric: str | None) -> tuple[SweepSummary | None, str | None]:
+    """The summary page, written after every point is recorded; never raises (the sweep's end
+    must still be recorded). An unknown ``metric``: the default one, and why."""
+    spec = sweep.pipeline
+    try:
+        page = write_summary(spec.root, spec.name, sweep.name, metric=metric, strict=False)
+    except Exception as exc:  # a page that cannot be drawn costs the page, not the records
+        return None, f"summary not written: {exc!r}"
+    return page, page.problem
 
 
 def _run_shared(sweep: SweepSpec, *, tracking: bool, policy: str, allow: bool) -> RunRecord | None:

@@ -66,6 +66,7 @@ class SweepRecorder:
         self.problem: str | None = None
         self.mlflow: Any = None
         self.mlflow_run_id: str | None = None
+        self.summary_logged = False
         if tracking:
             from nbmlops.records.tracking import MlflowRecorder
 
@@ -119,8 +120,16 @@ class SweepRecorder:
             self.queue.put(None)
             self.thread.join()
 
-    def close(self, *, status: str, counts: dict[str, int], finished_at: str) -> None:
-        """The ``sweep_finished`` entry; end the sweep's MLflow run (after :meth:`drain`)."""
+    def close(
+        self,
+        *,
+        status: str,
+        counts: dict[str, int],
+        finished_at: str,
+        summary: Path | None = None,
+    ) -> None:
+        """The ``sweep_finished`` entry; end the sweep's MLflow run (after :meth:`drain`) and
+        log the ``summary`` page on it (``summary_logged``; a failure is :attr:`problem`)."""
         self.drain()
         head = ledger.append(
             self.root,
@@ -145,6 +154,9 @@ class SweepRecorder:
         self.mlflow.annotate(metrics={f"points.{k}": float(v) for k, v in counts.items()})
         done = self.mlflow.finish(record, ledger_head=head.hash)
         self.problem = self.problem or done.tracking_problem
+        if summary is not None and self.problem is None:
+            self.summary_logged = self.mlflow.attach(summary)
+            self.problem = self.mlflow.problem
 
     def _work(self) -> None:
         try:

@@ -8,6 +8,10 @@ half-way: :meth:`~nbmlops.records.tracking.MlflowRecorder.start`), its stages, i
 ``nbmlops.ledger_head`` of its ``sweep_point_finished`` entry. The point file is then rewritten
 (MLflow ids, ``tracking_problem`` cleared, a note keeping the old problem) and the ledger gets a
 ``sweep_point_replayed`` entry, so a second replay does nothing. It holds the sweep's lock.
+
+A sweep run that replay records points under gets the summary page (``summary.html``,
+:mod:`nbmlops.sweep.summary`) too: when the store was down for the points it was down for the
+page. The page on disk is logged as it is (written with a default metric when missing).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from nbmlops.records import ledger
 from nbmlops.records.model import RunRecord
 from nbmlops.records.scraps import split_scraps
 from nbmlops.sweep.state import hold_sweep_lock, read_points, read_sweep, write_point
+from nbmlops.sweep.summary import summary_path, write_summary
 
 __all__ = ["replay_sweep"]
 
@@ -42,12 +47,14 @@ def replay_sweep(root: Path, pipeline: str, sweep: str) -> list[dict[str, Any]]:
         missed = [p for p in read_points(root, pipeline, sweep).values()
                   if p.get("tracking_problem") and p.get("record")]  # fmt: skip
         parents: dict[str, str | None] = {}
+        sweep_runs: dict[str, Any] = {}
         for data in missed:
             record = record_from_dict(data["record"])
             sweep_run = str(data.get("sweep_run_id") or "")
             parent = MlflowRecorder.for_project(root, pipeline)
             if sweep_run not in parents:
                 parents[sweep_run] = _sweep_run(parent, definition, sweep_run, record)
+                sweep_runs[sweep_run] = parent
             if parents[sweep_run] is None:
                 continue
             recorder = MlflowRecorder(
@@ -86,7 +93,18 @@ def replay_sweep(root: Path, pipeline: str, sweep: str) -> list[dict[str, Any]]:
                       "mlflow_run_id": finished.mlflow_run_id},
             )  # fmt: skip
             done.append(data)
+        if done:
+            _attach_summary(root, pipeline, sweep, [r for k, r in sweep_runs.items() if parents[k]])
     return done
+
+
+def _attach_summary(root: Path, pipeline: str, sweep: str, recorders: list[Any]) -> None:
+    """The summary page on each sweep run replay recorded points under."""
+    path = summary_path(root, pipeline, sweep)
+    if not path.is_file():
+        write_summary(root, pipeline, sweep)
+    for recorder in recorders:
+        recorder.attach(path)
 
 
 def _sweep_run(
