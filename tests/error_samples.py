@@ -76,6 +76,15 @@ SAMPLES: dict[str, NbmlopsError] = {
     "RunInProgressError": errors.RunInProgressError(handle="r-0"),
     "SweepError": errors.SweepError("point 2 of 4: wrong type", sweep="s", point="2"),
     "SweepInProgressError": errors.SweepInProgressError(pipeline="demo", sweep="s", pid=1),
+    "ClusterUnreachableError": errors.ClusterUnreachableError(
+        address="tcp://127.0.0.1:8786", detail="no answer within 5 s"
+    ),
+    "ProjectNotVisibleError": errors.ProjectNotVisibleError(
+        path=Path("/srv/study"), worker="tcp://10.0.0.2:40000", host="node2"
+    ),
+    "WorkerDiedError": errors.WorkerDiedError(
+        point="0123456789ab", worker="tcp://10.0.0.2:40000", host="node2", since="2026-12-03"
+    ),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
     "UnknownSweepError": errors.UnknownSweepError(pipeline="demo", sweep="s"),
     "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
@@ -120,7 +129,7 @@ CATEGORY = {
     **dict.fromkeys(
         (
             "EnvironmentMismatchError", "KernelNotFoundError", "LockFileError", "NotAProjectError",
-            "ProjectNotWritableError",
+            "ProjectNotWritableError", "ProjectNotVisibleError",
         ),
         "SetupError",
     ),
@@ -132,10 +141,11 @@ CATEGORY = {
         ("SignatureError", "ReviewError", "PhiDetectedError", "PhiInTextError"), "RefusedError"
     ),
     "TrackingError": "ServiceError",
+    "ClusterUnreachableError": "ServiceError",
     **dict.fromkeys(
         (
             "StageExecutionError", "CellExecutionError", "KernelDiedError", "MissingProductError",
-            "UpstreamProductsMissingError", "InputChangedError",
+            "UpstreamProductsMissingError", "InputChangedError", "WorkerDiedError",
         ),
         "ExecutionError",
     ),
@@ -158,6 +168,9 @@ STATUS_BEFORE_CATEGORIES = {
         "ProjectConflictError",
         "SweepError",
         "SweepInProgressError",
+        "ClusterUnreachableError",
+        "ProjectNotVisibleError",
+        "WorkerDiedError",
     )
 }
 """The REST status of each class as the server's handler decided it before the categories (two

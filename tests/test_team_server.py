@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from clinical import clinical_project, nbmlops_cli
+from dask_cluster import Cluster, dask_cluster
 from team import Team, TeamSetupError, add_user, free_port, postgres_bindir
 
 pytestmark = pytest.mark.slow
@@ -109,6 +110,55 @@ def test_two_projects_running_at_once_are_both_recorded(
         assert sorted(stages) == ["cohort", "model"]
         assert {r.info.status for r in stages.values()} == {"FINISHED"}
         assert stages["model"].data.tags["nbmlops.run_id"] == record["run_id"]
+
+
+def test_a_sweep_of_8_points_over_2_dask_workers_records_every_point_and_stage(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, team: Team, as_analyst: Any
+) -> None:
+    """The workers have no MLflow settings at all: every record reaches the team server from
+    the sweep's one recording thread, in the parent."""
+    root = clinical_project(tmp_path / "study")
+    values = "0.01,0.03,0.1,0.3,1,3,10,30"
+    cluster: Cluster
+    with dask_cluster(tmp_path_factory.mktemp("dask") / "cluster", workers=2) as cluster:
+        done = nbmlops_cli(
+            root, "sweep", "analysis", "--grid", f"model.C={values}", "--name", "team8",
+            "--executor", "dask", "--scheduler", cluster.address,
+            env=team.credentials(ANALYST, ANALYST_PASSWORD),
+        )  # fmt: skip
+        workers = cluster.addresses()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "not recorded" not in done.stdout
+    folder = root / ".nbmlops" / "sweeps" / "analysis" / "team8" / "points"
+    points = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    assert len(points) == 8 and {p["status"] for p in points} == {"succeeded"}
+    assert {p["tracking_problem"] for p in points} == {None}
+    used = {w for p in points for w in workers
+            if f"on Dask worker {w} " in Path(p["log"]).read_text()}  # fmt: skip
+    assert used == workers  # both workers ran points
+
+    first = as_analyst.get_run(points[0]["mlflow_run_id"])
+    sweep_run_id = first.data.tags["mlflow.parentRunId"]
+    assert as_analyst.get_run(sweep_run_id).data.tags["nbmlops.kind"] == "sweep"
+    experiment = [first.info.experiment_id]
+    point_runs = as_analyst.search_runs(
+        experiment, f"tags.`mlflow.parentRunId` = '{sweep_run_id}'", max_results=100
+    )
+    assert len(point_runs) == 8  # 0 lost
+    assert sorted(r.info.run_id for r in point_runs) == sorted(p["mlflow_run_id"] for p in points)
+    for run in point_runs:
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["nbmlops.kind"] == "sweep_point"
+        assert 0.5 < run.data.metrics["model.auroc"] <= 1.0
+        stages = _stage_runs(as_analyst, run.info.run_id)
+        assert sorted(stages) == ["model"]  # every point stage, nested under its point
+        assert stages["model"].info.status == "FINISHED"
+        assert "C" in stages["model"].data.params
+    in_postgres = _rows(
+        team, "SELECT count(*) FROM tags WHERE key = 'mlflow.parentRunId' AND value = %s",
+        sweep_run_id,
+    )  # fmt: skip
+    assert in_postgres == [(8,)]
 
 
 def test_wrong_credentials_stop_recording_at_the_first_answer_and_the_run_is_kept(

@@ -57,6 +57,17 @@ def add_parser(sub: Any, phi_policies: tuple[str, ...]) -> None:
     s.add_argument("--retry-failed", action="store_true", help="rerun points that failed")
     s.add_argument("--max-failures", type=int, metavar="N", help="stop after N failed points")
     s.add_argument("--workers", type=int, metavar="N", help="points at once (default: cores)")
+    s.add_argument(
+        "--executor",
+        choices=("local", "dask"),  # nbmlops.sweep.executors.EXECUTORS (not imported to parse)
+        default="local",
+        help="where points run: this machine (local) or a Dask cluster (dask, with --scheduler)",
+    )
+    s.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:8786",
+        help="with --executor dask: the scheduler's address (default: DASK_SCHEDULER_ADDRESS)",
+    )
     s.add_argument("--no-tracking", action="store_true", help="do not record in MLflow")
     s.add_argument("--allow-env-mismatch", action="store_true", help="as for `nbmlops run`")
     s.add_argument("--phi-policy", choices=phi_policies, help="as for `nbmlops run`")
@@ -105,6 +116,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _describe(console, sweep, status, len(points))
     if args.dry_run:
         return 0
+    if args.executor == "dask":
+        console.print(
+            _styled("  on the Dask cluster at {}", args.scheduler or "DASK_SCHEDULER_ADDRESS")
+        )
     if len(sweep.points) >= CONFIRM_AT and not args.yes:
         if not sys.stdin.isatty():
             raise SweepError(
@@ -121,7 +136,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with bar:
         outcome = run_sweep(
             sweep,
+            executor=args.executor,
             workers=args.workers,
+            scheduler=args.scheduler,
             retry_failed=args.retry_failed,
             max_failures=args.max_failures,
             tracking=not args.no_tracking,

@@ -51,6 +51,8 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │                                                                             pid, host, user)
     ├── SetupError [400]               the machine is not as the project requires
     │   ├── EnvironmentMismatchError   kernel packages differ from the lock  (kernel, differences)
+    │   ├── ProjectNotVisibleError     a Dask worker cannot see the project      (path, worker,
+    │   │                              folder (a sweep point's failure)            host)
     │   ├── KernelNotFoundError        no Jupyter kernel of that name            (kernel)
     │   ├── NotAProjectError           no pyproject.toml or uv.lock at the       (path)
     │   │                              project root: run `nbmlops init`
@@ -78,7 +80,9 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │                                  deactivation reason, looks like PHI;        kinds)
     │                                  nothing was signed or recorded
     ├── ServiceError [400]             a service nbmlops records into failed
-    │   └── TrackingError              MLflow could not be written               (uri)
+    │   ├── TrackingError              MLflow could not be written               (uri)
+    │   └── ClusterUnreachableError    the Dask scheduler did not answer, or has (address, detail)
+    │                                  no workers; nothing ran
     └── ExecutionError [400]           a stage cannot run, or failed while it ran
         ├── StageExecutionError        a stage failed while it ran               (stage, path)
         │   ├── CellExecutionError     a cell raised                             (cell_index, ename)
@@ -86,7 +90,9 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
         │   ├── MissingProductError    the stage finished without a product      (product)
         │   └── InputChangedError      a declared input changed while the stage  (input,
         │                              ran (it wrote into it, or another did)     before, after)
-        └── UpstreamProductsMissingError  a selected stage's upstream never ran  (stage, upstream)
+        ├── UpstreamProductsMissingError  a selected stage's upstream never ran  (stage, upstream)
+        └── WorkerDiedError            the Dask worker running a sweep point     (point, worker,
+                                       died; the point failed, not rerun           host, since)
 """
 
 from __future__ import annotations
@@ -140,12 +146,14 @@ from nbmlops.errors.records import (
 )
 from nbmlops.errors.runs import (
     CellExecutionError,
+    ClusterUnreachableError,
     EnvironmentMismatchError,
     InputChangedError,
     KernelDiedError,
     KernelNotFoundError,
     LockFileError,
     MissingProductError,
+    ProjectNotVisibleError,
     RunInProgressError,
     StageExecutionError,
     SweepError,
@@ -153,11 +161,13 @@ from nbmlops.errors.runs import (
     UnknownRunError,
     UnknownSweepError,
     UpstreamProductsMissingError,
+    WorkerDiedError,
 )
 
 __all__ = [
     "CATEGORIES",
     "CellExecutionError",
+    "ClusterUnreachableError",
     "ConflictError",
     "CycleError",
     "DuplicateProductError",
@@ -188,6 +198,7 @@ __all__ = [
     "PipelineError",
     "PipelineNotFoundError",
     "ProjectConflictError",
+    "ProjectNotVisibleError",
     "ProjectNotWritableError",
     "RefusedError",
     "ReviewError",
@@ -206,5 +217,6 @@ __all__ = [
     "UnknownSweepError",
     "UnknownUpstreamError",
     "UpstreamProductsMissingError",
+    "WorkerDiedError",
     "category_of",
 ]

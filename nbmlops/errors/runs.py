@@ -11,17 +11,20 @@ from nbmlops.errors.categories import (
     ExecutionError,
     InvalidInputError,
     NotFoundError,
+    ServiceError,
     SetupError,
 )
 
 __all__ = [
     "CellExecutionError",
+    "ClusterUnreachableError",
     "EnvironmentMismatchError",
     "InputChangedError",
     "KernelDiedError",
     "KernelNotFoundError",
     "LockFileError",
     "MissingProductError",
+    "ProjectNotVisibleError",
     "RunInProgressError",
     "StageExecutionError",
     "SweepError",
@@ -29,6 +32,7 @@ __all__ = [
     "UnknownRunError",
     "UnknownSweepError",
     "UpstreamProductsMissingError",
+    "WorkerDiedError",
 ]
 
 
@@ -258,4 +262,56 @@ class SweepInProgressError(ConflictError):
         self.pid = pid
         self.host = host
         self.user = user
+        self.since = since
+
+
+# -- sweeps on a Dask cluster --------------------------------------------------------------------
+
+
+class ClusterUnreachableError(ServiceError):
+    """The Dask scheduler of ``nbmlops sweep --executor dask`` cannot be used (``address``):
+    nothing answered within the connect timeout, or it has no workers (then nothing ran and
+    nothing was recorded), or the connection was lost mid-sweep (``detail`` says which)."""
+
+    def __init__(self, *, address: str, detail: str) -> None:
+        super().__init__(
+            f"cannot use the Dask scheduler at {address}: {detail}. Start it (`dask scheduler`) "
+            f"and its workers (`dask worker {address}`) where the project folder is visible, or "
+            "give the address it listens on with --scheduler tcp://HOST:8786."
+        )
+        self.address = address
+        self.detail = detail
+
+
+class ProjectNotVisibleError(SetupError):
+    """A Dask worker cannot see the project folder at ``path``: workers read notebooks and
+    upstream products and write a point's products there, so they must run where that path is
+    the same folder (this machine, or a shared filesystem mounted at the same path)."""
+
+    def __init__(self, *, path: Path, worker: str, host: str) -> None:
+        super().__init__(
+            f"the Dask worker {worker} on {host} cannot see the project folder {path}; the point "
+            "was not run. Start the workers on a machine where that folder is visible at the same "
+            f"path (a shared filesystem mounted at {path}), then run the sweep again with "
+            "--retry-failed."
+        )
+        self.path = path
+        self.worker = worker
+        self.host = host
+
+
+class WorkerDiedError(ExecutionError):
+    """The Dask worker running a point died mid-point (killed, out of memory). Dask hands such a
+    task to another worker; nbmlops fails the point there instead of running it again, because
+    the dead attempt's kernel may still be writing into the point's folder."""
+
+    def __init__(self, *, point: str, worker: str, host: str, since: str) -> None:
+        super().__init__(
+            f"the Dask worker {worker} on {host} died while running point {point} (started "
+            f"{since}): killed, or out of memory. The point was not run again on another worker; "
+            "run the sweep again with --retry-failed to rerun it."
+        )
+        self.point = point
+        self.worker = worker
+        self.host = host
         self.since = since

@@ -1,6 +1,7 @@
 """``run_sweep``: the shared stages once, then every point not yet finished, recorded as they end.
 
-A sweep goes: define and type-check every point (:func:`plan_sweep`, before any kernel) -> take
+A sweep goes: define and type-check every point (:func:`plan_sweep`, before any kernel) ->
+connect the executor (a Dask scheduler that does not answer stops the sweep here) -> take
 the sweep's lock (a second sweep of that name is refused) -> check the sweep is the one on disk
 (same points) -> run the shared stages as a normal run of those stages
 (:func:`~nbmlops.run.execute.run_pipeline` with ``stages=``; up-to-date ones are skipped) -> run
@@ -27,7 +28,7 @@ from nbmlops.privacy.identifiers import project_registry
 from nbmlops.privacy.telemetry import phi_policy as resolve_phi_policy
 from nbmlops.records.model import RunRecord, collect_provenance
 from nbmlops.run.state import read_state
-from nbmlops.sweep.executors import LocalExecutor, SweepExecutor
+from nbmlops.sweep.executors import SweepExecutor, make_executor
 from nbmlops.sweep.point import PointOutcome
 from nbmlops.sweep.records import SweepRecorder
 from nbmlops.sweep.spec import (
@@ -162,8 +163,9 @@ def to_run(sweep: SweepSpec, *, retry_failed: bool = False) -> tuple[list[Point]
 def run_sweep(
     sweep: SweepSpec,
     *,
-    executor: SweepExecutor | None = None,
+    executor: str | SweepExecutor | None = None,
     workers: int | None = None,
+    scheduler: str | None = None,
     retry_failed: bool = False,
     max_failures: int | None = None,
     tracking: bool = True,
@@ -178,9 +180,11 @@ def run_sweep(
     ----------
     sweep
         From :func:`plan_sweep` (or :func:`~nbmlops.sweep.spec.define_sweep`).
-    executor, workers
-        Where points run (default: :class:`~nbmlops.sweep.executors.LocalExecutor` with
-        ``workers``, default the cores).
+    executor, workers, scheduler
+        Where points run: ``"local"`` (the default: ``workers`` points at once on this machine,
+        default the cores), ``"dask"`` (each point a task on the Dask cluster whose scheduler is
+        at ``scheduler``, e.g. ``tcp://HOST:8786``), or a
+        :class:`~nbmlops.sweep.executors.SweepExecutor`.
     retry_failed
         Run the points that failed last time again (finished ones are always skipped).
     max_failures
@@ -195,11 +199,19 @@ def run_sweep(
     ------
     SweepInProgressError
         This sweep is running elsewhere; nothing was started.
+    ClusterUnreachableError
+        ``executor="dask"`` and the scheduler does not answer within seconds, or has no workers;
+        nothing was started or written.
     SweepError, PhiDetectedError, EnvironmentMismatchError, UpstreamProductsMissingError
         Before any point runs.
     """
     spec = sweep.pipeline
     notify = progress or (lambda event: None)
+    runner = (
+        executor
+        if isinstance(executor, SweepExecutor)
+        else make_executor(executor or "local", workers=workers, scheduler=scheduler)
+    )
     try:
         policy = resolve_phi_policy(spec.root, phi_policy)
     except ValueError as exc:
@@ -207,14 +219,14 @@ def run_sweep(
     registry = project_registry(spec.root)
     for point in sweep.points:  # refused here, before any kernel, under "refuse"
         check_phi(point.overrides, policy=policy, identifiers=registry)
-    with hold_sweep_lock(spec.root, spec.name, sweep.name):
+    with runner, hold_sweep_lock(spec.root, spec.name, sweep.name):  # connected before a write
         definition = sweep.definition()
         existing = read_sweep(spec.root, spec.name, sweep.name)
         check_same_definition(existing, definition, sweep=sweep.name)
         shared = _run_shared(sweep, tracking=tracking, policy=policy, allow=allow_env_mismatch)
         if shared is not None:
             notify(SweepEvent(kind="shared_finished", record=shared))
-        _check_point_inputs(sweep, allow_env_mismatch)
+        _check_point_inputs(sweep, allow_env_mismatch, kernels=not runner.checks_environment)
         points, status = to_run(sweep, retry_failed=retry_failed)
         run = _SweepRun(sweep, status=status, max_failures=max_failures, notify=notify)
         lock = spec.root / "uv.lock"
@@ -237,10 +249,10 @@ def run_sweep(
         preload_summary()
         effective = {p.id: resolve_params(spec, p.overrides) for p in points}
         try:
-            (executor or LocalExecutor(workers)).run(
+            runner.run(
                 sweep, points, params=lambda p: effective[p.id],
                 on_start=run.started_point, on_done=run.finished(recorder.submit),
-                stop=run.stop,
+                stop=run.stop, allow_env_mismatch=allow_env_mismatch,
             )  # fmt: skip
         finally:
             recorder.drain()
@@ -355,8 +367,9 @@ def _run_shared(sweep: SweepSpec, *, tracking: bool, policy: str, allow: bool) -
     )
 
 
-def _check_point_inputs(sweep: SweepSpec, allow_env_mismatch: bool) -> None:
-    """Before any point: shared upstream products exist, the kernels match their locks."""
+def _check_point_inputs(sweep: SweepSpec, allow_env_mismatch: bool, *, kernels: bool) -> None:
+    """Before any point: shared upstream products exist, the kernels match their locks (here,
+    unless ``kernels`` is False: the executor checks them where the points run)."""
     from nbmlops.run.environment import check_environment
 
     spec = sweep.pipeline
@@ -365,7 +378,7 @@ def _check_point_inputs(sweep: SweepSpec, allow_env_mismatch: bool) -> None:
             if up not in sweep.point_stages and read_state(spec.stage_dir(up)) is None:
                 raise UpstreamProductsMissingError(stage=name, upstream=up)
     seen: set[tuple[str, str]] = set()
-    for name in sweep.point_stages:
+    for name in sweep.point_stages if kernels else ():
         stage = spec.stage(name)
         key = (stage.kernel, stage.environment)
         lock = spec.root / stage.environment

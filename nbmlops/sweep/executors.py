@@ -9,27 +9,39 @@ point is handed to the recording thread as a value in memory. A kernel that dies
 memory) fails its point only; the worker takes the next point on a fresh kernel.
 
 Executors never record: each outcome goes to ``on_done``, which the sweep's one recording thread
-consumes (:mod:`nbmlops.sweep.records`).
+consumes (:mod:`nbmlops.sweep.records`). Another executor, the Dask one
+(:mod:`nbmlops.sweep.dask_executor`), runs each point as a task on a cluster; :data:`EXECUTORS`
+names both, and imports the Dask one only when it is asked for.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from nbmlops._core.ids import new_run_id, utc_now
 from nbmlops.authoring.stage import StageSpec
+from nbmlops.errors import SweepError
 from nbmlops.records.model import JSON, StageResult
 from nbmlops.run.kernel import KernelPool
 from nbmlops.sweep.point import PointOutcome, run_point
 from nbmlops.sweep.spec import Point, SweepSpec
 from nbmlops.sweep.state import sweep_products
 
-__all__ = ["EXECUTORS", "LocalExecutor", "SweepExecutor", "default_workers"]
+__all__ = [
+    "EXECUTORS",
+    "AheadPool",
+    "LocalExecutor",
+    "SweepExecutor",
+    "default_workers",
+    "failed_outcome",
+    "make_executor",
+]
 
 Params = Callable[[Point], dict[str, dict[str, JSON]]]
 
@@ -43,9 +55,30 @@ def default_workers() -> int:
 
 
 class SweepExecutor:
-    """Runs points and hands each :class:`PointOutcome` to ``on_done`` as it finishes."""
+    """Runs points and hands each :class:`PointOutcome` to ``on_done`` as it finishes.
+
+    Used as a context manager around the sweep: entering connects to whatever runs the points
+    (before the sweep writes or runs anything, so an unreachable cluster leaves no trace), leaving
+    lets go of it.
+    """
 
     name: ClassVar[str]
+    checks_environment: ClassVar[bool] = False
+    """True when the points run where this process cannot look (another machine's kernels): the
+    executor checks each point's kernel against its lock where it runs, and the sweep does not
+    check this machine's kernels for the points."""
+
+    @classmethod
+    def from_options(cls, *, workers: int | None, scheduler: str | None) -> Self:
+        """The executor for ``--workers`` / ``--scheduler`` (:class:`SweepError` for an option
+        it does not take)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def run(
         self,
@@ -56,6 +89,7 @@ class SweepExecutor:
         on_start: Callable[[Point], None],
         on_done: Callable[[PointOutcome], None],
         stop: threading.Event,
+        allow_env_mismatch: bool = False,
     ) -> None:
         """Run ``points`` (until ``stop`` is set: points not started then stay pending)."""
         raise NotImplementedError
@@ -69,6 +103,16 @@ class LocalExecutor(SweepExecutor):
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or default_workers())
 
+    @classmethod
+    def from_options(cls, *, workers: int | None, scheduler: str | None) -> Self:
+        if scheduler is not None:
+            raise SweepError(
+                "--scheduler names a Dask cluster: use it with --executor dask.",
+                sweep=None,
+                argument="scheduler",
+            )
+        return cls(workers)
+
     def run(
         self,
         sweep: SweepSpec,
@@ -78,6 +122,7 @@ class LocalExecutor(SweepExecutor):
         on_start: Callable[[Point], None],
         on_done: Callable[[PointOutcome], None],
         stop: threading.Event,
+        allow_env_mismatch: bool = False,  # this machine's kernels were checked by the sweep
     ) -> None:
         queue: SimpleQueue[Point] = SimpleQueue()
         for point in points:
@@ -107,7 +152,7 @@ class _Job:
 def _work(job: _Job) -> None:
     """One worker: points from the queue, one at a time, on its own kernels."""
     order = [job.sweep.pipeline.stage(n) for n in job.sweep.point_stages]
-    pool = _AheadPool(order, more=lambda: not job.queue.empty() and not job.stop.is_set())
+    pool = AheadPool(order, more=lambda: not job.queue.empty() and not job.stop.is_set())
     pool.prestart(order[0])
     try:
         while not job.stop.is_set():
@@ -119,13 +164,13 @@ def _work(job: _Job) -> None:
             try:
                 outcome = run_point(job.sweep, point, params=job.params(point), pool=pool)
             except Exception as exc:  # a bug or a full disk: the point fails, not the sweep
-                outcome = _crashed(job.sweep, point, exc)
+                outcome = failed_outcome(job.sweep, point, _crash(exc))
             job.on_done(outcome)
     finally:
         pool.close()
 
 
-class _AheadPool(KernelPool):
+class AheadPool(KernelPool):
     """A worker's kernels: when a stage takes its kernel, the next stage's (the next point's
     first stage after the last) starts booting, if more points wait."""
 
@@ -143,17 +188,24 @@ class _AheadPool(KernelPool):
         return km
 
 
-def _crashed(sweep: SweepSpec, point: Point, exc: Exception) -> PointOutcome:
+def _crash(exc: Exception) -> dict[str, JSON]:
+    return {"error": type(exc).__name__, "message": f"{type(exc).__name__}: {exc}"}
+
+
+def failed_outcome(
+    sweep: SweepSpec, point: Point, error: Mapping[str, JSON], *, stage: str | None = None
+) -> PointOutcome:
+    """A point that failed before (or outside) its stages: ``error`` (``error``: the type,
+    ``message``, fields) on ``stage`` (default its first stage), nothing else run."""
     now = utc_now()
     folder = sweep_products(sweep.pipeline.build_dir, sweep.name, point.id)
-    first = sweep.point_stages[0]
-    error = {"error": type(exc).__name__, "message": f"{type(exc).__name__}: {exc}"}
+    first = stage or sweep.point_stages[0]
     result = StageResult(
         stage=first,
         status="failed",
         kernel=sweep.pipeline.stage(first).kernel,
         params={},
-        error=error,
+        error=dict(error),
         started_at=now,
         finished_at=now,
     )
@@ -169,5 +221,49 @@ def _crashed(sweep: SweepSpec, point: Point, exc: Exception) -> PointOutcome:
     )
 
 
-EXECUTORS: dict[str, type[SweepExecutor]] = {LocalExecutor.name: LocalExecutor}
+class _Registry(Mapping[str, type[SweepExecutor]]):
+    """Executors by name, each module imported when its executor is asked for: the Dask one
+    imports this module (its base class), so naming it here by module keeps the import one-way,
+    and ``--executor local`` never loads it."""
+
+    def __init__(self, where: Mapping[str, str]) -> None:
+        self._where = dict(where)
+
+    def __getitem__(self, name: str) -> type[SweepExecutor]:
+        module, _, attribute = self._where[name].partition(":")
+        found: type[SweepExecutor] = getattr(importlib.import_module(module), attribute)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+EXECUTORS: Mapping[str, type[SweepExecutor]] = _Registry(
+    {
+        "local": "nbmlops.sweep.executors:LocalExecutor",
+        "dask": "nbmlops.sweep.dask_executor:DaskExecutor",
+    }
+)
 """Executors by ``--executor`` name."""
+
+
+def make_executor(
+    name: str = "local", *, workers: int | None = None, scheduler: str | None = None
+) -> SweepExecutor:
+    """The executor ``--executor NAME`` names, made from ``--workers`` / ``--scheduler``.
+
+    Raises
+    ------
+    SweepError
+        An unknown name, or an option that executor does not take.
+    """
+    if name not in EXECUTORS:
+        raise SweepError(
+            f"no executor '{name}' (there are: {', '.join(EXECUTORS)}).",
+            sweep=None,
+            argument="executor",
+        )
+    return EXECUTORS[name].from_options(workers=workers, scheduler=scheduler)

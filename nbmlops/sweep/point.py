@@ -27,7 +27,7 @@ from nbmlops.run.plan import current_inputs
 from nbmlops.sweep.spec import Point, SweepSpec
 from nbmlops.sweep.state import sweep_products
 
-__all__ = ["PointOutcome", "point_pipeline", "run_point"]
+__all__ = ["PointOutcome", "append_log", "point_pipeline", "run_point"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +79,7 @@ def run_point(
     folder.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id()
     started, t0 = utc_now(), time.perf_counter()
-    log = _Log(folder / "point.log")
+    log = _Log(folder)
     log.write(f"point {point.id} run {run_id}")
     locks: dict[Path, str | None] = {}
     done: dict[str, StageResult] = {}
@@ -130,9 +130,14 @@ class _Log:
     keeps what happened up to then). Parameter values are not written: the point id names them.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
 
     def write(self, line: str) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(f"{utc_now()} {line}\n")
+        append_log(self.folder, line)
+
+
+def append_log(folder: Path, line: str) -> None:
+    """Add ``line`` (with the time) to the ``point.log`` of the point whose folder is ``folder``."""
+    with (folder / "point.log").open("a", encoding="utf-8") as fh:
+        fh.write(f"{utc_now()} {line}\n")
