@@ -4,13 +4,12 @@ review notebook, and the summary page of a real sweep of its training stage.
 
     make demo && .venv/bin/python docs/screenshots.py [pipeline] [review] [sweep]
 
-Writes docs/img/pipeline-*.png, docs/img/stage-form.png, docs/img/review-<tab>.png and
-docs/img/sweep-summary.png (all of them when no name is given). The demo must have run. The sweep
-comes first, so the panel pictures show it in their Sweeps section. The panel
-reruns the whole pipeline (forced) for the progress picture; that run is the one the review
-pictures show. The sweep (`nbmlops sweep demo`, SWEEP_ARGS) runs its points, or finds them
-finished, and writes its summary page; the page is shown as a browser shows a file, scripts off
-(it has none).
+Writes docs/img/pipeline-*.png (pipeline-sweeps.png: the panel's Sweeps section),
+docs/img/stage-form.png, docs/img/review-<tab>.png and docs/img/sweep-summary.png (all of them
+when no name is given). The demo must have run. The sweep (`nbmlops sweep demo`, SWEEP_ARGS) comes
+first, so the panel lists it: it runs its points, or finds them finished, and writes its summary
+page, shown as a browser shows a file, scripts off (it has none). The panel reruns the whole
+pipeline (forced) for the progress picture; that run is the one the review pictures show.
 """
 
 from __future__ import annotations
@@ -68,6 +67,13 @@ def pipeline() -> None:
         page.open("notebooks/train.ipynb")
         panel = PipelinePanel(page).show("notebooks")
         _shot(page, "pipeline-panel.png")
+        sweeps = panel.root.locator("section.nbmlops-Sweeps")
+        sweeps.scroll_into_view_if_needed()
+        box = sweeps.bounding_box()
+        pad = 8
+        clip = {"x": box["x"] - pad, "y": box["y"] - pad,
+                "width": box["width"] + 2 * pad, "height": box["height"] + 2 * pad}  # fmt: skip
+        _shot(page, "pipeline-sweeps.png", clip)
         page.page.set_viewport_size({"width": 1500, "height": 1200})  # the whole form
         form = StageForm.open_from_toolbar(page)
         box = form.root.bounding_box()
