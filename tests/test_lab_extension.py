@@ -271,6 +271,16 @@ def test_the_pipeline_panel_lists_a_finished_sweep_and_opens_its_summary(
             )
             expect(row.locator(".nbmlops-SweepPoints")).to_contain_text("total")
 
+            # with no sweep running the panel still looks again every 10 s (no click), so a
+            # sweep started elsewhere shows up on its own
+            body = panel.root.locator(".nbmlops-PipelinePanel-body")
+            loads = int(body.get_attribute("data-sweep-loads") or 0)
+            page.page.wait_for_function(
+                "n => Number(document.querySelector("
+                "'#nbmlops-pipeline .nbmlops-PipelinePanel-body')?.dataset.sweepLoads) > n",
+                arg=loads,
+                timeout=25_000,
+            )
             # a sweep started from a terminal: seen running after a refresh, then followed
             # without one until it is done
             log = (tmp_path / "live.log").open("w")

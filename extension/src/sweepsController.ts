@@ -1,7 +1,8 @@
 /**
  * The Sweeps section's state, apart from React: the project's sweeps, asked again every
- * SWEEP_POLL_MS while any of them runs (as the panel follows a run), and the points of the one
- * sweep whose summary page is not written yet.
+ * SWEEP_POLL_MS while any of them runs (as the panel follows a run) and every
+ * SWEEP_IDLE_POLL_MS while none does (so a sweep started from a terminal shows up without a
+ * click), and the points of the one sweep whose summary page is not written yet.
  */
 import { getSweep, listSweeps, Sweep, SweepSummary } from './api';
 import { describeError } from './controller';
@@ -9,6 +10,9 @@ import { sweepKey } from './sweeps';
 
 /** How often the sweeps are asked again while one runs. */
 export const SWEEP_POLL_MS = 2000;
+
+/** How often they are asked again while none runs: a new sweep shows within this. */
+export const SWEEP_IDLE_POLL_MS = 10000;
 
 /** The REST calls the section makes: api.ts's functions (a test passes its own server). */
 export interface SweepsApi {
@@ -31,7 +35,8 @@ export interface SweepsState {
 
 export class SweepsController {
   private listeners = new Set<() => void>();
-  private timer: ReturnType<typeof setInterval> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private fast = false;
   private asking = false;
   private _state: SweepsState = {
     sweeps: null,
@@ -47,7 +52,13 @@ export class SweepsController {
     return this._state;
   }
 
+  /** Whether it follows a running sweep (asks every SWEEP_POLL_MS). */
   get polling(): boolean {
+    return this.fast && this.timer !== null;
+  }
+
+  /** Whether it asks again at all (not after an error or once disposed). */
+  get watching(): boolean {
     return this.timer !== null;
   }
 
@@ -69,11 +80,9 @@ export class SweepsController {
       } else if (this._state.shown !== null) {
         this.update({ shown: null, points: null });
       }
-      if (sweeps.some(s => s.running)) {
-        this.startPolling();
-      } else {
-        this.stopPolling();
-      }
+      this.schedule(
+        sweeps.some(s => s.running) ? SWEEP_POLL_MS : SWEEP_IDLE_POLL_MS
+      );
     } catch (error) {
       this.stopPolling();
       this.update({
@@ -123,19 +132,25 @@ export class SweepsController {
     }
   }
 
-  private startPolling(): void {
-    if (this.timer === null) {
-      // a slow answer is not asked for again before it came
-      const tick = (): void => void (this.asking || this.refresh());
-      this.timer = setInterval(tick, SWEEP_POLL_MS);
-    }
+  /** The next question, `ms` after this answer (one timer: a slow answer is never asked
+   * for again before it came). */
+  private schedule(ms: number): void {
+    this.stopPolling();
+    this.fast = ms === SWEEP_POLL_MS;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.asking) {
+        void this.refresh();
+      }
+    }, ms);
   }
 
   private stopPolling(): void {
     if (this.timer !== null) {
-      clearInterval(this.timer);
+      clearTimeout(this.timer);
       this.timer = null;
     }
+    this.fast = false;
   }
 
   private update(change: Partial<SweepsState>): void {

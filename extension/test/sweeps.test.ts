@@ -15,6 +15,7 @@ import {
 import { SweepList } from '../src/components/SweepList';
 import { countsText, resultsCommand, segmentWidths } from '../src/sweeps';
 import {
+  SWEEP_IDLE_POLL_MS,
   SWEEP_POLL_MS,
   SweepsApi,
   SweepsController
@@ -67,13 +68,27 @@ afterEach(() => {
 });
 
 describe('the sweeps controller', () => {
-  it('lists no sweeps in a project without any, and does not poll', async () => {
+  it('lists no sweeps in a project without any, and looks again now and then', async () => {
+    server.lists = [
+      answer<List>('sweeps-none'),
+      answer<List>('sweeps-none'),
+      running()
+    ];
     await controller.refresh();
     expect(controller.state.sweeps).toEqual([]);
     expect(controller.state.loads).toBe(1);
     expect(controller.polling).toBe(false);
-    await vi.advanceTimersByTimeAsync(5 * SWEEP_POLL_MS);
+    await vi.advanceTimersByTimeAsync(SWEEP_IDLE_POLL_MS - 1);
     expect(server.calls).toEqual(['listSweeps']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(server.calls).toEqual(['listSweeps', 'listSweeps']);
+    // a sweep started from a terminal shows within SWEEP_IDLE_POLL_MS, then is followed
+    await vi.advanceTimersByTimeAsync(SWEEP_IDLE_POLL_MS);
+    expect(controller.state.sweeps?.map(s => s.sweep)).toEqual([
+      'long',
+      'naps'
+    ]);
+    expect(controller.polling).toBe(true);
   });
 
   it('asks again while a sweep runs, and stops once none does', async () => {
@@ -88,7 +103,8 @@ describe('the sweeps controller', () => {
     expect(server.calls).toEqual(['listSweeps', 'listSweeps']);
     await vi.advanceTimersByTimeAsync(SWEEP_POLL_MS);
     expect(controller.polling).toBe(false);
-    await vi.advanceTimersByTimeAsync(5 * SWEEP_POLL_MS);
+    expect(controller.watching).toBe(true);
+    await vi.advanceTimersByTimeAsync(SWEEP_IDLE_POLL_MS - 1);
     expect(server.calls.length).toBe(3);
     expect(controller.state.loads).toBe(3);
   });
@@ -146,6 +162,7 @@ describe('the sweeps controller', () => {
         '`nbmlops sweep` starts one (GET /nbmlops/sweeps lists those there are)'
     );
     expect(controller.polling).toBe(false);
+    expect(controller.watching).toBe(false);
   });
 });
 
