@@ -28,8 +28,8 @@ from nbmlops.records.tracking import (
     log_run,
     prepare,
     tracking_uri,
-    ui_command,
 )
+from nbmlops.records.tracking_store import ui_command
 
 PROVENANCE = Provenance(
     git_commit="0123456789abcdef0123456789abcdef01234567",

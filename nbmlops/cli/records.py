@@ -164,7 +164,7 @@ def cmd_records_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from nbmlops.records.tracking import ui_command
+    from nbmlops.records.tracking_store import ui_command
 
     argv = ui_command(Path(args.root).absolute(), port=args.port)
     _console().print(f"MLflow UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")

@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import tempfile
 import threading
 import time
@@ -49,7 +48,6 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from nbmlops.errors import TrackingError
 from nbmlops.records.datasets import dataset_inputs
@@ -75,7 +73,6 @@ __all__ = [
     "open_client",
     "prepare",
     "tracking_uri",
-    "ui_command",
 ]
 
 _STATUS = {"succeeded": "FINISHED", "skipped": "FINISHED", "up_to_date": "FINISHED"}
@@ -442,30 +439,6 @@ def log_run(
     for result in record.stages:
         recorder.stage(result)
     return recorder.finish(record, ledger_head=ledger_head)
-
-
-def ui_command(project_root: Path, port: int, host: str = "127.0.0.1") -> list[str]:
-    """The argv of ``mlflow ui`` over the project's store, on the loopback interface by default.
-
-    Raises
-    ------
-    TrackingError
-        ``MLFLOW_TRACKING_URI`` names a server, which is the UI already.
-
-    Examples
-    --------
-    >>> ui_command(Path("/srv/study"), 5000)  # doctest: +SKIP
-    ['/usr/bin/python3', '-m', 'mlflow', 'ui', '--backend-store-uri', 'sqlite:////srv/study/...',
-     '--host', '127.0.0.1', '--port', '5000', '--default-artifact-root', 'file:///srv/study/...']
-    """
-    uri = tracking_uri(project_root)
-    if urlsplit(uri).scheme in ("http", "https"):
-        shown = redact_uri(uri)
-        raise TrackingError(f"Runs are tracked by the MLflow server {shown}; open it.", uri=shown)
-    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
-    argv += ["--host", host, "--port", str(port)]
-    location = artifact_root(project_root)
-    return argv + (["--default-artifact-root", location] if location else [])
 
 
 def _is_store_error(exc: Exception) -> bool:

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ __all__ = [
     "prepare",
     "redact_uri",
     "tracking_uri",
+    "ui_command",
 ]
 
 # nbmlops never sends usage telemetry; MLflow reads these when it is first imported.
@@ -390,3 +392,27 @@ def redact_uri(uri: str) -> str:
         return uri
     host = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
+def ui_command(project_root: Path, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The argv of ``mlflow ui`` over the project's store, on the loopback interface by default.
+
+    Raises
+    ------
+    TrackingError
+        ``MLFLOW_TRACKING_URI`` names a server, which is the UI already.
+
+    Examples
+    --------
+    >>> ui_command(Path("/srv/study"), 5000)  # doctest: +SKIP
+    ['/usr/bin/python3', '-m', 'mlflow', 'ui', '--backend-store-uri', 'sqlite:////srv/study/...',
+     '--host', '127.0.0.1', '--port', '5000', '--default-artifact-root', 'file:///srv/study/...']
+    """
+    uri = tracking_uri(project_root)
+    if urlsplit(uri).scheme in ("http", "https"):
+        shown = redact_uri(uri)
+        raise TrackingError(f"Runs are tracked by the MLflow server {shown}; open it.", uri=shown)
+    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    argv += ["--host", host, "--port", str(port)]
+    location = artifact_root(project_root)
+    return argv + (["--default-artifact-root", location] if location else [])
