@@ -279,6 +279,9 @@ _STATUSES = {
     "SweepError": 400,
     "SweepInProgressError": 409,
     "UnknownSweepError": 404,
+    "ClusterUnreachableError": 400,
+    "ProjectNotVisibleError": 400,
+    "WorkerDiedError": 400,
 }
 
 
