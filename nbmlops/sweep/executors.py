@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
@@ -54,7 +55,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class SweepExecutor:
+class SweepExecutor(ABC):
     """Runs points and hands each :class:`PointOutcome` to ``on_done`` as it finishes.
 
     Used as a context manager around the sweep: entering connects to whatever runs the points
@@ -69,10 +70,10 @@ class SweepExecutor:
     check this machine's kernels for the points."""
 
     @classmethod
+    @abstractmethod
     def from_options(cls, *, workers: int | None, scheduler: str | None) -> Self:
         """The executor for ``--workers`` / ``--scheduler`` (:class:`SweepError` for an option
         it does not take)."""
-        raise NotImplementedError
 
     def __enter__(self) -> Self:
         return self
@@ -80,6 +81,7 @@ class SweepExecutor:
     def __exit__(self, *exc: object) -> None:
         return None
 
+    @abstractmethod
     def run(
         self,
         sweep: SweepSpec,
@@ -92,7 +94,6 @@ class SweepExecutor:
         allow_env_mismatch: bool = False,
     ) -> None:
         """Run ``points`` (until ``stop`` is set: points not started then stay pending)."""
-        raise NotImplementedError
 
 
 class LocalExecutor(SweepExecutor):
