@@ -142,6 +142,19 @@ def test_a_value_of_the_wrong_type_in_one_point_is_refused_naming_the_point(
     _nothing_ran(project)  # not even the shared cohort stage
 
 
+def test_a_phi_looking_value_is_refused_even_under_redact_naming_the_parameter_not_the_value(
+    project: Path,
+) -> None:
+    ssn = "219-09-9999"
+    grid = f"cohort.extract=data/extract.parquet,{ssn}"
+    for policy in ("refuse", "redact"):  # a point is its values: they cannot be recorded redacted
+        done = nbmlops_cli(project, "sweep", "analysis", "--grid", grid, "--phi-policy", policy)
+        assert done.returncode == 2, _out(done)
+        assert "cohort.extract" in done.stdout + done.stderr
+        assert ssn not in done.stderr and ssn not in done.stdout.split("error:", 1)[-1]
+        _nothing_ran(project)
+
+
 def test_ten_thousand_points_without_yes_ask_and_refuse_without_a_terminal(
     project: Path,
 ) -> None:

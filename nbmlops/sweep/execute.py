@@ -203,7 +203,8 @@ def run_sweep(
         ``executor="dask"`` and the scheduler does not answer within seconds, or has no workers;
         nothing was started or written.
     SweepError, PhiDetectedError, EnvironmentMismatchError, UpstreamProductsMissingError
-        Before any point runs.
+        Before any point runs (a PHI-looking value: ``PhiDetectedError`` under ``refuse``,
+        ``SweepError`` under ``redact``, which a sweep cannot apply).
     """
     spec = sweep.pipeline
     notify = progress or (lambda event: None)
@@ -218,7 +219,9 @@ def run_sweep(
         raise SweepError(str(exc), sweep=sweep.name, argument="phi_policy") from None
     registry = project_registry(spec.root)
     for point in sweep.points:  # refused here, before any kernel, under "refuse"
-        check_phi(point.overrides, policy=policy, identifiers=registry)
+        recorded = check_phi(point.overrides, policy=policy, identifiers=registry)
+        if recorded != point.overrides:  # "redact": see _unredactable
+            raise _unredactable(sweep, point, recorded)
     with runner, hold_sweep_lock(spec.root, spec.name, sweep.name):  # connected before a write
         definition = sweep.definition()
         existing = read_sweep(spec.root, spec.name, sweep.name)
@@ -350,6 +353,27 @@ def _summary(sweep: SweepSpec, metric: str | None) -> tuple[SweepSummary | None,
     except Exception as exc:  # a page that cannot be drawn costs the page, not the records
         return None, f"summary not written: {exc!r}"
     return page, page.problem
+
+
+def _unredactable(sweep: SweepSpec, point: Point, recorded: Mapping[str, Any]) -> SweepError:
+    """Under ``--phi-policy redact`` a run records a PHI-looking value redacted; a sweep cannot:
+    a point *is* its values (its id digests them; its point file, summary page, results table and
+    MLflow run show them), so it is refused, naming the parameter but never the value."""
+    name = next(
+        f"{stage}.{param}"
+        for stage, given in point.overrides.items()
+        for param, value in given.items()
+        if recorded[stage][param] != value
+    )
+    return SweepError(
+        f"point {point.index} of {len(sweep.points)} ({name}): the value looks like PHI. A sweep "
+        "records each point's parameter values as they are (point files, summary page, MLflow), "
+        "so --phi-policy redact cannot apply to them. Pass a de-identified value (a study key, "
+        "a year). No point has run.",
+        sweep=sweep.name,
+        point=str(point.index),
+        argument=name,
+    )
 
 
 def _run_shared(sweep: SweepSpec, *, tracking: bool, policy: str, allow: bool) -> RunRecord | None:
