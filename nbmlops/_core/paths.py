@@ -12,6 +12,8 @@ __all__ = [
     "LEDGER_QUARANTINE",
     "MLFLOW_ARTIFACTS",
     "MLFLOW_DB",
+    "REPORTS",
+    "REPRODUCTIONS",
     "ROOT_MARKERS",
     "RUNS",
     "RUN_HOLDER",
@@ -54,6 +56,10 @@ SECRET_KEY = STATE_DIR / "secret.key"
 """The project's secret: keyed digests of unknown signer ids."""
 SIGNING_LOCK = STATE_DIR / "signing.lock"
 """Held by a signing attempt from reading the lockout state to writing its outcome."""
+REPRODUCTIONS = STATE_DIR / "reproductions"
+"""Reproduction checks of recorded runs: ``<run id>/<reproduction id>.json``."""
+REPORTS = Path("reports")
+"""Audit reports and model cards, ``reports/<run id>/`` at the project's root."""
 STAGE_STATE = ".nbmlops-state.json"
 """A stage's build state, in its folder ``build/<pipeline>/<stage>/``."""
 
