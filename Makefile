@@ -58,7 +58,7 @@ nbmlops/labextension/package.json: $(EXT_SOURCES) extension/node_modules/.yarn-s
 # strace proves in a test that a run opens no connection beyond 127.0.0.1; Debian's Chromium is
 # the browser of the JupyterLab tests (Playwright is pointed at it and never downloads one);
 # Debian's PostgreSQL server is the team tracking server's store (tests/team.py starts its own).
-SYSTEM_PACKAGES := strace:strace chromium:chromium /usr/lib/postgresql/*/bin/initdb:postgresql
+SYSTEM_PACKAGES := strace:strace chromium:chromium pdftotext:poppler-utils /usr/lib/postgresql/*/bin/initdb:postgresql
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \

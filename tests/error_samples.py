@@ -86,6 +86,7 @@ SAMPLES: dict[str, NbmlopsError] = {
         point="0123456789ab", worker="tcp://10.0.0.2:40000", host="node2", since="2026-12-03"
     ),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
+    "RecordedRunNotFoundError": errors.RecordedRunNotFoundError(run="latest", reason="none"),
     "UnknownSweepError": errors.UnknownSweepError(pipeline="demo", sweep="s"),
     "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
     "ProjectConflictError": errors.ProjectConflictError(
@@ -116,7 +117,13 @@ CATEGORY = {
         "InvalidInputError",
     ),
     **dict.fromkeys(
-        ("UnknownStageError", "PipelineNotFoundError", "UnknownRunError", "UnknownSweepError"),
+        (
+            "UnknownStageError",
+            "PipelineNotFoundError",
+            "UnknownRunError",
+            "UnknownSweepError",
+            "RecordedRunNotFoundError",
+        ),
         "NotFoundError",
     ),
     **dict.fromkeys(

@@ -38,6 +38,8 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   ├── UnknownStageError          a selected stage does not exist           (stage)
     │   ├── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
     │   ├── UnknownRunError            no such run was started from this server  (handle)
+    │   ├── RecordedRunNotFoundError   RUN|latest|approved names no recorded run (run, reason,
+    │   │                              of the project (report, card, reproduce)    path)
     │   └── UnknownSweepError          no sweep of that name in the project      (pipeline, sweep)
     ├── ConflictError [409]            the request contradicts the project as it stands
     │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
@@ -137,6 +139,7 @@ from nbmlops.errors.projects import (
     ProjectConflictError,
     ProjectNotWritableError,
 )
+from nbmlops.errors.reports import RecordedRunNotFoundError
 from nbmlops.errors.records import (
     LedgerError,
     LedgerRepairError,
@@ -197,6 +200,7 @@ __all__ = [
     "PhiInTextError",
     "PipelineError",
     "PipelineNotFoundError",
+    "RecordedRunNotFoundError",
     "ProjectConflictError",
     "ProjectNotVisibleError",
     "ProjectNotWritableError",
