@@ -139,7 +139,6 @@ from nbmlops.errors.projects import (
     ProjectConflictError,
     ProjectNotWritableError,
 )
-from nbmlops.errors.reports import RecordedRunNotFoundError
 from nbmlops.errors.records import (
     LedgerError,
     LedgerRepairError,
@@ -147,6 +146,7 @@ from nbmlops.errors.records import (
     PhiDetectedError,
     TrackingError,
 )
+from nbmlops.errors.reports import RecordedRunNotFoundError
 from nbmlops.errors.runs import (
     CellExecutionError,
     ClusterUnreachableError,
@@ -200,10 +200,10 @@ __all__ = [
     "PhiInTextError",
     "PipelineError",
     "PipelineNotFoundError",
-    "RecordedRunNotFoundError",
     "ProjectConflictError",
     "ProjectNotVisibleError",
     "ProjectNotWritableError",
+    "RecordedRunNotFoundError",
     "RefusedError",
     "ReviewError",
     "RunInProgressError",

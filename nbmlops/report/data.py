@@ -215,7 +215,7 @@ def _rows(path: Path, digest: str) -> tuple[int | None, str]:
     if file_digest(path) != digest:
         return None, "not counted: the file changed since the run"
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         return int(pq.read_metadata(path).num_rows), ""
     if path.suffix in (".csv", ".tsv"):
