@@ -230,12 +230,14 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     s.set_defaults(func=records.cmd_records_replay)
 
     from nbmlops.cli.report import add_parser as add_report_parser
+    from nbmlops.cli.reproduce import add_parser as add_reproduce_parser
     from nbmlops.cli.review import add_parsers
     from nbmlops.cli.sweep import add_parser as add_sweep_parser
 
     add_parsers(sub)
     add_sweep_parser(sub, PHI_POLICIES)
     add_report_parser(sub)
+    add_reproduce_parser(sub)
 
     s = sub.add_parser("ui", help="serve the MLflow UI for this project on 127.0.0.1")
     s.add_argument("--port", type=int, default=5000)

@@ -149,7 +149,7 @@ def gather_report(root: str | Path, run_id: str) -> ReportData:
         record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         reason = "no record of it" if not path.exists() else f"its record cannot be read ({exc})"
-        raise RecordedRunNotFoundError(run=run_id, reason=reason, path=path) from None
+        raise RecordedRunNotFoundError(run=run_id, root=root, reason=reason) from None
     ledger = read_ledger(root)
     evidence = check_run_evidence(root, record, path, ledger)
     data = ReportData(

@@ -71,7 +71,7 @@ def resolve_run(root: Path, which: str, *, pipeline: str | None = None) -> str:
     if which == "latest":
         if not records:
             reason = f"no run{where} recorded yet; run the pipeline first (`nbmlops run`)"
-            raise RecordedRunNotFoundError(run=which, reason=reason, path=folder)
+            raise RecordedRunNotFoundError(run=which, root=root, reason=reason)
         return records[0].stem
     exact = run_record_path(Path(root), which)
     if exact.is_file() and (pipeline is None or _pipeline_of(exact) == pipeline):
@@ -87,7 +87,7 @@ def resolve_run(root: Path, which: str, *, pipeline: str | None = None) -> str:
             f"no run{where} has that id; `nbmlops review list` and `nbmlops status` name the "
             "recorded runs"
         )
-    raise RecordedRunNotFoundError(run=which, reason=reason, path=folder)
+    raise RecordedRunNotFoundError(run=which, root=root, reason=reason)
 
 
 def _approved(root: Path, pipeline: str | None, where: str, folder: Path) -> str:
@@ -97,4 +97,4 @@ def _approved(root: Path, pipeline: str | None, where: str, folder: Path) -> str
         if review.status == "approved" and (pipeline is None or review.pipeline == pipeline):
             return review.run_id
     reason = f"no run{where} is approved (`nbmlops review list` shows where each run stands)"
-    raise RecordedRunNotFoundError(run="approved", reason=reason, path=folder)
+    raise RecordedRunNotFoundError(run="approved", root=root, reason=reason)
