@@ -65,7 +65,7 @@ class ReportData:
     record: Mapping[str, Any]
     verification: Verification
     ledger_problem: str | None
-    """Why the ledger's chain fails at its first bad line, or None."""
+    """The ledger's first bad line, named (line, seq, event, run) with why it fails, or None."""
     evidence: tuple[EvidenceFile, ...]
     decisions: tuple[Decision, ...]
     results: Mapping[str, Mapping[str, Any]]
@@ -157,7 +157,7 @@ def gather_report(root: str | Path, run_id: str) -> ReportData:
         run_id=run_id,
         record=record,
         verification=verify(root),
-        ledger_problem=ledger.problem,
+        ledger_problem=ledger.bad_entry,
         evidence=evidence,
         decisions=signed_decisions(root, run_id, ledger),
         results=_review_results(evidence),

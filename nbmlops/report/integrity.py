@@ -87,6 +87,20 @@ class LedgerView:
     bad_line: int | None
     problem: str | None
 
+    @property
+    def bad_entry(self) -> str | None:
+        """The first bad line as a reader names it: line, seq, event and run (as far as the
+        line still reads), and why it fails; None when the chain verifies."""
+        if self.bad_line is None:
+            return None
+        seq = self.bad_line - 1
+        found = next((e for e in self.entries if e.get("seq") == seq), None)
+        what = ""
+        if found is not None:
+            what = f", event '{found.get('event')}'"
+            what += f" of run {found.get('run_id')}" if found.get("run_id") else ""
+        return f"ledger line {self.bad_line} (entry seq {seq}{what}): {self.problem}"
+
     def verified(self, entry: Mapping[str, Any]) -> bool:
         return self.bad_line is None or int(entry.get("seq", 0)) < self.bad_line - 1
 

@@ -90,11 +90,15 @@ def cover(data: ReportData) -> str:
     v = data.verification
     if not v.ok:
         items = "".join(f"<li>{escape(f)}</li>" for f in v.failures)
-        first = escape(v.failures[0]) if v.failures else ""
+        first = (
+            f"First bad entry: {data.ledger_problem}"
+            if data.ledger_problem
+            else f"First finding: {v.failures[0] if v.failures else 'none named'}"
+        )
         parts.append(
             "<div class='alarm' id='verification-failed'>"
             "<h2>Ledger verification FAILED</h2>"
-            f"<p class='first-failure'>{first}</p>"
+            f"<p class='first-failure'>{escape(first)}</p>"
             "<p>The records below cannot be trusted as they stand: the ledger or a copy of its "
             f"hashes was changed. Every failure (<code>nbmlops audit verify</code>):</p>"
             f"<ul>{items}</ul></div>"
