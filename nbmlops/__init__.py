@@ -16,6 +16,7 @@ instant and pulls in neither papermill nor MLflow)::
     verify_ledger               check the hash-chained audit ledger
     verify_project              the ledger against every anchor of it (records, MLflow, evidence)
     replay_records              record in MLflow, exactly once, the runs it missed
+    build_report                a recorded run's audit report: executed notebook, HTML, PDF
     record                      (inside a notebook) record a value for the stage's run
     synthetic_patients          seeded synthetic patient records (identifiers, bias, drift)
     deidentify                  HIPAA Safe Harbor de-identification of a DataFrame
@@ -52,6 +53,7 @@ _EXPORTS = {
     "verify_ledger": "nbmlops.records.ledger",
     "verify_project": "nbmlops.audit.verify",
     "replay_records": "nbmlops.run.replay",
+    "build_report": "nbmlops.report.build",
     "register_identifiers": "nbmlops.privacy.phi",
     "record": "nbmlops.records.scraps",
     "save_model": "nbmlops.records.model_file",
@@ -61,6 +63,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "build_report",
     "check_environment",
     "compile_pipeline",
     "deidentify",
@@ -94,6 +97,7 @@ if TYPE_CHECKING:
     from nbmlops.records.ledger import verify_ledger
     from nbmlops.records.model_file import save_model
     from nbmlops.records.scraps import record
+    from nbmlops.report.build import build_report
     from nbmlops.run.by_hand import stage_paths
     from nbmlops.run.environment import check_environment
     from nbmlops.run.execute import plan_pipeline, run_pipeline
