@@ -69,6 +69,12 @@ SAMPLES: dict[str, NbmlopsError] = {
     "TrackingError": errors.TrackingError("cannot write", uri="sqlite:///mlflow.db"),
     "SignatureError": errors.SignatureError(signer="jdoe", reason="bad credentials"),
     "ReviewError": errors.ReviewError(run_id="r-1", reason="no such run"),
+    "ReproductionError": errors.ReproductionError(
+        "its commit is not in this repository",
+        run_id="r-1",
+        reason="commit_not_found",
+        subject="0123abc",
+    ),
     "EvidenceChangedError": errors.EvidenceChangedError(
         run_id="r-1", reason="it changed", path=Path("build/x.json")
     ),
@@ -86,6 +92,7 @@ SAMPLES: dict[str, NbmlopsError] = {
         point="0123456789ab", worker="tcp://10.0.0.2:40000", host="node2", since="2026-12-03"
     ),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
+    "RecordedRunNotFoundError": errors.RecordedRunNotFoundError(run="latest", root=Path("/p")),
     "UnknownSweepError": errors.UnknownSweepError(pipeline="demo", sweep="s"),
     "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
     "ProjectConflictError": errors.ProjectConflictError(
@@ -116,7 +123,13 @@ CATEGORY = {
         "InvalidInputError",
     ),
     **dict.fromkeys(
-        ("UnknownStageError", "PipelineNotFoundError", "UnknownRunError", "UnknownSweepError"),
+        (
+            "UnknownStageError",
+            "PipelineNotFoundError",
+            "UnknownRunError",
+            "UnknownSweepError",
+            "RecordedRunNotFoundError",
+        ),
         "NotFoundError",
     ),
     **dict.fromkeys(
@@ -138,7 +151,14 @@ CATEGORY = {
         "IntegrityError",
     ),
     **dict.fromkeys(
-        ("SignatureError", "ReviewError", "PhiDetectedError", "PhiInTextError"), "RefusedError"
+        (
+            "SignatureError",
+            "ReviewError",
+            "ReproductionError",
+            "PhiDetectedError",
+            "PhiInTextError",
+        ),
+        "RefusedError"
     ),
     "TrackingError": "ServiceError",
     "ClusterUnreachableError": "ServiceError",
@@ -171,6 +191,8 @@ STATUS_BEFORE_CATEGORIES = {
         "ClusterUnreachableError",
         "ProjectNotVisibleError",
         "WorkerDiedError",
+        "RecordedRunNotFoundError",
+        "ReproductionError",
     )
 }
 """The REST status of each class as the server's handler decided it before the categories (two

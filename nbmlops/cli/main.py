@@ -229,10 +229,12 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     _add_wait(s)
     s.set_defaults(func=records.cmd_records_replay)
 
+    from nbmlops.cli.card import add_parser as add_card_parser
     from nbmlops.cli.review import add_parsers
     from nbmlops.cli.sweep import add_parser as add_sweep_parser
 
     add_parsers(sub)
+    add_card_parser(sub)
     add_sweep_parser(sub, PHI_POLICIES)
 
     s = sub.add_parser("ui", help="serve the MLflow UI for this project on 127.0.0.1")

@@ -38,7 +38,9 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   ├── UnknownStageError          a selected stage does not exist           (stage)
     │   ├── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
     │   ├── UnknownRunError            no such run was started from this server  (handle)
-    │   └── UnknownSweepError          no sweep of that name in the project      (pipeline, sweep)
+    │   ├── UnknownSweepError          no sweep of that name in the project      (pipeline, sweep)
+    │   └── RecordedRunNotFoundError   no run record matches RUN|latest|approved (run, root,
+    │                                  (report, card, reproduce)                   reason)
     ├── ConflictError [409]            the request contradicts the project as it stands
     │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
     │   ├── DuplicateProductError      two stages write one product path         (path, stages)
@@ -76,9 +78,11 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   ├── PhiDetectedError           notebook outputs, a frame or a parameter  (path, findings,
     │   │                              value hold what looks like PHI; nothing    stage, param)
     │   │                              was logged
-    │   └── PhiInTextError             a decision's meaning or comment, or a      (field, subject,
-    │                                  deactivation reason, looks like PHI;        kinds)
-    │                                  nothing was signed or recorded
+    │   ├── PhiInTextError             a decision's meaning or comment, or a      (field, subject,
+    │   │                              deactivation reason, looks like PHI;        kinds)
+    │   │                              nothing was signed or recorded
+    │   └── ReproductionError          a recorded run cannot be reproduced: its  (run_id, reason,
+    │                                  commit, dirty worktree, lock or an input    subject, path)
     ├── ServiceError [400]             a service nbmlops records into failed
     │   ├── TrackingError              MLflow could not be written               (uri)
     │   └── ClusterUnreachableError    the Dask scheduler did not answer, or has (address, detail)
@@ -144,6 +148,7 @@ from nbmlops.errors.records import (
     PhiDetectedError,
     TrackingError,
 )
+from nbmlops.errors.reproduction import RecordedRunNotFoundError, ReproductionError
 from nbmlops.errors.runs import (
     CellExecutionError,
     ClusterUnreachableError,
@@ -200,7 +205,9 @@ __all__ = [
     "ProjectConflictError",
     "ProjectNotVisibleError",
     "ProjectNotWritableError",
+    "RecordedRunNotFoundError",
     "RefusedError",
+    "ReproductionError",
     "ReviewError",
     "RunInProgressError",
     "ServiceError",
