@@ -37,7 +37,7 @@ import html
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DECISIONS",
     "DECISION_FILES",
+    "CardWriter",
     "ReviewDecision",
     "read_decision",
     "record_digest",
@@ -70,6 +71,11 @@ DECISIONS: Mapping[str, str] = {
     "request_changes": "changes requested",
 }
 """Decision -> how it reads in a sentence."""
+
+CardWriter = Callable[[Path, str, str], Sequence[Path]]
+"""``card(root, run_id, model_product)``: writes a run's model card, returns its files (Markdown
+first). The card is built above this layer (``nbmlops.report.card.card_for_approval``), so the
+caller that can see it hands it in."""
 
 EVENT = "review_signed"
 FREE_TEXT = ("meaning", "comment", "nonce")
@@ -173,6 +179,7 @@ def sign_decision(
     authenticator: str = "local",
     model_product: str = "model",
     model_name: str | None = None,
+    card: CardWriter | None = None,
 ) -> ReviewDecision:
     """Sign a review decision on ``evidence`` and record it.
 
@@ -195,6 +202,10 @@ def sign_decision(
         Name of the product that is the model; an approval registers it in MLflow.
     model_name : str, optional
         Registered-model name; default the pipeline's name.
+    card : callable, optional
+        ``card(root, run_id, model_product)`` writes the run's model card and returns its files
+        (``nbmlops.report.card.card_for_approval``); an approval logs them with the model
+        version in MLflow.
 
     Returns
     -------
@@ -263,11 +274,13 @@ def sign_decision(
     )
     from nbmlops.approval.registry import record_in_mlflow
 
+    run_id = evidence.run_id
     return record_in_mlflow(
         evidence.record,
         signed,
         model_product=model_product,
         model_name=model_name or evidence.pipeline,
+        card=None if card is None else lambda: card(root, run_id, model_product),
     )
 
 

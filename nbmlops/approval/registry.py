@@ -2,7 +2,9 @@
 
 An approval registers the run's model as a new version of the registered model (named after the
 pipeline unless told otherwise), tags the version with the decision, signer, evidence digest and
-ledger entry, and points the alias ``approved`` at it. A rejection or a request for changes tags
+ledger entry, and points the alias ``approved`` at it; given a model-card writer, it logs the
+card (Markdown and HTML) in the version's run under ``model_card/`` and tags the version with
+the card's path and SHA-256. A rejection or a request for changes tags
 the version if one exists and, if ``approved`` points at it, removes that alias (a later
 rejection withdraws an approval). The ledger entry is already written: anything MLflow refuses
 is listed in ``not_recorded``, never raised.
@@ -10,9 +12,11 @@ is listed in ``not_recorded``, never raised.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,14 +25,25 @@ if TYPE_CHECKING:
 # the registered model's alias an approval points at the approved version, a rejection withdraws
 APPROVED_ALIAS = "approved"
 
-__all__ = ["record_in_mlflow"]
+CARD_FOLDER = "model_card"
+"""Where an approval logs the model card in the model version's MLflow run."""
+
+CardFiles = Callable[[], Sequence[Path]]
+"""Writes the approved run's model card and returns its files (Markdown first)."""
+
+__all__ = ["CARD_FOLDER", "CardFiles", "record_in_mlflow"]
 
 
 def record_in_mlflow(
-    record: Mapping[str, Any], signed: ReviewDecision, *, model_product: str, model_name: str
+    record: Mapping[str, Any],
+    signed: ReviewDecision,
+    *,
+    model_product: str,
+    model_name: str,
+    card: CardFiles | None = None,
 ) -> ReviewDecision:
     """Mirror ``signed`` into the MLflow store its run (``record``) was logged to; see the
-    module doc."""
+    module doc. ``card`` is called only for an approval that registered a version."""
     uri = record.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
     parent = record.get("mlflow_run_id")
     if not uri or not parent:
@@ -56,7 +71,29 @@ def record_in_mlflow(
     except Exception as exc:
         notes.append(f"MLflow registry ({model_name}): {_short(exc)}")
         return replace(signed, not_recorded=tuple(notes))
+    if card is not None and version is not None and signed.decision == "approve":
+        notes.extend(_log_card(client, card, child_run=child, name=model_name, version=version))
     return replace(signed, model_version=version, not_recorded=tuple(notes))
+
+
+def _log_card(
+    client: Any, card: CardFiles, *, child_run: str, name: str, version: str
+) -> list[str]:
+    """Log the model card in the version's run and tag the version with where it is; a card
+    that cannot be written or logged is a note (the approval is signed and registered)."""
+    try:
+        files = list(card())
+        for path in files:
+            client.log_artifact(child_run, str(path), CARD_FOLDER)
+        if files:
+            digest = hashlib.sha256(Path(files[0]).read_bytes()).hexdigest()
+            client.set_model_version_tag(
+                name, version, "nbmlops.model_card", f"{CARD_FOLDER}/{Path(files[0]).name}"
+            )
+            client.set_model_version_tag(name, version, "nbmlops.model_card.sha256", digest)
+    except Exception as exc:  # the decision is recorded; the card is a mirror too
+        return [f"model card for {name} version {version}: {_short(exc)}"]
+    return []
 
 
 def _tags(signed: ReviewDecision) -> dict[str, str]:

@@ -26,8 +26,10 @@ from nbmlops._core.paths import find_project_root
 from nbmlops.authoring.project_files import (
     EXAMPLE_NOTEBOOK,
     GITIGNORE_ENTRIES,
+    MODEL_CARD_FILE,
     example_notebook,
     gitignore_text,
+    model_card_template,
     pyproject_text,
     readme_text,
 )
@@ -104,7 +106,8 @@ def init_project(root: Path, *, nbmlops_source: str | None = None) -> InitResult
     Examples
     --------
     >>> init_project(Path("study")).written  # doctest: +SKIP
-    ('README.md', '.gitignore', 'pyproject.toml', 'notebooks/example.ipynb', 'uv.lock')
+    ('README.md', '.gitignore', 'pyproject.toml', 'notebooks/example.ipynb',
+     'pipelines/notebooks/model_card.md', 'uv.lock')
     """
     root = Path(root).absolute()
     if root.exists() and not root.is_dir():
@@ -117,9 +120,10 @@ def init_project(root: Path, *, nbmlops_source: str | None = None) -> InitResult
         _check_pyproject(pyproject, source)
     # lexists: a dangling symlink is someone's too, never replaced
     missing = [name for name in _FILES if not os.path.lexists(root / name.split("/")[0])]
+    cards = _missing_cards(root, with_example=EXAMPLE_NOTEBOOK in missing)
     ignore = root / ".gitignore"
     add_ignores = _missing_ignores(ignore) if ignore.is_file() else ()
-    if missing or add_ignores:
+    if missing or cards or add_ignores:
         _check_writable(root)
     written: list[str] = []
     try:
@@ -129,6 +133,10 @@ def init_project(root: Path, *, nbmlops_source: str | None = None) -> InitResult
                 (root / name).parent.mkdir(exist_ok=True)
                 write_text_atomic(root / name, _text(name, root, source))
                 written.append(name)
+        for pipeline, name in cards:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(root / name, model_card_template(pipeline))
+            written.append(name)
         if add_ignores:
             with ignore.open("a", encoding="utf-8") as fh:
                 fh.write(("" if ignore.read_text("utf-8").endswith("\n") else "\n") + "\n")
@@ -149,6 +157,21 @@ def init_project(root: Path, *, nbmlops_source: str | None = None) -> InitResult
 _FILES = ("README.md", ".gitignore", "pyproject.toml", EXAMPLE_NOTEBOOK, "uv.lock")
 """What a project needs, in the order written (the lock last: it reads ``pyproject.toml``). A
 ``notebooks/`` folder that exists is kept whole: an example added to it would be a new stage."""
+
+
+def _missing_cards(root: Path, *, with_example: bool) -> list[tuple[str, str]]:
+    """(pipeline, path) of the model-card templates to write: the example's pipeline
+    (``notebooks``, as ``nbmlops run notebooks`` names it) when the example is written, and
+    each compiled pipeline (``pipelines/<name>/pipeline.yaml``) without a card file."""
+    names = ["notebooks"] if with_example else []
+    if (root / "pipelines").is_dir():
+        names += sorted(p.parent.name for p in (root / "pipelines").glob("*/pipeline.yaml"))
+    cards = []
+    for name in dict.fromkeys(names):
+        path = f"pipelines/{name}/{MODEL_CARD_FILE}"
+        if not os.path.lexists(root / path):
+            cards.append((name, path))
+    return cards
 
 
 def _text(name: str, root: Path, source: dict[str, str] | None) -> str:

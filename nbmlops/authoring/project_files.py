@@ -10,8 +10,12 @@ from typing import Any
 __all__ = [
     "EXAMPLE_NOTEBOOK",
     "GITIGNORE_ENTRIES",
+    "MODEL_CARD_FILE",
+    "MODEL_CARD_PLACEHOLDER",
+    "MODEL_CARD_SECTIONS",
     "example_notebook",
     "gitignore_text",
+    "model_card_template",
     "pyproject_text",
     "readme_text",
 ]
@@ -96,7 +100,12 @@ uv run nbmlops run notebooks           # run what is stale, tracked and audited
 uv run nbmlops status notebooks        # what is up to date, and why the rest is not
 uv run nbmlops audit verify            # check the ledger and every copy of its hashes
 uv run nbmlops ui                      # MLflow on 127.0.0.1:5000
+uv run nbmlops card latest             # the latest run's model card, in reports/<run>/
 ```
+
+The model card's team-written sections (intended use, users, out-of-scope uses, limitations
+...) live in `pipelines/notebooks/model_card.md`: replace its `TODO:` lines; a section still
+holding one is reported as not written, never filled in.
 
 A new stage: write a notebook with a cell tagged `parameters`, then
 `uv run nbmlops stage set notebooks/NAME.ipynb --stage NAME --product out=out.parquet`
@@ -169,3 +178,60 @@ def example_notebook() -> dict[str, Any]:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
+
+
+MODEL_CARD_SECTIONS: tuple[tuple[str, str], ...] = (
+    (
+        "Model details",
+        "Who made the model and when, what kind of model it is, what it predicts from what, "
+        "its version and licence, and whom to ask about it.",
+    ),
+    (
+        "Intended use",
+        "The decisions the model is meant to support, in which setting, and what a user does "
+        "with its output.",
+    ),
+    ("Intended users", "Who may use the model's output (roles, teams), and with what training."),
+    (
+        "Out-of-scope uses",
+        "Uses the model must not be put to: other populations, settings or decisions it was not "
+        "made or checked for.",
+    ),
+    (
+        "Factors",
+        "The groups and conditions its performance may differ across (demographics, sites, "
+        "payers, instruments, time), and which of them the evaluation reports.",
+    ),
+    (
+        "Ethical considerations",
+        "Sensitive data used, risks and harms to patients or others, and what was done about them.",
+    ),
+    (
+        "Caveats and recommendations",
+        "Known limitations, what was not tested, and recommendations for monitoring and use.",
+    ),
+)
+"""The model-card sections a team writes (Mitchell et al. 2019), each with the question it
+answers; the records give the rest (model, metrics, data, quantitative analyses)."""
+
+MODEL_CARD_FILE = "model_card.md"
+"""The model-card file's name, in ``pipelines/<pipeline>/``."""
+
+MODEL_CARD_PLACEHOLDER = "TODO:"
+"""A line starting with this marks a section as not written yet."""
+
+
+def model_card_template(pipeline: str) -> str:
+    """``pipelines/<pipeline>/model_card.md`` as ``nbmlops init`` writes it: every section holds
+    a ``TODO:`` line, so a card made before the team writes it says the section is missing."""
+    parts = [
+        f"# Model card: {pipeline}\n",
+        "<!-- The sections of this file are the model card's team-written part (Mitchell et al.,\n"
+        '"Model Cards for Model Reporting", 2019). `nbmlops card RUN` adds what the records\n'
+        "say: the model file, metrics, data digests and fairness by subgroup. Replace each\n"
+        f"`{MODEL_CARD_PLACEHOLDER}` line with your text: a section that still holds one is\n"
+        "reported as not written. Keep the `## ` headings as they are. -->\n",
+    ]
+    for heading, question in MODEL_CARD_SECTIONS:
+        parts.append(f"## {heading}\n\n{MODEL_CARD_PLACEHOLDER} {question}\n")
+    return "\n".join(parts)

@@ -229,12 +229,14 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     _add_wait(s)
     s.set_defaults(func=records.cmd_records_replay)
 
+    from nbmlops.cli.card import add_parser as add_card_parser
     from nbmlops.cli.report import add_parser as add_report_parser
     from nbmlops.cli.reproduce import add_parser as add_reproduce_parser
     from nbmlops.cli.review import add_parsers
     from nbmlops.cli.sweep import add_parser as add_sweep_parser
 
     add_parsers(sub)
+    add_card_parser(sub)
     add_sweep_parser(sub, PHI_POLICIES)
     add_report_parser(sub)
     add_reproduce_parser(sub)

@@ -156,9 +156,16 @@ def cmd_review(args: argparse.Namespace) -> int:
         console.print(f"review notebook: {path}")
         console.print(f"open it in JupyterLab (`jupyter lab {path}`) and run its cell")
         return 0
+    from nbmlops.report.card import card_for_approval
     from nbmlops.review.session import session
 
-    review = session(args.run_id, root=root, stage=args.stage, authenticator=args.authenticator)
+    review = session(
+        args.run_id,
+        root=root,
+        stage=args.stage,
+        authenticator=args.authenticator,
+        card=card_for_approval,
+    )
     if not args.signer:
         raise SystemExit("nbmlops: --decision needs --signer ID")
     password = _password(args, f"password for {args.signer}: ")
@@ -174,6 +181,11 @@ def cmd_review(args: argparse.Namespace) -> int:
     console.print(f"ledger entry {signed.ledger_entry}")
     if signed.model_version:
         console.print(f"MLflow model version {signed.model_version}")
+        if signed.decision == "approve" and not any("model card" in n for n in signed.not_recorded):
+            from nbmlops._core.paths import REPORTS
+
+            folder = Path(root) / REPORTS / str(signed.record["run_id"])
+            console.print(f"model card logged with it: {folder / 'model_card.md'} (and .html)")
     for note in signed.not_recorded:
         console.print(_styled("[yellow]not recorded:[/] {}", note))
     return 0

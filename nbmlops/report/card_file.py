@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from nbmlops.authoring.project_files import (
+    MODEL_CARD_FILE,
+    MODEL_CARD_PLACEHOLDER,
+    MODEL_CARD_SECTIONS,
+)
+
 __all__ = [
     "CARD_FILE",
     "PLACEHOLDER",
@@ -26,21 +32,13 @@ __all__ = [
     "read_model_card",
 ]
 
-CARD_FILE = "model_card.md"
+CARD_FILE = MODEL_CARD_FILE
 """The file's name in ``pipelines/<pipeline>/``."""
 
-REQUIRED_SECTIONS: tuple[str, ...] = (
-    "Model details",
-    "Intended use",
-    "Intended users",
-    "Out-of-scope uses",
-    "Factors",
-    "Ethical considerations",
-    "Caveats and recommendations",
-)
-"""The sections a team writes, in the order a card shows them."""
+REQUIRED_SECTIONS: tuple[str, ...] = tuple(heading for heading, _ in MODEL_CARD_SECTIONS)
+"""The sections a team writes, in the order a card shows them (``nbmlops init``'s template)."""
 
-PLACEHOLDER = "TODO:"
+PLACEHOLDER = MODEL_CARD_PLACEHOLDER
 """A line starting with this marks a section as not written yet (the template's lines do)."""
 
 # other headings people use for the same section (compared case-folded, spaces collapsed)

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from nbmlops.approval.decision import DECISIONS, ReviewDecision, read_decision, sign_decision
+from nbmlops.approval.decision import (
+    DECISIONS,
+    CardWriter,
+    ReviewDecision,
+    read_decision,
+    sign_decision,
+)
 from nbmlops.approval.evidence import Evidence, collect_evidence
 from nbmlops.records import ledger
 from nbmlops.records.scraps import split_scraps
@@ -54,6 +60,8 @@ class ReviewSession(ReviewResult):
     record: Mapping[str, Any]
     results: Mapping[str, ReviewResult]
     authenticator: str = "local"
+    card: CardWriter | None = None
+    """Writes the run's model card, which an approval logs with the model version."""
 
     @property
     def run_id(self) -> str:
@@ -73,6 +81,7 @@ class ReviewSession(ReviewResult):
             signer_id=signer_id,
             password=password,
             authenticator=self.authenticator,
+            card=self.card,
         )
 
     def decisions(self) -> list[dict[str, Any]]:
@@ -266,6 +275,7 @@ def session(
     root: str | Path | None = None,
     stage: str = "review",
     authenticator: str = "local",
+    card: CardWriter | None = None,
 ) -> ReviewSession:
     """Open a review session on a pipeline run.
 
@@ -279,6 +289,9 @@ def session(
         The stage that computed the review results.
     authenticator : str
         Who verifies signers (``"local"``: the project's signer registry).
+    card : callable, optional
+        Writes the run's model card for an approval to log with the model version
+        (``nbmlops.report.card.card_for_approval``; the review notebook passes it).
 
     Returns
     -------
@@ -313,6 +326,7 @@ def session(
         record=evidence.record,
         results=results,
         authenticator=authenticator,
+        card=card,
     )
 
 
@@ -344,8 +358,10 @@ def write_review_notebook(
             "is refused."
         ),
         nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
+            "from nbmlops.report.card import card_for_approval\n"
             "from nbmlops.review import session\n\n"
-            f'review = session("{evidence.run_id}", stage="{stage}")\nreview'
+            f'review = session("{evidence.run_id}", stage="{stage}", card=card_for_approval)\n'
+            "review"
         ),
     ]
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
