@@ -2,14 +2,16 @@
 browser-test harness of tests/lab.py): the demo project's Pipeline panel and Stage form, its
 review notebook, and the summary page of a real sweep of its training stage.
 
-    make demo && .venv/bin/python docs/screenshots.py [pipeline] [review] [sweep]
+    make demo && .venv/bin/python docs/screenshots.py [pipeline] [review] [sweep] [report]
 
 Writes docs/img/pipeline-*.png (pipeline-sweeps.png: the panel's Sweeps section),
-docs/img/stage-form.png, docs/img/review-<tab>.png and docs/img/sweep-summary.png (all of them
-when no name is given). The demo must have run. The sweep (`nbmlops sweep demo`, SWEEP_ARGS) comes
-first, so the panel lists it: it runs its points, or finds them finished, and writes its summary
-page, shown as a browser shows a file, scripts off (it has none). The panel reruns the whole
-pipeline (forced) for the progress picture; that run is the one the review pictures show.
+docs/img/stage-form.png, docs/img/review-<tab>.png, docs/img/sweep-summary.png and
+docs/img/report-{cover,fairness}.png (`nbmlops report` of the demo's approved run, else its
+latest, opened as a file); all of them when no name is given. The demo must have run. The sweep
+(`nbmlops sweep demo`, SWEEP_ARGS) comes first, so the panel lists it: it runs its points, or
+finds them finished, and writes its summary page, shown as a browser shows a file, scripts off (it
+has none). The panel reruns the whole pipeline (forced) for the progress picture; that run is the
+one the review pictures show.
 """
 
 from __future__ import annotations
@@ -141,8 +143,48 @@ def sweep() -> None:
             browser.close()
 
 
+def report() -> None:
+    """The audit report of the demo's approved run (else its latest), written by `nbmlops report`
+    and opened as a browser opens the file: its cover, and the top of the fairness view."""
+    nbmlops = Path(sys.executable).parent / "nbmlops"
+    approved = subprocess.run([str(nbmlops), "report", "approved", "--pipeline", "demo"],
+                              cwd=REPO, check=False)  # fmt: skip
+    if approved.returncode == 2:  # no approved run: the latest one, unreviewed
+        subprocess.run([str(nbmlops), "report", "latest", "--pipeline", "demo"], cwd=REPO,
+                       check=False)  # fmt: skip
+    [page] = sorted((REPO / "reports").glob("*/report.html"), key=lambda p: p.stat().st_mtime)[-1:]
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            context = browser.new_context(
+                java_script_enabled=False, viewport={"width": 1000, "height": 900}
+            )
+            view = context.new_page()
+            view.goto(page.as_uri())
+            view.wait_for_timeout(500)
+            cover = view.locator("#cover").bounding_box()
+            assert cover is not None  # noqa: S101 - every report has a cover
+            view.screenshot(
+                path=str(OUT / "report-cover.png"),
+                clip={"x": cover["x"] - 12, "y": 0, "width": cover["width"] + 24,
+                      "height": cover["y"] + cover["height"] + 12},
+            )  # fmt: skip
+            fairness = view.locator("#review-fairness")
+            box = fairness.bounding_box()
+            assert box is not None  # noqa: S101 - the report always has the fairness block
+            view.set_viewport_size({"width": 1000, "height": int(box["y"] + 1100)})
+            view.screenshot(
+                path=str(OUT / "report-fairness.png"),
+                clip={"x": box["x"] - 10, "y": box["y"] - 10, "width": box["width"] + 20,
+                      "height": min(box["height"], 1080)},
+            )  # fmt: skip
+            print(f"wrote {OUT / 'report-cover.png'}, {OUT / 'report-fairness.png'}")  # noqa: T201
+        finally:
+            browser.close()
+
+
 def main(names: list[str]) -> None:
-    steps = {"sweep": sweep, "pipeline": pipeline, "review": review}  # the panel lists the sweep
+    steps = {"sweep": sweep, "pipeline": pipeline, "review": review, "report": report}
     unknown = sorted(set(names) - set(steps))
     if unknown:
         raise SystemExit(f"unknown screenshot(s) {unknown}; choose from {sorted(steps)}")
