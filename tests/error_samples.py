@@ -87,6 +87,16 @@ SAMPLES: dict[str, NbmlopsError] = {
     ),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
     "UnknownSweepError": errors.UnknownSweepError(pipeline="demo", sweep="s"),
+    "RecordedRunNotFoundError": errors.RecordedRunNotFoundError(
+        run="20260101T000000Z", root=Path("/srv/study")
+    ),
+    "ReproductionError": errors.ReproductionError(
+        "its declared input fit.raw changed",
+        run_id="r-1",
+        reason="input_changed",
+        subject="fit.raw",
+        path=Path("data/raw.csv"),
+    ),
     "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
     "ProjectConflictError": errors.ProjectConflictError(
         path=Path("pyproject.toml"), reason="no nbmlops dependency", fix="add it"
@@ -116,7 +126,10 @@ CATEGORY = {
         "InvalidInputError",
     ),
     **dict.fromkeys(
-        ("UnknownStageError", "PipelineNotFoundError", "UnknownRunError", "UnknownSweepError"),
+        (
+            "UnknownStageError", "PipelineNotFoundError", "UnknownRunError", "UnknownSweepError",
+            "RecordedRunNotFoundError",
+        ),
         "NotFoundError",
     ),
     **dict.fromkeys(
@@ -138,7 +151,9 @@ CATEGORY = {
         "IntegrityError",
     ),
     **dict.fromkeys(
-        ("SignatureError", "ReviewError", "PhiDetectedError", "PhiInTextError"), "RefusedError"
+        ("SignatureError", "ReviewError", "PhiDetectedError", "PhiInTextError",
+         "ReproductionError"),
+        "RefusedError",
     ),
     "TrackingError": "ServiceError",
     "ClusterUnreachableError": "ServiceError",
@@ -171,6 +186,8 @@ STATUS_BEFORE_CATEGORIES = {
         "ClusterUnreachableError",
         "ProjectNotVisibleError",
         "WorkerDiedError",
+        "RecordedRunNotFoundError",
+        "ReproductionError",
     )
 }
 """The REST status of each class as the server's handler decided it before the categories (two
