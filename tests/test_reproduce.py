@@ -283,3 +283,35 @@ def test_a_lock_that_cannot_be_installed_offline_is_named(tmp_path: Path) -> Non
     assert err.path is not None and err.path.name == "uv.lock"
     assert "nbmlops-absent-from-every-cache" in str(err) and "offline" in str(err)
     assert _untouched(root) == before
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_fresh_environment_from_the_lock_reproduces_a_user_project(tmp_path: Path) -> None:
+    """README's "Your own project" (nbmlops from its wheel, `nbmlops init`, a run under git), then
+    `nbmlops reproduce latest --fresh-env`: the lock installed offline into a new environment,
+    whose own nbmlops and kernel run the stage."""
+    from test_project_wheel import _env, _sh
+    from uv import find_uv_bin
+
+    build = "import sys; from hatchling.build import build_wheel; print(build_wheel(sys.argv[1]))"
+    done = _sh([sys.executable, "-c", build, str(tmp_path)], REPO, dict(os.environ))
+    wheel = tmp_path / done.stdout.strip().splitlines()[-1]
+    user = tmp_path / "user-env"
+    env = _env(user / "bin")
+    _sh([find_uv_bin(), "venv", "--quiet", str(user)], tmp_path, env)
+    _sh([find_uv_bin(), "pip", "install", "--quiet", "--python", str(user / "bin" / "python"),
+         str(wheel)], tmp_path, env)  # fmt: skip
+    _sh(["nbmlops", "init", "study", "--nbmlops-source", str(wheel)], tmp_path, env)
+    study = tmp_path / "study"
+    _sh(["uv", "sync", "--quiet"], study, env)
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-qm", "study")):
+        _git(study, *args)
+    _sh(["uv", "run", "nbmlops", "run", "notebooks", "--no-tracking"], study, env)
+
+    done = _sh(["uv", "run", "nbmlops", "reproduce", "latest", "--fresh-env"], study, env)
+    assert "fresh environment" in done.stdout, done.stdout
+    [kept] = (study / ".nbmlops" / "reproductions").glob("*/*.json")
+    check = json.loads(kept.read_text())
+    assert check["env"] == "fresh" and check["new_run_status"] == "succeeded"
+    assert check["verdict"] == "identical" and check["counts"]["identical"] >= 1
