@@ -575,6 +575,23 @@ def test_removed_identifiers_are_registered_and_found_by_later_scans(
     assert [f.kind for f in scan_text("Ann Lee")] == ["name"]
 
 
+def test_the_same_data_de_identified_twice_in_a_project_gives_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report counts the hashes the registry holds for a column, not those a call added: a
+    second run (or a reproduction, in a fresh project) of the same data reports the same."""
+    root = tmp_path / "study"
+    (root / ".nbmlops").mkdir(parents=True)
+    monkeypatch.chdir(root)
+    frame = pd.DataFrame(
+        {"patient_name": ["Chioma Adeyemi", "Ann Lee"], "mrn": ["MRN0042117", "MRN0042118"]}
+    )
+    first = deidentify(frame, as_of=AS_OF).report.columns
+    second = deidentify(frame, as_of=AS_OF).report.columns
+    assert [c.registered for c in second] == [c.registered for c in first]
+    assert first[1].registered == 2  # two MRNs, one hash each
+
+
 def test_outside_a_project_nothing_is_registered(tmp_path: Path) -> None:
     frame = pd.DataFrame({"patient_name": ["Chioma Adeyemi"]})
     result = deidentify(frame, as_of=AS_OF)

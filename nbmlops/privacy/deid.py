@@ -56,7 +56,10 @@ Every removed name, SSN, MRN, e-mail, phone or other id column is registered (wh
 directory is inside a project with a ``.nbmlops/`` folder): keyed hashes of its values go into the
 project's identifier registry (:mod:`nbmlops.privacy.identifiers`), and every later PHI scan of
 outputs, scraps, errors and parameters finds those values by value. The report's
-``registered`` says how many hashes each column added.
+``registered`` says how many hashes each column's values have in the registry (added now or by an
+earlier run): the same data gives the same report. It used to count only the hashes a call
+added, so a second run of the same de-identification in the same project wrote another report
+(0 where the first said 17,065) and a reproduction of a run could not match it.
 
 The restricted three-digit ZIP areas are data, not code: ``nbmlops/data/safe_harbor_zip3.json``
 names its source (HHS OCR's 2012 de-identification guidance, section 3.4, from the 2000
@@ -348,7 +351,7 @@ def _register(
     for plan, report in zip(plans, reports, strict=True):
         if report.action == "removed" and plan.role in _REGISTERED:
             kind = "phone" if plan.role == "fax" else plan.role
-            count = register_identifiers(root, work[plan.column], kind=kind)
+            count = register_identifiers(root, work[plan.column], kind=kind, count="held")
             registered.append(dataclasses.replace(report, registered=count))
         else:
             registered.append(report)

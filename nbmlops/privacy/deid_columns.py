@@ -96,9 +96,10 @@ class ColumnReport:
     flagged_kinds : tuple of str
         ... and the kinds it found there (``"ssn"``, ``"date"`` ...).
     registered : int
-        For removed identifier columns: new keyed hashes kept in the project's identifier
-        registry (see :func:`nbmlops.privacy.phi.register_identifiers`), so that later scans of
-        outputs, scraps, errors and parameters find these values.
+        For removed identifier columns: the keyed hashes of its values the project's identifier
+        registry holds (see :func:`nbmlops.privacy.phi.register_identifiers`, ``count="held"``;
+        added by this call or an earlier one, so the same data reports the same number), so that
+        later scans of outputs, scraps, errors and parameters find these values.
     """
 
     column: str

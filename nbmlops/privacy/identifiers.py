@@ -39,6 +39,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from nbmlops._core.atomic import secret_file
 from nbmlops._core.digests import canonical_json
@@ -215,7 +216,9 @@ def _key(folder: Path) -> bytes:
     return secret_file(folder / KEY_FILE)
 
 
-def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> int:
+def register_identifiers(
+    root: Path, values: Iterable[object], *, kind: str, count: Literal["new", "held"] = "new"
+) -> int:
     """Keep keyed digests of identifier values, so that every later PHI scan finds them.
 
     Parameters
@@ -228,10 +231,16 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
         A Safe Harbor kind (``"name"``, ``"mrn"``, ``"ssn"``, ``"email"``, ``"phone"``; any
         other kind is kept as ``"other_id"``).
 
+    count : ``"new"`` or ``"held"``
+        What to return: the digests this call added, or every digest of ``values`` the registry
+        holds once it returns (added now or before) - the same for the same values whatever
+        earlier runs registered, which is what a de-identification report can state reproducibly.
+
     Returns
     -------
     int
-        How many new digests were written.
+        How many new digests were written (``count="new"``), or how many the values have
+        (``count="held"``).
 
     Examples
     --------
@@ -242,13 +251,16 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
     assert registry is not None  # noqa: S101 - create=True always makes one
     kind = kind if kind in _AS_IS else "other_id"
     records: dict[bytes, int] = {}
+    held: set[bytes] = set()
     for value in {str(v) for v in values if not _missing(v) and not _flag(v)}:
         for normalised, record_kind in _keys(value, kind):
             digest = registry.digest(normalised)
+            held.add(digest)
             if digest not in registry.digests and digest not in records:
                 records[digest] = IDENTIFIER_KINDS.index(record_kind)
+    answer = len(held) if count == "held" else len(records)
     if not records:
-        return 0
+        return answer
     store = Path(root) / STATE_DIR / STORE_FILE
     payload = b"".join(digest + bytes([index]) for digest, index in records.items())
     fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -260,7 +272,7 @@ def register_identifiers(root: Path, values: Iterable[object], *, kind: str) -> 
         os.fsync(fd)
     finally:
         os.close(fd)
-    return len(records)
+    return answer
 
 
 def _flag(value: object) -> bool:

@@ -51,7 +51,13 @@ from nbmlops.report.reproduction import (
     latest_reproduction,
     write_reproduction,
 )
-from nbmlops.report.scratch import Scratch, fresh_environment, place_inputs, scratch_worktree
+from nbmlops.report.scratch import (
+    Scratch,
+    check_inputs,
+    fresh_environment,
+    place_inputs,
+    scratch_worktree,
+)
 from nbmlops.run.options import Progress, ProgressEvent
 
 __all__ = [
@@ -122,7 +128,8 @@ def reproduce_run(
     ReproductionError
         The run cannot be reproduced (``reason``: ``no_commit``, ``run_dirty``,
         ``commit_not_found``, ``lock_changed``, ``lock_not_installable``, ``input_missing``,
-        ``input_changed``); nothing ran and nothing was written.
+        ``input_changed``; ``not_run``: the fresh environment's nbmlops refused to run it);
+        nothing was written in the project.
     EnvironmentMismatchError
         Without ``fresh_env``: the current kernel differs from the run's lock.
 
@@ -138,12 +145,12 @@ def reproduce_run(
     run_id = record["run_id"]
     commit = _clean_commit(record)
     # every input before any worktree: a changed one stops here, naming it
-    place_inputs(project, None, record["stages"], run_id)
+    inputs = check_inputs(project, record["stages"], run_id)
     started, t0 = utc_now(), time.perf_counter()
     with scratch_worktree(project, commit, run_id) as scratch:
         notify(ProgressEvent(kind="note", message=f"scratch worktree at commit {commit[:12]}"))
         lock_digest = _check_lock(scratch, record)
-        place_inputs(project, scratch.project, record["stages"], run_id)
+        place_inputs(project, scratch.project, inputs)
         env: EnvMode = "fresh" if fresh_env else "checked"
         if fresh_env:
             notify(ProgressEvent(kind="note", message="installing the lock offline (uv sync)"))
@@ -237,10 +244,16 @@ def _run_in(bin_dir: Path, scratch: Scratch, record: Mapping[str, Any]) -> dict[
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "MLFLOW_TRACKING_URI"}}
     env["VIRTUAL_ENV"] = str(bin_dir.parent)
     env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
-    subprocess.run(command, cwd=scratch.project, env=env, capture_output=True, check=False)
+    done = subprocess.run(
+        command, cwd=scratch.project, env=env, capture_output=True, text=True, check=False
+    )
     runs = sorted((scratch.project / RUNS).glob("*.json"))
-    if not runs:
-        return {"run_id": None, "status": "not_run", "stages": []}
+    if not runs:  # refused before it ran (a kernel that differs from the lock ...)
+        said = [line.strip() for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        raise ReproductionError(
+            "the fresh environment's nbmlops did not run the pipeline: " + " / ".join(said[-6:]),
+            run_id=record["run_id"], reason="not_run", subject=command[0],
+        )  # fmt: skip
     data: dict[str, Any] = json.loads(runs[-1].read_text(encoding="utf-8"))
     return data
 

@@ -23,7 +23,7 @@ from typing import Any
 from nbmlops._core.digests import canonical_digest, file_digest
 from nbmlops.errors import ReproductionError
 
-__all__ = ["Scratch", "fresh_environment", "place_inputs", "scratch_worktree"]
+__all__ = ["Scratch", "check_inputs", "fresh_environment", "place_inputs", "scratch_worktree"]
 
 
 @dataclass(frozen=True)
@@ -92,16 +92,14 @@ def _digest(path: Path) -> str:
     return file_digest(path)
 
 
-def place_inputs(
-    root: Path, project: Path | None, stages: list[Mapping[str, Any]], run_id: str
-) -> dict[str, str]:
-    """Check every declared input the run read in ``root`` against the digest it recorded and
-    copy it into ``project`` (None: only check) unless the commit holds the same data there.
+def check_inputs(root: Path, stages: list[Mapping[str, Any]], run_id: str) -> dict[str, str]:
+    """Every declared input the run read, hashed again in ``root`` and compared with the digest
+    it recorded.
 
     Returns
     -------
     dict
-        ``<stage>.<input>`` -> digest, for every input checked.
+        ``<stage>.<input>`` -> its path relative to the project, for every input checked.
 
     Raises
     ------
@@ -129,20 +127,28 @@ def place_inputs(
                     f"{now}, the run read {recorded}; restore the data the run read",
                     run_id=run_id, reason="input_changed", subject=subject, path=source,
                 )  # fmt: skip
-            checked[subject] = now
-            if project is None:
-                continue
-            target = project / rel
-            if target.exists() and _digest(target) == recorded:
-                continue  # the commit holds the same data
-            if target.is_dir():
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, target, symlinks=False)
-            else:
-                shutil.copyfile(source, target)
+            checked[subject] = rel
     return checked
+
+
+def place_inputs(root: Path, project: Path, inputs: Mapping[str, str]) -> None:
+    """Copy the checked inputs (``<stage>.<input>`` -> relative path) from ``root`` into
+    ``project``, replacing what the commit holds there: the run read the project's copy.
+
+    A copy that no longer has the recorded digest (changed since it was checked) fails the
+    reproduced stage's own input digest, which its run record keeps.
+    """
+    for rel in sorted(set(inputs.values())):
+        source, target = root / rel, project / rel
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=False)
+        else:
+            shutil.copyfile(source, target)
 
 
 def fresh_environment(project: Path, folder: Path, run_id: str) -> Path:
