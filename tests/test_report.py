@@ -64,8 +64,16 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
         "--comment", "fairness gaps within what the pilot accepts", "--signer", "jdoe",
         "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
+    # under git from here on, so that the second run can be reproduced at its commit
+    (root / ".gitignore").write_text("/build/\n/.nbmlops/\n/reports/\n/reviews/\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "study"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+            cwd=root, check=True, capture_output=True,
+        )  # fmt: skip
     _cli(root, "run", "notebooks", "--param", "model.rows=2000")
     [unreviewed] = {p.stem for p in (root / ".nbmlops" / "runs").glob("*.json")} - {approved}
+    _cli(root, "reproduce", unreviewed)
     return root, approved, unreviewed
 
 
@@ -162,6 +170,25 @@ def test_a_run_never_reviewed_says_so(study: tuple[Path, str, str]) -> None:
     assert "Decision status: <strong>UNREVIEWED</strong>" in page
     assert "This run was never reviewed" in page
     assert "Never reviewed: no decision has been signed on this run." in page
+
+
+def test_the_reproduction_check_is_section_seven(study: tuple[Path, str, str]) -> None:
+    from nbmlops.report.reproduce import latest_reproduction
+
+    root, approved, unreviewed = study
+    found = latest_reproduction(root, unreviewed)
+    assert found is not None
+    _cli(root, "report", unreviewed)
+    page = (root / "reports" / unreviewed / "report.html").read_text()
+    seven = page.split("<section class='report-section' id='reproduction'>", 1)[1]
+    assert f"<th>Verdict</th><td>{found.verdict}</td>" in seven
+    assert f"<td>{found.new_run_id}</td>" in seven
+    for row in found.rows:
+        assert f"<td>{row.stage}</td><td>{row.product}</td><td>{row.recorded_digest}</td>" in seven
+    assert "id='verification-failed'" not in page  # the run_reproduced entry verifies
+    approved_page = root / "reports" / approved / "report.html"
+    if approved_page.is_file():  # never reproduced: section 7 says so
+        assert "No reproduction of this run has been recorded" in approved_page.read_text()
 
 
 def test_a_run_that_does_not_exist_is_an_error_naming_it(tmp_path: Path) -> None:
