@@ -242,6 +242,8 @@ def test_evidence_deleted_or_changed_is_named_and_marks_the_report_incomplete(
     expected = "was deleted" if damage == "deleted" else "was changed"
     assert re.search(rf"review\.fairness: [^<]*{expected}", page)
     assert "The review stage saved no <code>fairness</code> result" in page  # never shown as if
+    # private_copy rewrote the run record (its paths): said, and the archived record is the run's
+    assert "differs from the run record archived when the run finished" in page
 
 
 def test_a_tampered_ledger_puts_verification_failed_first_in_red_naming_the_entry(

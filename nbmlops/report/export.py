@@ -42,7 +42,7 @@ th, td { border: 1px solid #bbb; padding: 0.2em 0.45em; text-align: left; vertic
 thead th { background: #eee; }
 table.pairs th { background: #f4f4f4; width: 14em; }
 table.sbom { font-size: 0.78em; }
-tr, figure, img, .signed, .decision, .alarm { break-inside: avoid; }
+tr, figure, img, .signed, .decision, .alarm, .warning { break-inside: avoid; }
 img, svg { max-width: 100%; height: auto; }
 figure { margin: 0.6em 0; }
 .subtitle { font-size: 1.1em; margin-top: 0; }
@@ -51,6 +51,7 @@ figure { margin: 0.6em 0; }
 .alarm h2 { color: #b00020; border: none; margin: 0.2em 0; font-size: 1.5em; }
 .alarm .first-failure { font-weight: bold; }
 .missing { color: #8a0016; font-weight: bold; }
+.warning { border: 2px solid #8a5a00; background: #fff6e5; padding: 0.2em 1em; margin: 0 0 1em; }
 .decision { border: 2px solid #555; padding: 0.4em 1em; margin: 0.6em 0 1em; }
 .decision.approved { border-color: #1e6b2e; background: #eef8f0; }
 .decision.rejected, .decision.changes-requested { border-color: #8a5a00; background: #fff6e5; }
@@ -63,7 +64,7 @@ footer { margin-top: 2em; font-size: 0.85em; color: #555; }
   body { max-width: none; margin: 0; padding: 0; font-size: 9.5pt; }
   section.report-section:not(.cover) { break-before: page; }
   h2, h3 { break-after: avoid; }
-  .alarm, .decision, thead th, .missing { -webkit-print-color-adjust: exact;
+  .alarm, .warning, .decision, thead th, .missing { -webkit-print-color-adjust: exact;
     print-color-adjust: exact; }
 }
 """

@@ -55,6 +55,10 @@ class EvidenceFile:
     """Where the recorded bytes are now (``build/`` or the archive); None when nowhere."""
     problem: str | None = None
     """What is wrong (names the file), or None."""
+    note: str | None = None
+    """What a reader should know though nothing is missing: the file named by the records was
+    rewritten since the run (a records replay rewrites a run record) and its archived copy is
+    what the digest covers."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,9 +178,16 @@ def check_run_evidence(
 
 def _locate(root: Path, name: str, digest: str, path: Path | None) -> EvidenceFile:
     stored = Path(root) / EVIDENCE_STORE / digest
-    for candidate in (path, stored):
-        if candidate is not None and candidate.is_file() and file_digest(candidate) == digest:
-            return EvidenceFile(name=name, digest=digest, path=str(candidate))
+    if path is not None and path.is_file() and file_digest(path) == digest:
+        return EvidenceFile(name=name, digest=digest, path=str(path))
+    if stored.is_file() and file_digest(stored) == digest:
+        note = None
+        if name == "run_record" and path is not None and path.is_file():
+            note = (
+                f"{path} differs from the run record archived when the run finished ({stored}): "
+                "it was rewritten since (`nbmlops records replay` does), or edited"
+            )
+        return EvidenceFile(name=name, digest=digest, path=str(stored), note=note)
     if stored.is_file():
         problem = f"{name}: the archived copy {stored} was changed (its SHA-256 differs)"
     elif path is not None and path.is_file():

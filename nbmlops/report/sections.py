@@ -110,6 +110,10 @@ def cover(data: ReportData) -> str:
             "<p>Files this run's records name are missing or changed; what they held is not "
             f"shown:</p><ul>{items}</ul></div>"
         )
+    notes = [e.note for e in data.evidence if e.note]
+    if notes:
+        items = "".join(f"<li>{escape(n)}</li>" for n in notes)
+        parts.append(f"<div class='warning' id='evidence-notes'><ul>{items}</ul></div>")
     r = data.record
     parts.append(
         f"<h1>Audit report</h1><p class='subtitle'>{escape(data.pipeline)} run "
