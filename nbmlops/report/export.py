@@ -35,10 +35,11 @@ body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-si
 h1 { font-size: 1.9em; margin: 0.4em 0 0.1em; }
 h2 { font-size: 1.35em; border-bottom: 2px solid #444; padding-bottom: 0.15em; margin-top: 1.4em; }
 h3 { font-size: 1.1em; margin: 1.1em 0 0.4em; }
-code { font-family: "DejaVu Sans Mono", monospace; font-size: 0.9em; overflow-wrap: anywhere; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 0.9em; word-break: break-all; }
 table { border-collapse: collapse; margin: 0.4em 0 0.9em; font-size: 0.92em; max-width: 100%; }
 th, td { border: 1px solid #bbb; padding: 0.2em 0.45em; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
+  overflow-wrap: break-word; }
+table.digests td:nth-child(4), table.pairs td, table.sbom td:nth-child(3) { word-break: break-all; }
 thead th { background: #eee; }
 table.pairs th { background: #f4f4f4; width: 14em; }
 table.sbom { font-size: 0.78em; }
@@ -62,6 +63,7 @@ footer { margin-top: 2em; font-size: 0.85em; color: #555; }
 @page { size: A4; margin: 16mm 14mm; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 9.5pt; }
+  table { font-size: 8pt; }
   section.report-section:not(.cover) { break-before: page; }
   h2, h3 { break-after: avoid; }
   .alarm, .warning, .decision, thead th, .missing { -webkit-print-color-adjust: exact;
