@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from clinical import nbmlops_cli, private_copy, signed_up_project
+from clinical import nbmlops_cli, private_copy, signed_up_project, stage_notebook, write_notebook
 
 from nbmlops.report.runs import resolve_run
 
@@ -189,6 +189,39 @@ def test_the_reproduction_check_is_section_seven(study: tuple[Path, str, str]) -
     approved_page = root / "reports" / approved / "report.html"
     if approved_page.is_file():  # never reproduced: section 7 says so
         assert "No reproduction of this run has been recorded" in approved_page.read_text()
+
+
+def test_a_pipeline_without_review_declared_input_rows_and_no_model(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    (root / "data").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parent.parent / "uv.lock", root / "uv.lock")
+    (root / "data" / "raw.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(37)))
+    code = (
+        "import json, pandas as pd\n"
+        "from nbmlops.records.scraps import record\n"
+        "df = pd.read_csv(inputs['raw'])\n"
+        "json.dump({'mean': float(df.y.mean())}, open(product['summary'], 'w'))\n"
+        "record('mean_y', float(df.y.mean()))\n"
+    )
+    write_notebook(
+        root / "flow" / "summarise.ipynb",
+        stage_notebook("summarise", code, products={"summary": "summary.json"},
+                       inputs={"raw": "data/raw.csv"}),
+    )  # fmt: skip
+    _cli(root, "run", "flow")
+    out = _cli(root, "report", "latest", "--pipeline", "flow")
+    assert "decision status: unreviewed" in out
+    [page] = (root / "reports").glob("*/report.html")
+    text = page.read_text()
+    assert "<td>summarise</td><td>raw</td><td>data/raw.csv</td>" in text
+    assert re.search(r"<td>[0-9a-f]{64}</td><td>37</td>", text)  # the recorded bytes, counted
+    assert "<td>mean_y</td><td>0.4865</td>" in text
+    assert "no product named &#x27;model&#x27;" in text
+    for kind in ("fairness", "explain", "drift"):
+        assert f"The review stage saved no <code>{kind}</code> result" in text
+    (root / "data" / "raw.csv").write_text("a,y\n1,1\n")  # the input changed since the run
+    _cli(root, "report", "latest")
+    assert "not counted: the file changed since the run" in page.read_text()
 
 
 def test_a_run_that_does_not_exist_is_an_error_naming_it(tmp_path: Path) -> None:

@@ -103,6 +103,8 @@ def build_report(
     folder = project / REPORTS / run_id
     folder.mkdir(parents=True, exist_ok=True)
     notebook = folder / "report.ipynb"
+    for stale in ("report.html", "report.pdf"):  # never left beside a notebook that failed
+        (folder / stale).unlink(missing_ok=True)
     say(f"run {run_id}: executing the report notebook (papermill) into {notebook}")
     template = json.loads(TEMPLATE.read_text(encoding="utf-8"))
     index, _ = read_parameters_cell(template, TEMPLATE)
