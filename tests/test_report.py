@@ -302,6 +302,8 @@ def test_a_tampered_ledger_puts_verification_failed_first_in_red_naming_the_entr
     assert first is not None
     named = f"ledger line {seq + 1} (entry seq {seq}, event 'stage_finished' of run {approved})"
     assert named in html_text.unescape(first.group(1))
+    # the decision after the bad line is still shown, and said to be unverified
+    assert "APPROVED</strong> (after the ledger&#x27;s first bad line: NOT verified)" in body
     text = _pdf_text(copy / "reports" / approved / "report.pdf")
     assert text.index("Ledger verification FAILED") < text.index("Audit report")
     assert f"First bad entry: ledger line {seq + 1} (entry seq {seq}" in text
