@@ -28,7 +28,7 @@ _MAX_JSON = 20 * 1024 * 1024  # a fairness result holds aggregates only; anythin
 class Metric:
     stage: str
     name: str
-    value: float
+    value: int | float
     interval: tuple[float, float] | None
 
 
@@ -154,7 +154,7 @@ def _metrics(stages: list[Mapping[str, Any]]) -> Iterator[Metric]:
             if not _number(value) or str(key).endswith(("_ci_low", "_ci_high")):
                 continue
             yield Metric(
-                stage=str(stage["stage"]), name=str(key), value=float(value),
+                stage=str(stage["stage"]), name=str(key), value=value,
                 interval=_interval(scraps, str(key)),
             )  # fmt: skip
 
