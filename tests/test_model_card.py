@@ -265,3 +265,36 @@ def test_the_demo_pipeline_has_a_complete_card() -> None:
     card = read_model_card(REPO, "demo")
     assert card.exists and card.missing == (), card.missing
     assert "adherence" in card.sections["Intended use"].lower()
+
+
+def test_a_card_file_that_is_not_text_is_named_and_every_section_flagged(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    _card_path(root).write_bytes(b"## Intended use\n\n\xff\xfe\n")
+    out = " ".join(_ok(nbmlops_cli(root, "card", run_id)).split())
+    assert "pipelines/notebooks/model_card.md cannot be read: not UTF-8 text" in out
+    markdown = (root / "reports" / run_id / "model_card.md").read_text()
+    assert markdown.count("**Not written.**") == len(REQUIRED_SECTIONS)
+
+
+def test_init_adds_a_card_template_to_each_compiled_pipeline_and_keeps_any_card(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "kept"
+    (root / "notebooks").mkdir(parents=True)  # the team's own stages: no example, no template
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    for name in ("demo", "other"):
+        (root / "pipelines" / name).mkdir(parents=True)
+        (root / "pipelines" / name / "pipeline.yaml").write_text("tasks: []\n")
+    (root / "pipelines" / "other" / "model_card.md").write_text("# Ours\n")
+    out = _ok(nbmlops_cli(tmp_path, "init", root.name, "--nbmlops-source", str(REPO)))
+    assert "wrote pipelines/demo/model_card.md" in " ".join(out.split())
+    assert (root / "pipelines" / "other" / "model_card.md").read_text() == "# Ours\n"
+    assert not (root / "pipelines" / "notebooks").exists()
+    card = read_model_card(root, "demo")
+    assert card.exists and card.missing == REQUIRED_SECTIONS
+    before = (root / "pipelines" / "demo" / "model_card.md").read_bytes()
+    again = _ok(nbmlops_cli(tmp_path, "init", root.name))
+    assert "model_card.md" not in again
+    assert (root / "pipelines" / "demo" / "model_card.md").read_bytes() == before

@@ -85,11 +85,25 @@ def test_absent_sections_aliases_and_fenced_headings(tmp_path: Path) -> None:
     )
 
 
-def test_unreadable_card_is_reported_not_raised(tmp_path: Path) -> None:
-    _card(tmp_path, b"## Intended use\n\n\xff\xfe broken\n")
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"## Intended use\n\n\xff\xfe broken\n", "not UTF-8"),
+        (b"## Intended use\n\n" + b"x" * (1 << 20), "too large"),
+        (None, "directory"),
+    ],
+    ids=["not-utf8", "too-large", "a-folder"],
+)
+def test_unreadable_card_is_reported_not_raised(
+    tmp_path: Path, content: bytes | None, said: str
+) -> None:
+    if content is None:
+        (tmp_path / "pipelines" / "demo" / "model_card.md").mkdir(parents=True)
+    else:
+        _card(tmp_path, content)
     card = read_model_card(tmp_path, "demo")
-    assert card.exists is False and card.problem and "UTF-8" in card.problem
-    assert card.missing == REQUIRED_SECTIONS
+    assert card.exists is False and card.problem and said in card.problem
+    assert card.missing == REQUIRED_SECTIONS and card.digest is None
 
 
 HOSTILE = '<script>alert("x")</script>&"\''
