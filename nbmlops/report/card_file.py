@@ -123,12 +123,12 @@ def read_model_card(root: Path, pipeline: str) -> ModelCardText:
     try:
         if path.is_file() and path.stat().st_size > MAX_CARD_BYTES:
             size = path.stat().st_size
-            reason = f"is too large for a card ({size} bytes; at most {MAX_CARD_BYTES})"
-            return ModelCardText(path=path, digest=None, problem=reason)
+            too_large = f"is too large for a card ({size} bytes; at most {MAX_CARD_BYTES})"
+            return ModelCardText(path=path, digest=None, problem=too_large)
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "not UTF-8 text"
         return ModelCardText(path=path, digest=None, problem=f"cannot be read: {reason}")
     sections = parse_sections(text)
     missing = tuple(name for name in REQUIRED_SECTIONS if not _written(sections.get(name)))
