@@ -138,7 +138,10 @@ def test_a_written_card_is_used_as_written_and_hostile_text_stays_text(
     _card_path(root).write_text(text + f"\n## Contact\n\n{HOSTILE}\n")
     out = _ok(nbmlops_cli(root, "card", run_id[:12]))  # a unique prefix names the run
     assert "not written" not in out
+    first = (root / "reports" / run_id / "model_card.md").read_bytes()
+    _ok(nbmlops_cli(root, "card", run_id))
     markdown = (root / "reports" / run_id / "model_card.md").read_text()
+    assert markdown.encode() == first  # the same records and card file: the same bytes
     assert "**Not written.**" not in markdown
     for name in REQUIRED_SECTIONS:
         assert f"Team text on {name.lower()}." in markdown

@@ -106,6 +106,15 @@ def test_unreadable_card_is_reported_not_raised(
     assert card.missing == REQUIRED_SECTIONS and card.digest is None
 
 
+@pytest.mark.parametrize("name", ["../outside", "..", "", "a/b", ".hidden"])
+def test_a_pipeline_name_that_is_a_path_reads_no_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "model_card.md").write_text(_full_card())
+    card = read_model_card(tmp_path / "project", name)
+    assert not card.exists and card.problem == "names no pipeline folder"
+    assert card.missing == REQUIRED_SECTIONS
+
+
 HOSTILE = '<script>alert("x")</script>&"\''
 
 

@@ -5,9 +5,10 @@ pipeline's model-card file (:mod:`nbmlops.report.card_file`); a missing one is f
 written, never filled in. The rest comes from the records (:mod:`nbmlops.report.card_records`):
 the model, metrics (with the interval a stage recorded, or "not recorded"), the training and
 evaluation data by digest and recorded row counts, and fairness by subgroup with its intervals
-as the review stage saved it. ``skops.card.Card`` composes the Markdown; the HTML is that
-Markdown rendered with raw HTML and images off (so a card file's ``<script>`` is text), one
-file with its own CSS, no script and nothing loaded.
+as the review stage saved it. The same records and card file give the same bytes (no time of
+making is written: the run's own times are). ``skops.card.Card`` composes the Markdown; the
+HTML is that Markdown rendered with raw HTML and images off (so a card file's ``<script>`` is
+text), one file with its own CSS, no script and nothing loaded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
-from nbmlops._core.ids import is_run_id, utc_now
+from nbmlops._core.ids import is_run_id
 from nbmlops._core.paths import REPORTS, run_record_path
 from nbmlops.errors import RecordedRunNotFoundError
 from nbmlops.report.card_file import REQUIRED_SECTIONS, ModelCardText, read_model_card
@@ -159,14 +160,13 @@ def _summary(record: Mapping[str, Any], card: ModelCardText, facts: RecordFacts)
     commit = provenance.get("git_commit") or "none recorded"
     dirty = " (uncommitted changes)" if provenance.get("git_dirty") else ""
     rows = [
-        ("Pipeline", record.get("pipeline")),
+        ("Pipeline", _md(str(record.get("pipeline")))),
         ("Run", record.get("run_id")),
         ("Run status", record.get("status")),
         ("Finished (UTC)", record.get("finished_at")),
         ("Git commit", f"{commit}{dirty}"),
         ("Environment lock (sha256)", record.get("lock_digest") or "none recorded"),
         ("Model card file", f"{_rel(card.path)} (sha256 {card.digest or '-'})"),
-        ("Card made (UTC)", utc_now()),
     ]
     text = _table(("", ""), rows)
     if card.missing:

@@ -118,6 +118,9 @@ def read_model_card(root: Path, pipeline: str) -> ModelCardText:
     ('Factors',)
     """
     path = card_file_path(root, pipeline)
+    if not pipeline or pipeline.startswith(".") or any(c in pipeline for c in "/\\\0"):
+        # the name comes from a run record: never a path out of pipelines/
+        return ModelCardText(path=path, digest=None, problem="names no pipeline folder")
     if not path.exists():
         return ModelCardText(path=path, digest=None, problem="no model-card file")
     try:
