@@ -148,7 +148,9 @@ def test_dag_svg_is_static_escaped_and_layered() -> None:
     assert statuses == {"succeeded", "failed", "not_run"}
     x = {label: float(t.get("x", 0)) for t in root.iter(f"{SVG}text") if (label := t.text)}
     assert x["load"] < x["evaluate"]  # evaluate is two layers after load
-    assert len(list(root.iter(f"{SVG}line"))) == 3
+    edges = [p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
+    assert len(edges) == 3
+    assert sum(" C " in (p.get("d") or "") for p in edges) == 1  # load -> evaluate skips a layer
 
 
 def test_dag_svg_of_a_pipeline_spec(make_project) -> None:  # type: ignore[no-untyped-def]
@@ -159,7 +161,7 @@ def test_dag_svg_of_a_pipeline_spec(make_project) -> None:  # type: ignore[no-un
     root = _parse(dag_svg(spec))
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert labels == ["load", "double"]
-    assert len(list(root.iter(f"{SVG}line"))) == 1
+    assert len([p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]) == 1
 
 
 def _git(root: Path, *args: str) -> str:
