@@ -301,3 +301,30 @@ def test_init_adds_a_card_template_to_each_compiled_pipeline_and_keeps_any_card(
     again = _ok(nbmlops_cli(tmp_path, "init", root.name))
     assert "model_card.md" not in again
     assert (root / "pipelines" / "demo" / "model_card.md").read_bytes() == before
+
+
+def test_the_review_notebook_hands_the_card_writer_to_its_session(
+    project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review notebook's session signs with the card writer: an approval from the
+    notebook's decision form logs the card as one from the command line does."""
+    from mlflow.tracking import MlflowClient
+
+    from nbmlops.review.session import write_review_notebook
+
+    root, run_id = project
+    notebook = json.loads(write_review_notebook(root, run_id).read_text())
+    [cell] = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    monkeypatch.chdir(root)  # where JupyterLab runs the notebook's kernel
+    namespace: dict[str, object] = {}
+    exec(compile(cell, "review-notebook", "exec"), namespace)  # noqa: S102 - its own cell
+    review = namespace["review"]
+    signed = review.sign(  # type: ignore[attr-defined]
+        "approve", meaning="Approved for the pilot", comment="ok", signer_id="jdoe",
+        password=PASSWORD,
+    )  # fmt: skip
+    assert signed.model_version == "1" and not signed.not_recorded
+    client = MlflowClient(f"sqlite:///{root / '.nbmlops' / 'mlflow.db'}")
+    version = client.get_model_version(PIPELINE, "1")
+    assert version.tags["nbmlops.model_card"] == "model_card/model_card.md"
+    assert (root / "reports" / run_id / "model_card.html").is_file()
