@@ -328,3 +328,26 @@ def test_the_review_notebook_hands_the_card_writer_to_its_session(
     version = client.get_model_version(PIPELINE, "1")
     assert version.tags["nbmlops.model_card"] == "model_card/model_card.md"
     assert (root / "reports" / run_id / "model_card.html").is_file()
+
+
+def test_hostile_names_in_the_records_stay_text_and_a_missing_model_is_said(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    path = root / ".nbmlops" / "runs" / f"{run_id}.json"
+    record = json.loads(path.read_text())
+    record["stages"][0]["scraps"]["<img src=x onerror=alert(1)>|`x`"] = 1.5
+    record["stages"][0]["params"]["<script>p</script>"] = "</td><script>v</script>"
+    path.write_text(json.dumps(record))
+    _ok(nbmlops_cli(root, "card", run_id))
+    html = (root / "reports" / run_id / "model_card.html").read_text()
+    parsed = _parse(html)
+    assert not {tag for tag, _ in parsed.tags} & {"script", "img"}
+    shown = "".join(parsed.text)
+    assert "<img src=x onerror=alert(1)>|`x`" in shown  # a metric's name, as text
+    assert '"</td><script>v</script>"' in shown and "<script>p</script>" in shown
+    out = _ok(nbmlops_cli(root, "card", run_id, "--model-product", "absent"))
+    assert "model_card.md" in out
+    markdown = (root / "reports" / run_id / "model_card.md").read_text()
+    assert "The run recorded no model product." in markdown
+    assert "LogisticRegression" not in markdown
