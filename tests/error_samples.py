@@ -69,12 +69,6 @@ SAMPLES: dict[str, NbmlopsError] = {
     "TrackingError": errors.TrackingError("cannot write", uri="sqlite:///mlflow.db"),
     "SignatureError": errors.SignatureError(signer="jdoe", reason="bad credentials"),
     "ReviewError": errors.ReviewError(run_id="r-1", reason="no such run"),
-    "ReproductionError": errors.ReproductionError(
-        "its commit is not in this repository",
-        run_id="r-1",
-        reason="commit_not_found",
-        subject="0123abc",
-    ),
     "EvidenceChangedError": errors.EvidenceChangedError(
         run_id="r-1", reason="it changed", path=Path("build/x.json")
     ),
@@ -92,8 +86,17 @@ SAMPLES: dict[str, NbmlopsError] = {
         point="0123456789ab", worker="tcp://10.0.0.2:40000", host="node2", since="2026-12-03"
     ),
     "UnknownRunError": errors.UnknownRunError(handle="20260101T000000Z-abcdef"),
-    "RecordedRunNotFoundError": errors.RecordedRunNotFoundError(run="latest", root=Path("/p")),
     "UnknownSweepError": errors.UnknownSweepError(pipeline="demo", sweep="s"),
+    "RecordedRunNotFoundError": errors.RecordedRunNotFoundError(
+        run="20260101T000000Z", root=Path("/srv/study")
+    ),
+    "ReproductionError": errors.ReproductionError(
+        "its declared input fit.raw changed",
+        run_id="r-1",
+        reason="input_changed",
+        subject="fit.raw",
+        path=Path("data/raw.csv"),
+    ),
     "NotAProjectError": errors.NotAProjectError(path=Path("/tmp/empty")),
     "ProjectConflictError": errors.ProjectConflictError(
         path=Path("pyproject.toml"), reason="no nbmlops dependency", fix="add it"
@@ -124,10 +127,7 @@ CATEGORY = {
     ),
     **dict.fromkeys(
         (
-            "UnknownStageError",
-            "PipelineNotFoundError",
-            "UnknownRunError",
-            "UnknownSweepError",
+            "UnknownStageError", "PipelineNotFoundError", "UnknownRunError", "UnknownSweepError",
             "RecordedRunNotFoundError",
         ),
         "NotFoundError",
@@ -151,14 +151,9 @@ CATEGORY = {
         "IntegrityError",
     ),
     **dict.fromkeys(
-        (
-            "SignatureError",
-            "ReviewError",
-            "ReproductionError",
-            "PhiDetectedError",
-            "PhiInTextError",
-        ),
-        "RefusedError"
+        ("SignatureError", "ReviewError", "PhiDetectedError", "PhiInTextError",
+         "ReproductionError"),
+        "RefusedError",
     ),
     "TrackingError": "ServiceError",
     "ClusterUnreachableError": "ServiceError",

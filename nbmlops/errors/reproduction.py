@@ -18,6 +18,7 @@ ReproductionRefusal = Literal[
     "lock_not_installable",
     "input_missing",
     "input_changed",
+    "not_run",
 ]
 
 
