@@ -351,3 +351,13 @@ def test_hostile_names_in_the_records_stay_text_and_a_missing_model_is_said(
     markdown = (root / "reports" / run_id / "model_card.md").read_text()
     assert "The run recorded no model product." in markdown
     assert "LogisticRegression" not in markdown
+
+
+def test_a_card_that_cannot_be_written_is_an_error_not_a_traceback(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    (root / "reports").write_text("a file where the reports folder goes\n")
+    done = nbmlops_cli(root, "card", run_id)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: cannot write" in done.stdout and "Traceback" not in done.stderr
