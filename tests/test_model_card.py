@@ -138,7 +138,10 @@ def test_a_written_card_is_used_as_written_and_hostile_text_stays_text(
     _card_path(root).write_text(text + f"\n## Contact\n\n{HOSTILE}\n")
     out = _ok(nbmlops_cli(root, "card", run_id[:12]))  # a unique prefix names the run
     assert "not written" not in out
+    first = (root / "reports" / run_id / "model_card.md").read_bytes()
+    _ok(nbmlops_cli(root, "card", run_id))
     markdown = (root / "reports" / run_id / "model_card.md").read_text()
+    assert markdown.encode() == first  # the same records and card file: the same bytes
     assert "**Not written.**" not in markdown
     for name in REQUIRED_SECTIONS:
         assert f"Team text on {name.lower()}." in markdown
@@ -265,3 +268,96 @@ def test_the_demo_pipeline_has_a_complete_card() -> None:
     card = read_model_card(REPO, "demo")
     assert card.exists and card.missing == (), card.missing
     assert "adherence" in card.sections["Intended use"].lower()
+
+
+def test_a_card_file_that_is_not_text_is_named_and_every_section_flagged(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    _card_path(root).write_bytes(b"## Intended use\n\n\xff\xfe\n")
+    out = " ".join(_ok(nbmlops_cli(root, "card", run_id)).split())
+    assert "pipelines/notebooks/model_card.md cannot be read: not UTF-8 text" in out
+    markdown = (root / "reports" / run_id / "model_card.md").read_text()
+    assert markdown.count("**Not written.**") == len(REQUIRED_SECTIONS)
+
+
+def test_init_adds_a_card_template_to_each_compiled_pipeline_and_keeps_any_card(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "kept"
+    (root / "notebooks").mkdir(parents=True)  # the team's own stages: no example, no template
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    for name in ("demo", "other"):
+        (root / "pipelines" / name).mkdir(parents=True)
+        (root / "pipelines" / name / "pipeline.yaml").write_text("tasks: []\n")
+    (root / "pipelines" / "other" / "model_card.md").write_text("# Ours\n")
+    out = _ok(nbmlops_cli(tmp_path, "init", root.name, "--nbmlops-source", str(REPO)))
+    assert "wrote pipelines/demo/model_card.md" in " ".join(out.split())
+    assert (root / "pipelines" / "other" / "model_card.md").read_text() == "# Ours\n"
+    assert not (root / "pipelines" / "notebooks").exists()
+    card = read_model_card(root, "demo")
+    assert card.exists and card.missing == REQUIRED_SECTIONS
+    before = (root / "pipelines" / "demo" / "model_card.md").read_bytes()
+    again = _ok(nbmlops_cli(tmp_path, "init", root.name))
+    assert "model_card.md" not in again
+    assert (root / "pipelines" / "demo" / "model_card.md").read_bytes() == before
+
+
+def test_the_review_notebook_hands_the_card_writer_to_its_session(
+    project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review notebook's session signs with the card writer: an approval from the
+    notebook's decision form logs the card as one from the command line does."""
+    from mlflow.tracking import MlflowClient
+
+    from nbmlops.review.session import write_review_notebook
+
+    root, run_id = project
+    notebook = json.loads(write_review_notebook(root, run_id).read_text())
+    [cell] = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    monkeypatch.chdir(root)  # where JupyterLab runs the notebook's kernel
+    namespace: dict[str, object] = {}
+    exec(compile(cell, "review-notebook", "exec"), namespace)  # noqa: S102 - its own cell
+    review = namespace["review"]
+    signed = review.sign(  # type: ignore[attr-defined]
+        "approve", meaning="Approved for the pilot", comment="ok", signer_id="jdoe",
+        password=PASSWORD,
+    )  # fmt: skip
+    assert signed.model_version == "1" and not signed.not_recorded
+    client = MlflowClient(f"sqlite:///{root / '.nbmlops' / 'mlflow.db'}")
+    version = client.get_model_version(PIPELINE, "1")
+    assert version.tags["nbmlops.model_card"] == "model_card/model_card.md"
+    assert (root / "reports" / run_id / "model_card.html").is_file()
+
+
+def test_hostile_names_in_the_records_stay_text_and_a_missing_model_is_said(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    path = root / ".nbmlops" / "runs" / f"{run_id}.json"
+    record = json.loads(path.read_text())
+    record["stages"][0]["scraps"]["<img src=x onerror=alert(1)>|`x`"] = 1.5
+    record["stages"][0]["params"]["<script>p</script>"] = "</td><script>v</script>"
+    path.write_text(json.dumps(record))
+    _ok(nbmlops_cli(root, "card", run_id))
+    html = (root / "reports" / run_id / "model_card.html").read_text()
+    parsed = _parse(html)
+    assert not {tag for tag, _ in parsed.tags} & {"script", "img"}
+    shown = "".join(parsed.text)
+    assert "<img src=x onerror=alert(1)>|`x`" in shown  # a metric's name, as text
+    assert '"</td><script>v</script>"' in shown and "<script>p</script>" in shown
+    out = _ok(nbmlops_cli(root, "card", run_id, "--model-product", "absent"))
+    assert "model_card.md" in out
+    markdown = (root / "reports" / run_id / "model_card.md").read_text()
+    assert "The run recorded no model product." in markdown
+    assert "LogisticRegression" not in markdown
+
+
+def test_a_card_that_cannot_be_written_is_an_error_not_a_traceback(
+    project: tuple[Path, str],
+) -> None:
+    root, run_id = project
+    (root / "reports").write_text("a file where the reports folder goes\n")
+    done = nbmlops_cli(root, "card", run_id)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: cannot write" in done.stdout and "Traceback" not in done.stderr

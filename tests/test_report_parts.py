@@ -85,10 +85,33 @@ def test_absent_sections_aliases_and_fenced_headings(tmp_path: Path) -> None:
     )
 
 
-def test_unreadable_card_is_reported_not_raised(tmp_path: Path) -> None:
-    _card(tmp_path, b"## Intended use\n\n\xff\xfe broken\n")
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"## Intended use\n\n\xff\xfe broken\n", "not UTF-8"),
+        (b"## Intended use\n\n" + b"x" * (1 << 20), "too large"),
+        (None, "directory"),
+    ],
+    ids=["not-utf8", "too-large", "a-folder"],
+)
+def test_unreadable_card_is_reported_not_raised(
+    tmp_path: Path, content: bytes | None, said: str
+) -> None:
+    if content is None:
+        (tmp_path / "pipelines" / "demo" / "model_card.md").mkdir(parents=True)
+    else:
+        _card(tmp_path, content)
     card = read_model_card(tmp_path, "demo")
-    assert card.exists is False and card.problem and "UTF-8" in card.problem
+    assert card.exists is False and card.problem and said in card.problem
+    assert card.missing == REQUIRED_SECTIONS and card.digest is None
+
+
+@pytest.mark.parametrize("name", ["../outside", "..", "", "a/b", ".hidden"])
+def test_a_pipeline_name_that_is_a_path_reads_no_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "model_card.md").write_text(_full_card())
+    card = read_model_card(tmp_path / "project", name)
+    assert not card.exists and card.problem == "names no pipeline folder"
     assert card.missing == REQUIRED_SECTIONS
 
 
@@ -125,7 +148,9 @@ def test_dag_svg_is_static_escaped_and_layered() -> None:
     assert statuses == {"succeeded", "failed", "not_run"}
     x = {label: float(t.get("x", 0)) for t in root.iter(f"{SVG}text") if (label := t.text)}
     assert x["load"] < x["evaluate"]  # evaluate is two layers after load
-    assert len(list(root.iter(f"{SVG}line"))) == 3
+    edges = [p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
+    assert len(edges) == 3
+    assert sum(" C " in (p.get("d") or "") for p in edges) == 1  # load -> evaluate skips a layer
 
 
 def test_dag_svg_of_a_pipeline_spec(make_project) -> None:  # type: ignore[no-untyped-def]
@@ -136,7 +161,7 @@ def test_dag_svg_of_a_pipeline_spec(make_project) -> None:  # type: ignore[no-un
     root = _parse(dag_svg(spec))
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert labels == ["load", "double"]
-    assert len(list(root.iter(f"{SVG}line"))) == 1
+    assert len([p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]) == 1
 
 
 def _git(root: Path, *args: str) -> str:

@@ -17,8 +17,13 @@ def cmd_card(args: argparse.Namespace) -> int:
 
     root = Path(args.root).absolute()
     run_id = resolve_run(root, args.run, pipeline=args.pipeline)
-    files = write_model_card(root, run_id, model_product=args.model_product)
     console = _console()
+    try:
+        files = write_model_card(root, run_id, model_product=args.model_product)
+    except OSError as exc:  # reports/ not writable, or a file where its folder goes
+        where = exc.filename or root / "reports"
+        console.print(_styled("[red]error:[/] cannot write {}: {}", where, exc.strerror or exc))
+        return 2
     console.print(f"model card of run {run_id}:")
     console.print(f"  {files.markdown.relative_to(root)}")
     console.print(f"  {files.html.relative_to(root)}")

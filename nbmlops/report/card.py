@@ -5,9 +5,10 @@ pipeline's model-card file (:mod:`nbmlops.report.card_file`); a missing one is f
 written, never filled in. The rest comes from the records (:mod:`nbmlops.report.card_records`):
 the model, metrics (with the interval a stage recorded, or "not recorded"), the training and
 evaluation data by digest and recorded row counts, and fairness by subgroup with its intervals
-as the review stage saved it. ``skops.card.Card`` composes the Markdown; the HTML is that
-Markdown rendered with raw HTML and images off (so a card file's ``<script>`` is text), one
-file with its own CSS, no script and nothing loaded.
+as the review stage saved it. The same records and card file give the same bytes (no time of
+making is written: the run's own times are). ``skops.card.Card`` composes the Markdown; the
+HTML is that Markdown rendered with raw HTML and images off (so a card file's ``<script>`` is
+text), one file with its own CSS, no script and nothing loaded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops._core.atomic import write_text_atomic
-from nbmlops._core.ids import is_run_id, utc_now
+from nbmlops._core.ids import is_run_id
 from nbmlops._core.paths import REPORTS, run_record_path
 from nbmlops.errors import RecordedRunNotFoundError
 from nbmlops.report.card_file import REQUIRED_SECTIONS, ModelCardText, read_model_card
@@ -159,14 +160,13 @@ def _summary(record: Mapping[str, Any], card: ModelCardText, facts: RecordFacts)
     commit = provenance.get("git_commit") or "none recorded"
     dirty = " (uncommitted changes)" if provenance.get("git_dirty") else ""
     rows = [
-        ("Pipeline", record.get("pipeline")),
+        ("Pipeline", _md(str(record.get("pipeline")))),
         ("Run", record.get("run_id")),
         ("Run status", record.get("status")),
         ("Finished (UTC)", record.get("finished_at")),
         ("Git commit", f"{commit}{dirty}"),
         ("Environment lock (sha256)", record.get("lock_digest") or "none recorded"),
         ("Model card file", f"{_rel(card.path)} (sha256 {card.digest or '-'})"),
-        ("Card made (UTC)", utc_now()),
     ]
     text = _table(("", ""), rows)
     if card.missing:
@@ -175,7 +175,7 @@ def _summary(record: Mapping[str, Any], card: ModelCardText, facts: RecordFacts)
     if facts.changed:
         text += (
             "\n\n**Changed since the run (not shown):** "
-            + ", ".join(f"`{_md(c)}`" for c in facts.changed)
+            + ", ".join(_code(c) for c in facts.changed)
             + ". Their bytes no longer have the digest the run recorded and no archived copy "
             "has it."
         )
@@ -187,10 +187,10 @@ def _model(record: Mapping[str, Any], facts: RecordFacts) -> str:
         return "The run recorded no model product."
     rows: list[tuple[object, object]] = [
         ("Stage", facts.model_stage),
-        ("Model class", facts.model_class or "not readable from the file"),
+        ("Model class", _code(facts.model_class) if facts.model_class else "not in the file"),
         ("Model file (sha256)", facts.model_digest or "none recorded"),
     ]
-    rows += [(f"Parameter `{_md(k)}`", _value(v)) for k, v in facts.hyperparameters.items()]
+    rows += [(f"Parameter {_code(k)}", _value(v)) for k, v in facts.hyperparameters.items()]
     return _table(("", ""), rows)
 
 
@@ -198,14 +198,14 @@ def _metrics(facts: RecordFacts) -> str:
     if not facts.metrics:
         return "No stage of this run recorded a numeric metric."
     rows = [
-        (m.stage, m.name, _fmt(m.value), _ci(m.interval) if m.interval else "not recorded")
+        (m.stage, _md(m.name), _fmt(m.value), _ci(m.interval) if m.interval else "not recorded")
         for m in facts.metrics
     ]
     note = (
         "Values the stages recorded (`nbmlops.record`); an interval is shown only where the "
         "stage recorded one.\n\n"
     )
-    return note + _table(("stage", "metric", "value", "95% interval"), rows)
+    return note + _table(("stage", "metric", "value", "interval"), rows)
 
 
 def _data(items: Sequence[DataItem], facts: RecordFacts, side: str) -> str:
@@ -213,9 +213,11 @@ def _data(items: Sequence[DataItem], facts: RecordFacts, side: str) -> str:
         return "The run recorded no model product, so no data is known to be on this side of it."
     if not items:
         return f"No {side} data is recorded for this run."
-    rows = [(i.stage, f"{i.kind} `{_md(i.name)}`", i.path or "-", i.sha256) for i in items]
+    rows = [(i.stage, f"{i.kind} {_code(i.name)}", _md(i.path) or "-", i.sha256) for i in items]
     text = _table(("stage", "what", "file", "sha256"), rows)
-    counts = [(s, n, str(v)) for s, n, v in facts.row_counts if any(i.stage == s for i in items)]
+    counts = [
+        (s, _md(n), str(v)) for s, n, v in facts.row_counts if any(i.stage == s for i in items)
+    ]
     if counts:
         text += "\n\nRow counts the stages recorded:\n\n" + _table(
             ("stage", "count", "rows"), counts
@@ -236,7 +238,7 @@ def _fairness(facts: RecordFacts) -> str:
         )
         checks = data.get("checks") or {}
         rows = [
-            (name, _fmt(c.get("value")), _gap_ci(data.get(name)), _fmt(c.get("limit")),
+            (_md(name), _fmt(c.get("value")), _gap_ci(data.get(name)), _fmt(c.get("limit")),
              "passed" if _passed(c) else "**FAILED**")
             for name, c in checks.items() if isinstance(c, Mapping)
         ]  # fmt: skip
@@ -253,7 +255,7 @@ def _groups(table: Mapping[str, Any]) -> str:
     metrics = [m for m in _FAIRNESS_METRICS if m in (table.get("difference") or {})]
     rows = []
     for row in table.get("groups") or ():
-        label = ", ".join(str(v) for v in (row.get("group") or {}).values())
+        label = _md(", ".join(str(v) for v in (row.get("group") or {}).values()))
         if row.get("suppressed") or "metrics" not in row:
             rows.append((label, "suppressed", *("-" for _ in metrics)))
             continue
@@ -294,13 +296,18 @@ def _md(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_[]<>#|" else c for c in " ".join(text.split()))
 
 
+def _code(text: str) -> str:
+    """Text from a record as inline code (where backslash escapes would show)."""
+    return "`" + " ".join(str(text).split()).replace("`", "'") + "`"
+
+
 def _value(value: Any) -> str:
     return _md(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.8g}"
     return "-" if value is None else _md(str(value))
 
 

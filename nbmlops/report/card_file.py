@@ -38,6 +38,9 @@ CARD_FILE = MODEL_CARD_FILE
 REQUIRED_SECTIONS: tuple[str, ...] = tuple(heading for heading, _ in MODEL_CARD_SECTIONS)
 """The sections a team writes, in the order a card shows them (``nbmlops init``'s template)."""
 
+MAX_CARD_BYTES = 1 << 20
+"""A card file larger than this (1 MiB) is not read: a card is a few pages of text."""
+
 PLACEHOLDER = MODEL_CARD_PLACEHOLDER
 """A line starting with this marks a section as not written yet (the template's lines do)."""
 
@@ -115,13 +118,20 @@ def read_model_card(root: Path, pipeline: str) -> ModelCardText:
     ('Factors',)
     """
     path = card_file_path(root, pipeline)
+    if not pipeline or pipeline.startswith(".") or any(c in pipeline for c in "/\\\0"):
+        # the name comes from a run record: never a path out of pipelines/
+        return ModelCardText(path=path, digest=None, problem="names no pipeline folder")
     if not path.exists():
         return ModelCardText(path=path, digest=None, problem="no model-card file")
     try:
+        if path.is_file() and path.stat().st_size > MAX_CARD_BYTES:
+            size = path.stat().st_size
+            too_large = f"is too large for a card ({size} bytes; at most {MAX_CARD_BYTES})"
+            return ModelCardText(path=path, digest=None, problem=too_large)
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "not UTF-8 text"
         return ModelCardText(path=path, digest=None, problem=f"cannot be read: {reason}")
     sections = parse_sections(text)
     missing = tuple(name for name in REQUIRED_SECTIONS if not _written(sections.get(name)))

@@ -8,7 +8,6 @@ named as changed); nothing is recomputed and nothing is filled in.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import zipfile
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbmlops._core.paths import EVIDENCE_STORE
+from nbmlops._core.digests import file_digest
+from nbmlops.records.archive import archived_copy
 
 __all__ = ["DataItem", "Metric", "RecordFacts", "read_facts"]
 
@@ -28,7 +28,7 @@ _MAX_JSON = 20 * 1024 * 1024  # a fairness result holds aggregates only; anythin
 class Metric:
     stage: str
     name: str
-    value: float
+    value: int | float
     interval: tuple[float, float] | None
 
 
@@ -58,7 +58,8 @@ class RecordFacts:
     fairness: tuple[tuple[str, Mapping[str, Any]], ...]
     """(``stage.product``, the saved fairness result as JSON)."""
     changed: tuple[str, ...]
-    """Products whose bytes no longer have the recorded digest (and no archived copy)."""
+    """Products not read: their bytes no longer have the recorded digest and no archived copy
+    has it."""
 
 
 def read_facts(root: Path, record: Mapping[str, Any], *, model_product: str) -> RecordFacts:
@@ -154,7 +155,7 @@ def _metrics(stages: list[Mapping[str, Any]]) -> Iterator[Metric]:
             if not _number(value) or str(key).endswith(("_ci_low", "_ci_high")):
                 continue
             yield Metric(
-                stage=str(stage["stage"]), name=str(key), value=float(value),
+                stage=str(stage["stage"]), name=str(key), value=value,
                 interval=_interval(scraps, str(key)),
             )  # fmt: skip
 
@@ -200,20 +201,11 @@ def _trusted(root: Path, path: str, digest: str | None) -> Path | None:
         return None
     candidate = Path(path)
     try:
-        if candidate.is_file() and _sha256(candidate) == digest:
+        if candidate.is_file() and file_digest(candidate) == digest:
             return candidate
+        return archived_copy(root, str(digest))  # re-hashed: a damaged copy is not used
     except OSError:
-        pass
-    archived = Path(root) / EVIDENCE_STORE / str(digest)
-    return archived if archived.is_file() else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return None
 
 
 def _load_json(path: Path) -> Any:

@@ -28,8 +28,8 @@ STATUS_COLOURS: Mapping[str, tuple[str, str]] = {
 }
 """Fill and stroke per stage status (``""``: a pipeline spec, not a run)."""
 
-_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _PAD = 170, 46, 60, 18, 12
-_MAX_LABEL = 22
+_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _PAD = 150, 46, 40, 18, 12
+_MAX_LABEL = 20
 
 
 def dag_svg(source: Mapping[str, Any] | RunRecord | PipelineSpec) -> str:
@@ -61,23 +61,20 @@ def dag_svg(source: Mapping[str, Any] | RunRecord | PipelineSpec) -> str:
         for row, name in enumerate(names):
             position[name] = (_PAD + col * (_BOX_W + _GAP_X), _PAD + row * (_BOX_H + _GAP_Y))
     width = _PAD * 2 + max(len(columns), 1) * (_BOX_W + _GAP_X) - _GAP_X
-    height = _PAD * 2 + max((len(c) for c in columns.values()), default=1) * (_BOX_H + _GAP_Y)
-    height -= _GAP_Y
+    bottom = _PAD + max((len(c) for c in columns.values()), default=1) * (_BOX_H + _GAP_Y)
+    bottom -= _GAP_Y
+    edge_parts, below = _edges(edges, layer, position, bottom)
+    height = bottom + below + _PAD
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="nbmlops-dag" role="img" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'font-family="sans-serif" font-size="12">',
+        'style="max-width:100%;height:auto" font-family="sans-serif" font-size="12">',
         f"<title>{escape(title)}</title>",
         '<defs><marker id="nbmlops-dag-arrow" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path d="M 0 0 L 10 5 L 0 10 z" fill="#607d8b"/></marker></defs>',
+        *edge_parts,
     ]
-    for up, down in edges:
-        (x1, y1), (x2, y2) = position[up], position[down]
-        parts.append(
-            f'<line x1="{x1 + _BOX_W}" y1="{y1 + _BOX_H // 2}" x2="{x2}" y2="{y2 + _BOX_H // 2}" '
-            'stroke="#607d8b" stroke-width="1.5" marker-end="url(#nbmlops-dag-arrow)"/>'
-        )
     for name, status in nodes.items():
         x, y = position[name]
         fill, stroke = STATUS_COLOURS.get(status, STATUS_COLOURS[""])
@@ -98,6 +95,43 @@ def dag_svg(source: Mapping[str, Any] | RunRecord | PipelineSpec) -> str:
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _edges(
+    edges: list[tuple[str, str]],
+    layer: Mapping[str, int],
+    position: Mapping[str, tuple[int, int]],
+    bottom: int,
+) -> tuple[list[str], int]:
+    """Each edge as a path: between neighbouring layers a straight line from box to box; one
+    that skips layers leaves its box at the bottom and curves under every row (each a little
+    lower than the last), so it never runs behind a box. Returns the paths and the height added
+    under the rows."""
+    long = [(up, down) for up, down in edges if layer[down] - layer[up] != 1]
+    outs: dict[str, list[str]] = {}
+    ins: dict[str, list[str]] = {}
+    for up, down in long:
+        outs.setdefault(up, []).append(down)
+        ins.setdefault(down, []).append(up)
+    drawn = []
+    style = 'fill="none" stroke="#607d8b" stroke-width="1.5" marker-end="url(#nbmlops-dag-arrow)"'
+    for up, down in edges:
+        (x1, y1), (x2, y2) = position[up], position[down]
+        if (up, down) not in long:
+            d = f"M {x1 + _BOX_W} {y1 + _BOX_H // 2} L {x2} {y2 + _BOX_H // 2}"
+        else:
+            depth = bottom + 16 + 10 * long.index((up, down))
+            sx = x1 + _BOX_W // 2 + _spread(outs[up].index(down), len(outs[up]))
+            ex = x2 + _BOX_W // 2 + _spread(ins[down].index(up), len(ins[down]))
+            sy, ey = y1 + _BOX_H, y2 + _BOX_H
+            d = f"M {sx} {sy} C {sx} {depth} {ex} {depth} {ex} {ey}"
+        drawn.append(f'<path class="edge" d="{d}" {style}/>')
+    return drawn, (16 + 10 * len(long)) if long else 0
+
+
+def _spread(index: int, count: int) -> int:
+    """Where the ``index``-th of ``count`` edges meets a box's bottom, from its middle."""
+    return int((index - (count - 1) / 2) * 14)
 
 
 def _graph(
