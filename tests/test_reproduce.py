@@ -186,20 +186,41 @@ def test_a_run_that_does_not_exist_is_named(recorded: tuple[Path, dict[str, Any]
     assert caught.value.run == "19990101T000000Z-000000"
 
 
-def test_a_changed_input_stops_it_naming_the_input(
-    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
+@pytest.mark.parametrize("change", ["input_changed", "input_missing"])
+def test_a_changed_or_missing_input_stops_it_naming_the_input(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path, change: str
 ) -> None:
     root = tmp_path / "copy"
     shutil.copytree(recorded[0], root, symlinks=True)
     before = _untouched(root)
-    with (root / "data" / "raw.csv").open("a") as f:
-        f.write("1,1,1\n")
+    raw = root / "data" / "raw.csv"
+    if change == "input_missing":
+        raw.unlink()
+    else:
+        with raw.open("a") as f:
+            f.write("1,1,1\n")
     with pytest.raises(ReproductionError) as caught:
         reproduce_run(root, recorded[1]["run_id"])
     err = caught.value
-    assert (err.reason, err.subject) == ("input_changed", "fit.raw")
-    assert err.path == root / "data" / "raw.csv"
+    assert (err.reason, err.subject, err.path) == (change, "fit.raw", raw)
     assert "fit.raw" in str(err) and "data/raw.csv" in str(err)
+    assert _untouched(root) == before
+
+
+def test_a_lock_the_commit_does_not_hold_is_named(tmp_path: Path) -> None:
+    root = _project(tmp_path / "study")
+    with (root / ".gitignore").open("a") as f:
+        f.write("/uv.lock\n")  # the lock kept out of git: the run is clean, its lock in no commit
+    _git(root, "rm", "-q", "--cached", "uv.lock")
+    _git(root, "commit", "-qam", "uv.lock not versioned")
+    record = _run(root)
+    assert record["provenance"]["git_dirty"] is False and record["lock_digest"]
+    before = _untouched(root)
+    with pytest.raises(ReproductionError) as caught:
+        reproduce_run(root, "latest")
+    err = caught.value
+    assert (err.reason, err.subject) == ("lock_changed", "uv.lock")
+    assert record["lock_digest"] in str(err)
     assert _untouched(root) == before
 
 

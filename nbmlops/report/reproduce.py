@@ -202,9 +202,11 @@ def _check_lock(scratch: Scratch, record: Mapping[str, Any]) -> str | None:
     lock = scratch.project / "uv.lock"
     found = file_digest(lock) if lock.is_file() else None
     if found != recorded:
+        commit = record["provenance"]["git_commit"][:12]
+        held = f"has SHA-256 {found}" if found else "does not exist"
         raise ReproductionError(
-            f"the uv.lock at commit {record['provenance']['git_commit'][:12]} has SHA-256 "
-            f"{found}, the run recorded {recorded}: the lock it ran with is not in that commit",
+            f"the uv.lock at commit {commit} {held}, the run recorded {recorded}: the lock it "
+            "ran with is not in that commit (version uv.lock with the code)",
             run_id=record["run_id"], reason="lock_changed", subject="uv.lock", path=lock,
         )  # fmt: skip
     return found
