@@ -233,19 +233,28 @@ def test_a_lock_the_commit_does_not_hold_is_named(tmp_path: Path) -> None:
     assert _untouched(root) == before
 
 
-def test_a_run_recorded_dirty_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("made", ["dirty", "outside_git"])
+def test_a_run_recorded_dirty_or_without_a_commit_is_refused(tmp_path: Path, made: str) -> None:
     root = _project(tmp_path / "study")
-    with (root / "notebooks" / "table.ipynb").open("a") as f:
-        f.write("\n")  # an uncommitted change to tracked code
+    if made == "dirty":
+        with (root / "notebooks" / "table.ipynb").open("a") as f:
+            f.write("\n")  # an uncommitted change to tracked code
+    else:
+        shutil.rmtree(root / ".git")
     record = _run(root)
-    assert record["provenance"]["git_dirty"] is True
-    before = _untouched(root)
+    before = _untouched(root) if made == "dirty" else None
     with pytest.raises(ReproductionError) as caught:
         reproduce_run(root, "latest")
     err = caught.value
-    assert (err.reason, err.subject) == ("run_dirty", record["provenance"]["git_commit"])
-    assert "uncommitted changes" in str(err)
-    assert _untouched(root) == before
+    if made == "dirty":
+        assert record["provenance"]["git_dirty"] is True
+        assert (err.reason, err.subject) == ("run_dirty", record["provenance"]["git_commit"])
+        assert "uncommitted changes" in str(err)
+        assert _untouched(root) == before
+    else:
+        assert record["provenance"]["git"] == "none"
+        assert (err.reason, err.subject) == ("no_commit", "none")
+        assert not (root / ".nbmlops" / "reproductions").exists()
 
 
 def test_a_commit_the_repository_no_longer_holds_is_named(
