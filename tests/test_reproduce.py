@@ -20,7 +20,7 @@ from conftest import REPO
 from nbmlops.cli.main import main
 from nbmlops.errors import RecordedRunNotFoundError, ReproductionError
 from nbmlops.records.ledger import read_entries
-from nbmlops.report.reproduce import latest_reproduction, reproduce_run
+from nbmlops.report.reproduce import latest_reproduction, reproduce_run, verify_reproduction
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -135,7 +135,7 @@ def _untouched(root: Path) -> tuple[int, bool, str]:
 
 
 def test_a_recorded_run_reproduces_through_the_command_line(
-    recorded: tuple[Path, dict[str, Any]],
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     root, record = recorded
     states = sorted(p.read_bytes() for p in (root / "build").rglob(".nbmlops-state.json"))
@@ -183,6 +183,20 @@ def test_a_recorded_run_reproduces_through_the_command_line(
     }  # fmt: skip
     assert "detail" not in json.dumps(entry.data)
     assert main(["audit", "verify", "--root", str(root), "--no-mlflow"]) == 0
+    assert verify_reproduction(root, check) is None
+
+    # a reproduction file edited to say more than was found disagrees with its ledger entry
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True)
+    [kept] = (copy / ".nbmlops" / "reproductions").glob("*/*.json")
+    edited = json.loads(kept.read_text())
+    for row in edited["rows"]:
+        row["verdict"], row["new_digest"] = "identical", row["recorded_digest"]
+    kept.write_text(json.dumps(edited))
+    forged = latest_reproduction(copy, record["run_id"])
+    assert forged is not None and forged.verdict == "identical"
+    problem = verify_reproduction(copy, forged)
+    assert problem is not None and f"ledger entry {check.ledger_seq}" in problem
     # the project's build and stage states are as they were; the scratch worktree is gone
     assert sorted(p.read_bytes() for p in (root / "build").rglob(".nbmlops-state.json")) == states
     assert _git(root, "worktree", "list").count("\n") == 0
