@@ -172,7 +172,9 @@ def test_a_run_never_reviewed_says_so(study: tuple[Path, str, str]) -> None:
     assert "Never reviewed: no decision has been signed on this run." in page
 
 
-def test_the_reproduction_check_is_section_seven(study: tuple[Path, str, str]) -> None:
+def test_the_reproduction_check_is_section_seven(
+    study: tuple[Path, str, str], tmp_path: Path
+) -> None:
     from nbmlops.report.reproduce import latest_reproduction
 
     root, approved, unreviewed = study
@@ -182,10 +184,24 @@ def test_the_reproduction_check_is_section_seven(study: tuple[Path, str, str]) -
     page = (root / "reports" / unreviewed / "report.html").read_text()
     seven = page.split("<section class='report-section' id='reproduction'>", 1)[1]
     assert f"<th>Verdict</th><td>{found.verdict}</td>" in seven
+    assert f"matches its run_reproduced ledger entry (seq {found.ledger_seq})" in seven
     assert f"<td>{found.new_run_id}</td>" in seven
     for row in found.rows:
         assert f"<td>{row.stage}</td><td>{row.product}</td><td>{row.recorded_digest}</td>" in seven
     assert "id='verification-failed'" not in page  # the run_reproduced entry verifies
+    # a reproduction file edited afterwards is shown with the ledger's disagreement, on the cover
+    copy = private_copy(root, tmp_path / "copy", unreviewed)
+    [kept] = (copy / ".nbmlops" / "reproductions" / unreviewed).glob("*.json")
+    edited = json.loads(kept.read_text())
+    edited["rows"][0]["verdict"] = (
+        "different" if found.rows[0].verdict != "different" else "identical"
+    )
+    kept.chmod(0o644)
+    kept.write_text(json.dumps(edited))
+    _cli(copy, "report", unreviewed)
+    tampered = (copy / "reports" / unreviewed / "report.html").read_text()
+    assert "NOT what the ledger recorded" in tampered
+    assert "id='evidence-notes'" in tampered.split("<h1>", 1)[0]  # on the cover, before the title
     approved_page = root / "reports" / approved / "report.html"
     if approved_page.is_file():  # never reproduced: section 7 says so
         assert "No reproduction of this run has been recorded" in approved_page.read_text()

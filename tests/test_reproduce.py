@@ -1,6 +1,7 @@
 """``nbmlops reproduce`` (issue 14): a recorded run of a project made here (git, a declared input
-that git does not hold, a skops model, JSON, Parquet and CSV products) executed again through the
-real command line, and each bad input refused naming what is wrong with nothing written."""
+that git does not hold, a skops model saved by ``save_model`` and one by plain ``skops.io.dump``,
+JSON, Parquet and CSV products) executed again through the real command line, and each bad input
+refused naming what is wrong with nothing written."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from conftest import REPO
 from nbmlops.cli.main import main
 from nbmlops.errors import RecordedRunNotFoundError, ReproductionError
 from nbmlops.records.ledger import read_entries
-from nbmlops.report.reproduce import latest_reproduction, reproduce_run
+from nbmlops.report.reproduce import latest_reproduction, reproduce_run, verify_reproduction
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -27,12 +28,14 @@ FIT = """\
 import json
 from pathlib import Path
 import pandas as pd
+import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from nbmlops import save_model
 
 df = pd.read_csv(inputs["raw"])
 model = LogisticRegression(C=C).fit(df[["a", "b"]], df["y"])
 save_model(model, product["model"])
+sio.dump(model, product["raw_model"])  # skops alone: not byte-stable
 score = float(model.score(df[["a", "b"]], df["y"]))
 Path(product["metrics"]).write_text(json.dumps({"accuracy": score}, sort_keys=True))
 df.assign(p=model.predict_proba(df[["a", "b"]])[:, 1]).to_parquet(product["scored"])
@@ -86,7 +89,7 @@ def _project(root: Path) -> Path:
             "stage": "fit", "kernel": "python3", "params": {"C": 1.0}, "upstream": [],
             "inputs": {"raw": "data/raw.csv"},
             "products": {"model": "model.skops", "metrics": "metrics.json",
-                         "scored": "scored.parquet"},
+                         "scored": "scored.parquet", "raw_model": "raw_model.skops"},
         },
     )  # fmt: skip
     _notebook(
@@ -131,8 +134,8 @@ def _untouched(root: Path) -> tuple[int, bool, str]:
     )
 
 
-def test_a_recorded_run_reproduces_identically_through_the_command_line(
-    recorded: tuple[Path, dict[str, Any]],
+def test_a_recorded_run_reproduces_through_the_command_line(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     root, record = recorded
     states = sorted(p.read_bytes() for p in (root / "build").rglob(".nbmlops-state.json"))
@@ -142,17 +145,21 @@ def test_a_recorded_run_reproduces_identically_through_the_command_line(
         cwd=root, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "identical" in done.stdout and "rtol=1e-09" in done.stdout
+    assert "equivalent: run" in done.stdout and "rtol=1e-09" in done.stdout
 
     check = latest_reproduction(root, record["run_id"])
-    assert check is not None and check.verdict == "identical" and check.env == "checked"
+    assert check is not None and check.verdict == "equivalent" and check.env == "checked"
     assert check.commit == record["provenance"]["git_commit"]
-    assert [(r.stage, r.product) for r in check.rows] == [
-        ("fit", "metrics"), ("fit", "model"), ("fit", "scored"), ("table", "table"),
-    ]  # fmt: skip
-    assert {r.verdict for r in check.rows} == {"identical"}
+    verdicts = {(r.stage, r.product): r.verdict for r in check.rows}
+    assert verdicts == {
+        ("fit", "metrics"): "identical", ("fit", "model"): "identical",
+        ("fit", "raw_model"): "equivalent", ("fit", "scored"): "identical",
+        ("table", "table"): "identical",
+    }  # fmt: skip
+    [raw] = [r for r in check.rows if r.product == "raw_model"]
+    assert raw.new_digest != raw.recorded_digest and "canonical serialisation" in raw.detail
     for row in check.rows:
-        assert row.new_digest == row.recorded_digest
+        assert (row.new_digest == row.recorded_digest) == (row.verdict == "identical")
         stage = next(s for s in record["stages"] if s["stage"] == row.stage)
         assert row.recorded_digest == stage["product_digests"][row.product]
     assert check.new_run_id and check.new_run_id != record["run_id"]
@@ -161,7 +168,7 @@ def test_a_recorded_run_reproduces_identically_through_the_command_line(
     assert set(data["rows"][0]) == {
         "stage", "product", "recorded_digest", "new_digest", "verdict", "detail",
     }  # fmt: skip
-    assert data["counts"] == {"identical": 4, "equivalent": 0, "missing": 0, "different": 0}
+    assert data["counts"] == {"identical": 4, "equivalent": 1, "missing": 0, "different": 0}
 
     # one ledger entry of digests and counts, which the audit accepts
     new_entries = list(read_entries(root))[entries:]
@@ -170,10 +177,26 @@ def test_a_recorded_run_reproduces_identically_through_the_command_line(
     assert entry.run_id == record["run_id"] and (check.ledger_seq, check.ledger_head) == (
         entry.seq, entry.hash,
     )  # fmt: skip
-    assert entry.data["counts"]["identical"] == 4
-    assert entry.data["products"]["fit.model"]["new"] == check.rows[1].new_digest
+    assert entry.data["counts"] == data["counts"] and entry.data["verdict"] == "equivalent"
+    assert entry.data["products"]["fit.raw_model"] == {
+        "recorded": raw.recorded_digest, "new": raw.new_digest, "verdict": "equivalent",
+    }  # fmt: skip
     assert "detail" not in json.dumps(entry.data)
     assert main(["audit", "verify", "--root", str(root), "--no-mlflow"]) == 0
+    assert verify_reproduction(root, check) is None
+
+    # a reproduction file edited to say more than was found disagrees with its ledger entry
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True)
+    [kept] = (copy / ".nbmlops" / "reproductions").glob("*/*.json")
+    edited = json.loads(kept.read_text())
+    for row in edited["rows"]:
+        row["verdict"], row["new_digest"] = "identical", row["recorded_digest"]
+    kept.write_text(json.dumps(edited))
+    forged = latest_reproduction(copy, record["run_id"])
+    assert forged is not None and forged.verdict == "identical"
+    problem = verify_reproduction(copy, forged)
+    assert problem is not None and f"ledger entry {check.ledger_seq}" in problem
     # the project's build and stage states are as they were; the scratch worktree is gone
     assert sorted(p.read_bytes() for p in (root / "build").rglob(".nbmlops-state.json")) == states
     assert _git(root, "worktree", "list").count("\n") == 0
@@ -186,36 +209,66 @@ def test_a_run_that_does_not_exist_is_named(recorded: tuple[Path, dict[str, Any]
     assert caught.value.run == "19990101T000000Z-000000"
 
 
-def test_a_changed_input_stops_it_naming_the_input(
-    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
+@pytest.mark.parametrize("change", ["input_changed", "input_missing"])
+def test_a_changed_or_missing_input_stops_it_naming_the_input(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path, change: str
 ) -> None:
     root = tmp_path / "copy"
     shutil.copytree(recorded[0], root, symlinks=True)
     before = _untouched(root)
-    with (root / "data" / "raw.csv").open("a") as f:
-        f.write("1,1,1\n")
+    raw = root / "data" / "raw.csv"
+    if change == "input_missing":
+        raw.unlink()
+    else:
+        with raw.open("a") as f:
+            f.write("1,1,1\n")
     with pytest.raises(ReproductionError) as caught:
         reproduce_run(root, recorded[1]["run_id"])
     err = caught.value
-    assert (err.reason, err.subject) == ("input_changed", "fit.raw")
-    assert err.path == root / "data" / "raw.csv"
+    assert (err.reason, err.subject, err.path) == (change, "fit.raw", raw)
     assert "fit.raw" in str(err) and "data/raw.csv" in str(err)
     assert _untouched(root) == before
 
 
-def test_a_run_recorded_dirty_is_refused(tmp_path: Path) -> None:
+def test_a_lock_the_commit_does_not_hold_is_named(tmp_path: Path) -> None:
     root = _project(tmp_path / "study")
-    with (root / "notebooks" / "table.ipynb").open("a") as f:
-        f.write("\n")  # an uncommitted change to tracked code
+    with (root / ".gitignore").open("a") as f:
+        f.write("/uv.lock\n")  # the lock kept out of git: the run is clean, its lock in no commit
+    _git(root, "rm", "-q", "--cached", "uv.lock")
+    _git(root, "commit", "-qam", "uv.lock not versioned")
     record = _run(root)
-    assert record["provenance"]["git_dirty"] is True
+    assert record["provenance"]["git_dirty"] is False and record["lock_digest"]
     before = _untouched(root)
     with pytest.raises(ReproductionError) as caught:
         reproduce_run(root, "latest")
     err = caught.value
-    assert (err.reason, err.subject) == ("run_dirty", record["provenance"]["git_commit"])
-    assert "uncommitted changes" in str(err)
+    assert (err.reason, err.subject) == ("lock_changed", "uv.lock")
+    assert record["lock_digest"] in str(err)
     assert _untouched(root) == before
+
+
+@pytest.mark.parametrize("made", ["dirty", "outside_git"])
+def test_a_run_recorded_dirty_or_without_a_commit_is_refused(tmp_path: Path, made: str) -> None:
+    root = _project(tmp_path / "study")
+    if made == "dirty":
+        with (root / "notebooks" / "table.ipynb").open("a") as f:
+            f.write("\n")  # an uncommitted change to tracked code
+    else:
+        shutil.rmtree(root / ".git")
+    record = _run(root)
+    before = _untouched(root) if made == "dirty" else None
+    with pytest.raises(ReproductionError) as caught:
+        reproduce_run(root, "latest")
+    err = caught.value
+    if made == "dirty":
+        assert record["provenance"]["git_dirty"] is True
+        assert (err.reason, err.subject) == ("run_dirty", record["provenance"]["git_commit"])
+        assert "uncommitted changes" in str(err)
+        assert _untouched(root) == before
+    else:
+        assert record["provenance"]["git"] == "none"
+        assert (err.reason, err.subject) == ("no_commit", "none")
+        assert not (root / ".nbmlops" / "reproductions").exists()
 
 
 def test_a_commit_the_repository_no_longer_holds_is_named(
@@ -315,3 +368,33 @@ def test_a_fresh_environment_from_the_lock_reproduces_a_user_project(tmp_path: P
     check = json.loads(kept.read_text())
     assert check["env"] == "fresh" and check["new_run_status"] == "succeeded"
     assert check["verdict"] == "identical" and check["counts"]["identical"] >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_demo_run_reproduces_byte_for_byte(tmp_path: Path) -> None:
+    """The example pipeline, copied into a git project made here and run with parameter
+    overrides (fewer rows), reproduced: every product identical, the overrides replayed."""
+    root = tmp_path / "demo"
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "pipelines", root / "pipelines")
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")
+    (root / ".gitignore").write_text("/build/\n/.nbmlops/\n")
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-qm", "demo")):
+        _git(root, *args)
+    nbmlops = str(Path(sys.executable).parent / "nbmlops")
+    overrides = ["--param", "ingest.rows=3000", "--param", "review.current_rows=3000"]
+    for argv in (["run", "demo", "--no-tracking", *overrides], ["reproduce", "latest"]):
+        done = subprocess.run(
+            [nbmlops, *argv], cwd=root, capture_output=True, text=True, timeout=600, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    [path] = (root / ".nbmlops" / "runs").glob("*.json")
+    record = json.loads(path.read_text())
+    check = latest_reproduction(root, record["run_id"])
+    assert check is not None and check.verdict == "identical", check.to_dict()
+    expected = {
+        (s["stage"], p) for s in record["stages"] for p in s["product_digests"]
+    }  # every product the run recorded, of every stage
+    assert {(r.stage, r.product) for r in check.rows} == expected and len(expected) == 14
+    assert record["overrides"] == {"ingest": {"rows": 3000}, "review": {"current_rows": 3000}}

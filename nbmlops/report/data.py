@@ -81,6 +81,9 @@ class ReportData:
     sbom: Sbom
     dag_svg: str
     reproduction: Mapping[str, Any] | None
+    reproduction_problem: str | None = None
+    """Why the latest reproduction's file is not what its ``run_reproduced`` entry recorded
+    (:func:`nbmlops.report.reproduce.verify_reproduction`), or None."""
 
     @property
     def pipeline(self) -> str:
@@ -140,7 +143,7 @@ def gather_report(root: str | Path, run_id: str) -> ReportData:
     from nbmlops.privacy.telemetry import phi_policy
     from nbmlops.report.card_file import read_model_card
     from nbmlops.report.dag import dag_svg
-    from nbmlops.report.reproduce import latest_reproduction
+    from nbmlops.report.reproduce import latest_reproduction, verify_reproduction
     from nbmlops.report.sbom import sbom_for_run
 
     root = Path(root)
@@ -152,6 +155,7 @@ def gather_report(root: str | Path, run_id: str) -> ReportData:
         raise RecordedRunNotFoundError(run=run_id, root=root, reason=reason) from None
     ledger = read_ledger(root)
     evidence = check_run_evidence(root, record, path, ledger)
+    reproduction = latest_reproduction(root, run_id)
     data = ReportData(
         root=root,
         run_id=run_id,
@@ -169,13 +173,12 @@ def gather_report(root: str | Path, run_id: str) -> ReportData:
         card=read_model_card(root, str(record.get("pipeline"))),
         sbom=sbom_for_run(root, record),
         dag_svg=dag_svg(record),
-        reproduction=_reproduction(latest_reproduction(root, run_id)),
+        reproduction=None if reproduction is None else dict(reproduction.to_dict()),
+        reproduction_problem=(
+            None if reproduction is None else verify_reproduction(root, reproduction)
+        ),
     )
     return data
-
-
-def _reproduction(found: Any) -> Mapping[str, Any] | None:
-    return None if found is None else dict(found.to_dict())
 
 
 def _review_results(evidence: tuple[EvidenceFile, ...]) -> dict[str, Mapping[str, Any]]:

@@ -49,6 +49,7 @@ from nbmlops.report.reproduction import (
     ProductCheck,
     Reproduction,
     latest_reproduction,
+    verify_reproduction,
     write_reproduction,
 )
 from nbmlops.report.scratch import (
@@ -68,6 +69,7 @@ __all__ = [
     "latest_reproduction",
     "read_run_record",
     "reproduce_run",
+    "verify_reproduction",
 ]
 
 REPRODUCED_EVENT = "run_reproduced"
@@ -172,7 +174,7 @@ def reproduce_run(
         rows=tuple(rows),
         lock_digest=lock_digest,
     )
-    entry = ledger.append(project, REPRODUCED_EVENT, run_id=run_id, data=_entry(reproduction))
+    entry = ledger.append(project, REPRODUCED_EVENT, run_id=run_id, data=reproduction.ledger_data())
     reproduction = replace(reproduction, ledger_seq=entry.seq, ledger_head=entry.hash)
     write_reproduction(project, reproduction)
     return reproduction
@@ -202,9 +204,11 @@ def _check_lock(scratch: Scratch, record: Mapping[str, Any]) -> str | None:
     lock = scratch.project / "uv.lock"
     found = file_digest(lock) if lock.is_file() else None
     if found != recorded:
+        commit = record["provenance"]["git_commit"][:12]
+        held = f"has SHA-256 {found}" if found else "does not exist"
         raise ReproductionError(
-            f"the uv.lock at commit {record['provenance']['git_commit'][:12]} has SHA-256 "
-            f"{found}, the run recorded {recorded}: the lock it ran with is not in that commit",
+            f"the uv.lock at commit {commit} {held}, the run recorded {recorded}: the lock it "
+            "ran with is not in that commit (version uv.lock with the code)",
             run_id=record["run_id"], reason="lock_changed", subject="uv.lock", path=lock,
         )  # fmt: skip
     return found
@@ -288,25 +292,3 @@ def _compare(
                 )
             )
     return rows
-
-
-def _entry(reproduction: Reproduction) -> dict[str, Any]:
-    """The ledger's copy: ids, digests, verdicts and counts; the details stay in the file."""
-    return {
-        "reproduction_id": reproduction.reproduction_id,
-        "commit": reproduction.commit,
-        "env": reproduction.env,
-        "lock_digest": reproduction.lock_digest,
-        "new_run_id": reproduction.new_run_id,
-        "verdict": reproduction.verdict,
-        "counts": reproduction.counts,
-        "tolerance": reproduction.tolerance,
-        "products": {
-            f"{row.stage}.{row.product}": {
-                "recorded": row.recorded_digest,
-                "new": row.new_digest,
-                "verdict": row.verdict,
-            }
-            for row in reproduction.rows
-        },
-    }

@@ -26,6 +26,7 @@ __all__ = [
     "Verdict",
     "latest_reproduction",
     "reproduction_path",
+    "verify_reproduction",
     "write_reproduction",
 ]
 
@@ -124,6 +125,28 @@ class Reproduction:
             "rows": [row.to_dict() for row in self.rows],
         }
 
+    def ledger_data(self) -> dict[str, Any]:
+        """What its ``run_reproduced`` ledger entry holds: ids, digests, verdicts and counts (the
+        details, free text, stay in the file)."""
+        return {
+            "reproduction_id": self.reproduction_id,
+            "commit": self.commit,
+            "env": self.env,
+            "lock_digest": self.lock_digest,
+            "new_run_id": self.new_run_id,
+            "verdict": self.verdict,
+            "counts": self.counts,
+            "tolerance": dict(self.tolerance),
+            "products": {
+                f"{row.stage}.{row.product}": {
+                    "recorded": row.recorded_digest,
+                    "new": row.new_digest,
+                    "verdict": row.verdict,
+                }
+                for row in self.rows
+            },
+        }
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reproduction:
         return cls(
@@ -175,4 +198,34 @@ def latest_reproduction(root: Path, run_id: str) -> Reproduction | None:
             return Reproduction.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             continue
+    return None
+
+
+def verify_reproduction(root: Path, reproduction: Reproduction) -> str | None:
+    """Why ``reproduction`` (as its file says) is not what its ``run_reproduced`` ledger entry
+    recorded, or None when it is: the entry at its ``ledger_seq`` must have its hash, name its
+    run and hold the same ids, digests, verdicts and counts. A report shows a reproduction's
+    verdict only with this answer beside it.
+
+    Raises
+    ------
+    LedgerError
+        The ledger cannot be read.
+    """
+    from nbmlops.errors import LedgerTamperedError
+    from nbmlops.records.ledger import read_entries
+
+    seq, where = reproduction.ledger_seq, f"reproduction {reproduction.reproduction_id}"
+    if seq is None or reproduction.ledger_head is None:
+        return f"{where} names no ledger entry"
+    try:
+        entry = next((e for e in read_entries(root) if e.seq == seq), None)
+    except LedgerTamperedError as exc:
+        return f"{where}: the ledger does not verify up to its entry ({exc})"
+    if entry is None or entry.hash != reproduction.ledger_head:
+        return f"{where} names ledger entry {seq}, which the ledger does not hold with its hash"
+    if entry.event != "run_reproduced" or entry.run_id != reproduction.run_id:
+        return f"{where}: ledger entry {seq} is not the run_reproduced entry of its run"
+    if entry.data != reproduction.ledger_data():
+        return f"{where}: its file differs from ledger entry {seq} (verdicts or digests changed)"
     return None

@@ -111,6 +111,8 @@ def cover(data: ReportData) -> str:
             f"shown:</p><ul>{items}</ul></div>"
         )
     notes = [e.note for e in data.evidence if e.note]
+    if data.reproduction_problem:
+        notes.append(f"reproduction check: {data.reproduction_problem}")
     if notes:
         items = "".join(f"<li>{escape(n)}</li>" for n in notes)
         parts.append(f"<div class='warning' id='evidence-notes'><ul>{items}</ul></div>")
@@ -375,9 +377,16 @@ def reproduction_section(data: ReportData) -> str:
             "(<code>nbmlops reproduce RUN</code> re-executes it and compares every product).</p>"
         )
         return _section(7, "reproduction", "Reproduction check", body)
+    checked = data.reproduction_problem
+    ledger = (
+        f"NOT what the ledger recorded: {checked}"
+        if checked
+        else f"matches its run_reproduced ledger entry (seq {found.get('ledger_seq')})"
+    )
     summary = _pairs(
         [
             ("Verdict", found.get("verdict")),
+            ("Ledger check", ledger),
             ("Reproduced as run", found.get("new_run_id")),
             ("Commit", found.get("commit")),
             ("Environment", found.get("env")),
