@@ -329,10 +329,13 @@ def _review_views(data: ReportData) -> str:
         module, cls, title = _RESULT_CLASSES[kind]
         anchor = f"review-{kind}"
         if kind not in data.results:
-            parts.append(
-                f"<div id='{anchor}'><h3>{escape(title)}</h3><p>The review stage saved no "
-                f"<code>{kind}</code> result for this run.</p></div>"
+            lost = [e for e in data.evidence if e.name.partition(".")[2] == kind and e.problem]
+            said = (
+                f"<p class='missing'>Not shown: {escape(lost[0].problem or '')}</p>"
+                if lost
+                else f"<p>The review stage saved no <code>{kind}</code> result for this run.</p>"
             )
+            parts.append(f"<div id='{anchor}'><h3>{escape(title)}</h3>{said}</div>")
             continue
         result = getattr(importlib.import_module(module), cls).from_dict(data.results[kind])
         parts.append(f"<div id='{anchor}' class='review-view'>{result.to_html()}</div>")
