@@ -39,7 +39,8 @@ its first base. Import every name from ``nbmlops.errors``; the submodules hold t
     │   ├── PipelineNotFoundError      no compiled pipeline / no stages found    (path)
     │   ├── UnknownRunError            no such run was started from this server  (handle)
     │   ├── UnknownSweepError          no sweep of that name in the project      (pipeline, sweep)
-    │   └── RecordedRunNotFoundError   no run record matches the name given      (run, root)
+    │   └── RecordedRunNotFoundError   no run record matches RUN|latest|approved (run, root,
+    │                                  (report, card, reproduce)                   reason)
     ├── ConflictError [409]            the request contradicts the project as it stands
     │   ├── DuplicateStageError        two notebooks declare one stage name      (stage, paths)
     │   ├── DuplicateProductError      two stages write one product path         (path, stages)

@@ -13,6 +13,7 @@ ReproductionRefusal = Literal[
     "no_commit",
     "commit_not_found",
     "run_dirty",
+    "run_failed",
     "lock_changed",
     "lock_not_installable",
     "input_missing",
@@ -22,15 +23,18 @@ ReproductionRefusal = Literal[
 
 
 class RecordedRunNotFoundError(NotFoundError):
-    """No run record ``.nbmlops/runs/<id>.json`` matches what was named (``run``)."""
+    """No run record ``.nbmlops/runs/<id>.json`` matches what was named (``run``: a run id, a
+    prefix, ``latest`` or ``approved``); ``reason`` says why, when more is known (a prefix that
+    matches several runs, no approved run, a record that cannot be read)."""
 
-    def __init__(self, *, run: str, root: Path) -> None:
-        super().__init__(
-            f"no recorded run {run!r} in {Path(root) / '.nbmlops' / 'runs'}: name a run id (or a "
-            "unique prefix of one) listed there, or `latest`"
+    def __init__(self, *, run: str, root: Path, reason: str | None = None) -> None:
+        why = reason or (
+            "name a run id (or a unique prefix of one) listed there, `latest` or `approved`"
         )
+        super().__init__(f"no recorded run {run!r} in {Path(root) / '.nbmlops' / 'runs'}: {why}")
         self.run = run
         self.root = root
+        self.reason = reason
 
 
 class ReproductionError(RefusedError):

@@ -215,8 +215,9 @@ def _check_lock(scratch: Scratch, record: Mapping[str, Any]) -> str | None:
 
 
 def _target(scratch: Scratch, pipeline: str) -> str:
-    compiled = Path("pipelines") / pipeline
-    return str(compiled) if (scratch.project / compiled).is_dir() else pipeline
+    # a compiled pipeline, not merely the folder (it also holds the team's model_card.md)
+    compiled = Path("pipelines") / pipeline / "pipeline.yaml"
+    return str(compiled.parent) if (scratch.project / compiled).is_file() else pipeline
 
 
 def _run_here(scratch: Scratch, record: Mapping[str, Any], notify: Progress) -> dict[str, Any]:
