@@ -15,6 +15,7 @@ instant and pulls in neither papermill nor MLflow)::
     check_environment           a kernel's installed packages against its lock file
     verify_ledger               check the hash-chained audit ledger
     verify_project              the ledger against every anchor of it (records, MLflow, evidence)
+    reproduce_run               a recorded run again at its commit; every product compared
     replay_records              record in MLflow, exactly once, the runs it missed
     build_report                a recorded run's audit report: executed notebook, HTML, PDF
     record                      (inside a notebook) record a value for the stage's run
@@ -52,6 +53,7 @@ _EXPORTS = {
     "check_environment": "nbmlops.run.environment",
     "verify_ledger": "nbmlops.records.ledger",
     "verify_project": "nbmlops.audit.verify",
+    "reproduce_run": "nbmlops.report.reproduce",
     "replay_records": "nbmlops.run.replay",
     "build_report": "nbmlops.report.build",
     "register_identifiers": "nbmlops.privacy.phi",
@@ -75,6 +77,7 @@ __all__ = [
     "record",
     "register_identifiers",
     "replay_records",
+    "reproduce_run",
     "run_pipeline",
     "run_sweep",
     "save_model",
@@ -98,6 +101,7 @@ if TYPE_CHECKING:
     from nbmlops.records.model_file import save_model
     from nbmlops.records.scraps import record
     from nbmlops.report.build import build_report
+    from nbmlops.report.reproduce import reproduce_run
     from nbmlops.run.by_hand import stage_paths
     from nbmlops.run.environment import check_environment
     from nbmlops.run.execute import plan_pipeline, run_pipeline

@@ -363,7 +363,8 @@ def test_a_fresh_environment_from_the_lock_reproduces_a_user_project(tmp_path: P
     _sh(["uv", "run", "nbmlops", "run", "notebooks", "--no-tracking"], study, env)
 
     done = _sh(["uv", "run", "nbmlops", "reproduce", "latest", "--fresh-env"], study, env)
-    assert "fresh environment" in done.stdout, done.stdout
+    assert "(fresh environment)" in done.stdout, done.stdout
+    assert "fresh environment: " in done.stdout  # its own run's progress, passed on
     [kept] = (study / ".nbmlops" / "reproductions").glob("*/*.json")
     check = json.loads(kept.read_text())
     assert check["env"] == "fresh" and check["new_run_status"] == "succeeded"
@@ -384,7 +385,7 @@ def test_the_demo_run_reproduces_byte_for_byte(tmp_path: Path) -> None:
         _git(root, *args)
     nbmlops = str(Path(sys.executable).parent / "nbmlops")
     overrides = ["--param", "ingest.rows=3000", "--param", "review.current_rows=3000"]
-    for argv in (["run", "demo", "--no-tracking", *overrides], ["reproduce", "latest"]):
+    for argv in (["run", "demo", "--no-tracking", *overrides], ["reproduce", "latest", "--json"]):
         done = subprocess.run(
             [nbmlops, *argv], cwd=root, capture_output=True, text=True, timeout=600, check=False
         )
@@ -393,6 +394,7 @@ def test_the_demo_run_reproduces_byte_for_byte(tmp_path: Path) -> None:
     record = json.loads(path.read_text())
     check = latest_reproduction(root, record["run_id"])
     assert check is not None and check.verdict == "identical", check.to_dict()
+    assert json.loads(done.stdout) == check.to_dict()  # --json prints what the file keeps
     expected = {
         (s["stage"], p) for s in record["stages"] for p in s["product_digests"]
     }  # every product the run recorded, of every stage

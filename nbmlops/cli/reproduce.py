@@ -33,10 +33,14 @@ def add_parser(sub: Any) -> None:
         "checking the current one against it",
     )
     s.add_argument("--root", default=".", help="project root (holds .nbmlops/)")
+    s.add_argument("--json", action="store_true", help="print the reproduction as JSON")
     s.set_defaults(func=cmd_reproduce)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
     from rich.table import Table
 
     from nbmlops.cli.output import console as _console
@@ -46,9 +50,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     console = _console()
     stages = len(read_run_record(Path(args.root), args.run)["stages"])
-    check = reproduce_run(
-        Path(args.root), args.run, fresh_env=args.fresh_env, progress=_Progress(console, stages)
-    )
+    progress = None if args.json else _Progress(console, stages)
+    check = reproduce_run(Path(args.root), args.run, fresh_env=args.fresh_env, progress=progress)
+    ok = check.verdict in ("identical", "equivalent")
+    if args.json:
+        sys.stdout.write(json.dumps(check.to_dict(), indent=1, sort_keys=True) + "\n")
+        return 0 if ok else 1
     table = Table("stage", "product", "recorded", "new", "verdict", "detail")
     for row in check.rows:
         table.add_row(
@@ -79,4 +86,4 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         f"kept in .nbmlops/reproductions/{check.run_id}/{check.reproduction_id}.json "
         f"(ledger entry {check.ledger_seq})"
     )
-    return 0 if check.verdict in ("identical", "equivalent") else 1
+    return 0 if ok else 1

@@ -13,6 +13,7 @@ ReproductionRefusal = Literal[
     "no_commit",
     "commit_not_found",
     "run_dirty",
+    "run_failed",
     "lock_changed",
     "lock_not_installable",
     "input_missing",

@@ -156,8 +156,8 @@ def reproduce_run(
         env: EnvMode = "fresh" if fresh_env else "checked"
         if fresh_env:
             notify(ProgressEvent(kind="note", message="installing the lock offline (uv sync)"))
-            new = _run_in(fresh_environment(scratch.project, scratch.folder, run_id), scratch,
-                          record)  # fmt: skip
+            bin_dir = fresh_environment(scratch.project, scratch.folder, run_id)
+            new = _run_in(bin_dir, scratch, record, notify)
         else:
             new = _run_here(scratch, record, notify)
         rows = _compare(project, scratch, record, new)
@@ -237,8 +237,11 @@ def _run_here(scratch: Scratch, record: Mapping[str, Any], notify: Progress) -> 
     return new.to_dict()
 
 
-def _run_in(bin_dir: Path, scratch: Scratch, record: Mapping[str, Any]) -> dict[str, Any]:
-    """The pipeline run by the fresh environment's own nbmlops (its kernels are its Python)."""
+def _run_in(
+    bin_dir: Path, scratch: Scratch, record: Mapping[str, Any], notify: Progress
+) -> dict[str, Any]:
+    """The pipeline run by the fresh environment's own nbmlops (its kernels are its Python);
+    each line it prints is passed on as a ``note``."""
     command = [
         str(bin_dir / "nbmlops"), "run", _target(scratch, record["pipeline"]), "--force",
         "--no-tracking", "--jobs", str(int(record.get("jobs") or 1)),
@@ -249,12 +252,18 @@ def _run_in(bin_dir: Path, scratch: Scratch, record: Mapping[str, Any]) -> dict[
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "MLFLOW_TRACKING_URI"}}
     env["VIRTUAL_ENV"] = str(bin_dir.parent)
     env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
-    done = subprocess.run(
-        command, cwd=scratch.project, env=env, capture_output=True, text=True, check=False
-    )
+    said: list[str] = []
+    with subprocess.Popen(
+        command, cwd=scratch.project, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    ) as child:  # fmt: skip
+        assert child.stdout is not None  # noqa: S101 - stdout=PIPE
+        for line in child.stdout:
+            if line.strip():
+                said.append(line.strip())
+                notify(ProgressEvent(kind="note", message=f"fresh environment: {line.strip()}"))
     runs = sorted((scratch.project / RUNS).glob("*.json"))
     if not runs:  # refused before it ran (a kernel that differs from the lock ...)
-        said = [line.strip() for line in (done.stdout + done.stderr).splitlines() if line.strip()]
         raise ReproductionError(
             "the fresh environment's nbmlops did not run the pipeline: " + " / ".join(said[-6:]),
             run_id=record["run_id"], reason="not_run", subject=command[0],

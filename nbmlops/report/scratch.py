@@ -52,6 +52,11 @@ def scratch_worktree(root: Path, commit: str, run_id: str) -> Iterator[Scratch]:
         ``commit_not_found``: the repository does not hold ``commit`` (a shallow clone, a
         rewritten branch, another repository).
     """
+    if shutil.which("git") is None:
+        raise ReproductionError(
+            f"it was made at commit {commit}, and git is not installed here to check it out",
+            run_id=run_id, reason="commit_not_found", subject=commit,
+        )  # fmt: skip
     found = _git(root, "cat-file", "-e", f"{commit}^{{commit}}")
     if found.returncode != 0:
         raise ReproductionError(
