@@ -4,9 +4,11 @@ only that: installed modules, before any other code, nothing bound in the notebo
 from __future__ import annotations
 
 import ast
+import threading
 from pathlib import Path
 
 import nbformat
+import pytest
 
 import nbmlops
 from nbmlops.authoring.stage import StageSpec
@@ -18,7 +20,12 @@ IPYKERNEL = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 def _stage(path: Path, *codes: str) -> StageSpec:
     cells = [nbformat.v4.new_code_cell(code) for code in codes]  # type: ignore[no-untyped-call]
-    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)  # type: ignore[no-untyped-call]
+    metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata=metadata)  # type: ignore[no-untyped-call]
+    nbformat.write(notebook, path)  # type: ignore[no-untyped-call]
     return StageSpec(name=path.stem, path=path)
 
 
@@ -146,3 +153,34 @@ def test_a_preloaded_kernel_has_the_modules_and_an_untouched_namespace(tmp_path:
         "2",  # In[0] is empty; the cell above is In[1]
         "[]",  # nothing the preload imported or used is bound in the notebook's namespace
     ]
+
+
+def test_a_finished_stage_hands_its_kernel_back_to_the_pool_without_waiting_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill's client shut the kernel down itself (gracefully, ~1.3 s a stage) on the
+    stage's thread before the stage could end; the pool shuts it down in the background."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from nbmlops.run.kernel import run_notebook
+
+    shutdowns: list[str] = []
+    original = AsyncKernelManager._async_shutdown_kernel
+
+    async def recording(self: AsyncKernelManager, *args: object, **kwargs: object) -> None:
+        shutdowns.append(threading.current_thread().name)
+        await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_shutdown_kernel", recording)
+    monkeypatch.setattr(AsyncKernelManager, "shutdown_kernel", recording)
+    stage = _stage(tmp_path / "one.ipynb", "x = 1", "print(x + 1)")
+    pool = KernelPool()
+    try:
+        run_notebook(stage, tmp_path / "out.ipynb", params={}, products={}, upstream={}, pool=pool)
+        during = list(shutdowns)
+    finally:
+        pool.close()
+    assert during in ([], ["nbmlops-kernel_0"], ["nbmlops-kernel_1"])  # never the caller's
+    assert len(shutdowns) == 1 and shutdowns[0].startswith("nbmlops-kernel")
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)  # type: ignore[no-untyped-call]
+    assert executed.cells[-1].outputs[0]["text"] == "2\n"
