@@ -434,7 +434,7 @@ class _Run:
         upcoming = [
             n for n in order if n not in done and n not in busy and not self.plans[n].up_to_date
         ]
-        for name in upcoming[: self.jobs]:
+        for name in upcoming[: self.jobs + 1]:
             pool.prestart(self.spec.stage(name))
 
     def _blocked(self, name: str, upstream: list[StageResult]) -> StageResult | None:

@@ -25,6 +25,7 @@ from nbmlops.authoring.cell_code import is_injected
 from nbmlops.authoring.stage import StageSpec
 from nbmlops.errors import CellExecutionError, KernelDiedError, SetupError
 from nbmlops.records.model import JSON
+from nbmlops.run.kernel_preload import preload_arguments
 
 __all__ = ["run_notebook"]
 
@@ -271,7 +272,9 @@ class KernelPool:
         try:
             # a stage's code can tell it runs inside nbmlops (review results log to its run)
             env = {**os.environ, "NBMLOPS_STAGE": stage.name}
-            run_sync(km.start_kernel)(cwd=str(stage.path.parent), env=env)
+            spec = km.kernel_spec  # raises NoSuchKernel for an unknown kernel
+            extra = preload_arguments(stage, spec.argv if spec is not None else [])
+            run_sync(km.start_kernel)(cwd=str(stage.path.parent), env=env, extra_arguments=extra)
         except NoSuchKernel:
             from nbmlops.errors import KernelNotFoundError
 
