@@ -56,7 +56,8 @@ nbmlops/labextension/package.json: $(EXT_SOURCES) extension/node_modules/.yarn-s
 	touch $@
 
 # strace proves in a test that a run opens no connection beyond 127.0.0.1; Debian's Chromium is
-# the browser of the JupyterLab tests (Playwright is pointed at it and never downloads one);
+# the browser of the JupyterLab tests (Playwright is pointed at it and never downloads one) and
+# prints the audit report's PDF, whose text the tests read with poppler's pdftotext;
 # Debian's PostgreSQL server is the team tracking server's store (tests/team.py starts its own).
 SYSTEM_PACKAGES := strace:strace chromium:chromium pdftotext:poppler-utils /usr/lib/postgresql/*/bin/initdb:postgresql
 system-deps:

@@ -1,5 +1,5 @@
-"""``nbmlops reproduce RUN|latest [--fresh-env]``: a recorded run executed again, the table of its
-products (identical / equivalent / different / missing)."""
+"""``nbmlops reproduce RUN|latest|approved [--fresh-env]``: a recorded run executed again, the
+table of its products (identical / equivalent / different / missing)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> None:
         "parameters and inputs, and compare every product; kept in .nbmlops/reproductions/ and "
         "the ledger",
     )
-    s.add_argument("run", help="a run id (or a unique prefix of one) or `latest`")
+    s.add_argument("run", help="a run id (or a unique prefix of one), `latest` or `approved`")
     s.add_argument(
         "--fresh-env",
         action="store_true",

@@ -19,7 +19,7 @@ from typing import Any
 from nbmlops._core.digests import file_digest
 from nbmlops.records.archive import archived_copy
 
-__all__ = ["DataItem", "Metric", "RecordFacts", "read_facts"]
+__all__ = ["DataItem", "Metric", "RecordFacts", "read_facts", "recorded_interval"]
 
 _MAX_JSON = 20 * 1024 * 1024  # a fairness result holds aggregates only; anything bigger is not one
 
@@ -156,11 +156,11 @@ def _metrics(stages: list[Mapping[str, Any]]) -> Iterator[Metric]:
                 continue
             yield Metric(
                 stage=str(stage["stage"]), name=str(key), value=value,
-                interval=_interval(scraps, str(key)),
+                interval=recorded_interval(scraps, str(key)),
             )  # fmt: skip
 
 
-def _interval(scraps: Mapping[str, Any], key: str) -> tuple[float, float] | None:
+def recorded_interval(scraps: Mapping[str, Any], key: str) -> tuple[float, float] | None:
     """``<key>_ci`` as ``[low, high]``, or ``<key>_ci_low`` and ``<key>_ci_high``: only an
     interval the stage recorded."""
     pair = scraps.get(f"{key}_ci")

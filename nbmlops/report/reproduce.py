@@ -39,7 +39,7 @@ from typing import Any
 from nbmlops._core.digests import file_digest
 from nbmlops._core.ids import new_run_id, utc_now
 from nbmlops._core.paths import RUNS, run_record_path
-from nbmlops.errors import RecordedRunNotFoundError, ReproductionError
+from nbmlops.errors import ReproductionError
 from nbmlops.records import ledger
 from nbmlops.records.archive import archived_copy
 from nbmlops.report.compare import compare_product
@@ -52,6 +52,7 @@ from nbmlops.report.reproduction import (
     verify_reproduction,
     write_reproduction,
 )
+from nbmlops.report.runs import resolve_run
 from nbmlops.report.scratch import (
     Scratch,
     check_inputs,
@@ -76,22 +77,16 @@ REPRODUCED_EVENT = "run_reproduced"
 
 
 def read_run_record(root: Path, run: str) -> dict[str, Any]:
-    """The record of run ``run`` (an id, a unique prefix of one, or ``latest``) in ``root``.
+    """The record of run ``run`` (an id, a unique prefix of one, ``latest`` or ``approved``: see
+    :func:`nbmlops.report.runs.resolve_run`) in ``root``.
 
     Raises
     ------
     RecordedRunNotFoundError
         No record (or more than one) matches.
     """
-    folder = Path(root) / RUNS
-    names = sorted(p.stem for p in folder.glob("*.json"))  # run ids start with their UTC time
-    if run == "latest":
-        matches = names[-1:]
-    else:
-        matches = [n for n in names if n == run] or [n for n in names if n.startswith(run)]
-    if len(matches) != 1:
-        raise RecordedRunNotFoundError(run=run, root=Path(root))
-    data: dict[str, Any] = json.loads(run_record_path(root, matches[0]).read_text(encoding="utf-8"))
+    run_id = resolve_run(Path(root), run)
+    data: dict[str, Any] = json.loads(run_record_path(root, run_id).read_text(encoding="utf-8"))
     return data
 
 
@@ -109,7 +104,7 @@ def reproduce_run(
     root
         The project (holds ``.nbmlops/``) inside a git repository.
     run_id
-        A run id, a unique prefix of one, or ``latest``.
+        A run id, a unique prefix of one, ``latest`` or ``approved``.
     fresh_env
         Install a new environment from the run's lock with uv, offline, instead of using (and
         checking) the current one.

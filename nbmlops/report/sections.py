@@ -23,6 +23,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nbmlops.report.card_records import recorded_interval
 from nbmlops.report.data import REVIEW_RESULTS, read_table
 
 if TYPE_CHECKING:
@@ -293,11 +294,17 @@ def performance(data: ReportData) -> str:
 
     parts = []
     for stage in data.record.get("stages", []):
-        metrics, _ = split_scraps(stage.get("scraps") or {})
-        if metrics:
-            rows = [(name, f"{value:.4g}") for name, value in sorted(metrics.items())]
+        scraps = stage.get("scraps") or {}
+        metrics, _ = split_scraps(scraps)
+        shown = {k: v for k, v in metrics.items() if not k.endswith(("_ci_low", "_ci_high"))}
+        if shown:
+            rows = []
+            for name, value in sorted(shown.items()):
+                interval = recorded_interval(scraps, name)
+                said = f"[{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "not recorded"
+                rows.append((name, f"{value:.4g}", said))
             parts.append(f"<h3>Metrics of {escape(str(stage['stage']))}</h3>")
-            parts.append(_table(["metric", "value"], rows))
+            parts.append(_table(["metric", "value", "interval the stage recorded"], rows))
     for item in data.evidence:
         if item.path is None:
             continue
