@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -176,7 +177,18 @@ def test_a_finished_stage_hands_its_kernel_back_to_the_pool_without_waiting_for_
     stage = _stage(tmp_path / "one.ipynb", "x = 1", "print(x + 1)")
     pool = KernelPool()
     try:
-        run_notebook(stage, tmp_path / "out.ipynb", params={}, products={}, upstream={}, pool=pool)
+        # on a thread of its own, as the scheduler runs stages (run_notebook closes its thread's
+        # event loop when done, which on the main thread is the one pytest-jupyter cleans up with)
+        with ThreadPoolExecutor(1, thread_name_prefix="stage") as stage_thread:
+            stage_thread.submit(
+                run_notebook,
+                stage,
+                tmp_path / "out.ipynb",
+                params={},
+                products={},
+                upstream={},
+                pool=pool,
+            ).result()
         during = list(shutdowns)
     finally:
         pool.close()

@@ -282,6 +282,8 @@ _STATUSES = {
     "ClusterUnreachableError": 400,
     "ProjectNotVisibleError": 400,
     "WorkerDiedError": 400,
+    "RecordedRunNotFoundError": 404,
+    "ReproductionError": 400,
 }
 
 
