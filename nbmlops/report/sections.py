@@ -289,6 +289,14 @@ def pipeline_section(data: ReportData) -> str:
 # -- 5. performance ------------------------------------------------------------------------------
 
 
+def _number(value: float) -> str:
+    """A recorded metric: a count (an int) in full, as in ``6509`` or ``65090``; else 4
+    significant digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.4g}"
+
+
 def performance(data: ReportData) -> str:
     from nbmlops.records.scraps import split_scraps
 
@@ -302,7 +310,7 @@ def performance(data: ReportData) -> str:
             for name, value in sorted(shown.items()):
                 interval = recorded_interval(scraps, name)
                 said = f"[{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "not recorded"
-                rows.append((name, f"{value:.4g}", said))
+                rows.append((name, _number(scraps.get(name, value)), said))
             parts.append(f"<h3>Metrics of {escape(str(stage['stage']))}</h3>")
             parts.append(_table(["metric", "value", "interval the stage recorded"], rows))
     for item in data.evidence:

@@ -38,6 +38,7 @@ __all__ = [
     "ReviewResult",
     "figure_png",
     "fmt",
+    "fmt_number",
     "html_table",
     "img_tag",
     "json_float",
@@ -94,6 +95,23 @@ def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "&ndash;"
     return f"{value:.{digits}f}"
+
+
+def fmt_number(value: float, digits: int = 4) -> str:
+    """A number a stage recorded, for a table: a count as an integer (``6509``, not
+    ``6509.0000``), anything else with ``digits`` decimals.
+
+    A count is an ``int`` (what ``record("rows", len(frame))`` keeps in the run record), or a
+    float with no fractional part above 1 (an int that passed through a float, e.g. MLflow); a
+    rate of exactly 0 or 1 stays ``0.0000`` / ``1.0000``.
+    """
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if math.isfinite(value) and value.is_integer() and abs(value) > 1:
+        return str(int(value))
+    return fmt(value, digits)
 
 
 def html_table(

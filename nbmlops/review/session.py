@@ -28,7 +28,7 @@ from nbmlops.approval.decision import (
 from nbmlops.approval.evidence import Evidence, collect_evidence
 from nbmlops.records import ledger
 from nbmlops.records.scraps import split_scraps
-from nbmlops.review.rendering import ReviewResult, fmt, html_table, img_tag, section
+from nbmlops.review.rendering import ReviewResult, fmt_number, html_table, img_tag, section
 
 __all__ = ["ReviewSession", "session", "write_review_notebook"]
 
@@ -193,8 +193,11 @@ class ReviewSession(ReviewResult):
         for stage in self.record.get("stages", []):
             if stage["stage"] not in wanted:
                 continue
-            metrics, _ = split_scraps(stage.get("scraps", {}))
-            numbers = [(name, fmt(value, 4)) for name, value in sorted(metrics.items())]
+            raw = stage.get("scraps", {})
+            metrics, _ = split_scraps(raw)
+            numbers = [  # the recorded value, so a count recorded as an int shows as one
+                (name, fmt_number(raw.get(name, value))) for name, value in sorted(metrics.items())
+            ]
             if numbers:
                 parts.append(f"<h4>{html.escape(str(stage['stage']))}</h4>")
                 parts.append(html_table(["metric", "value"], numbers, escape_cells=False))
