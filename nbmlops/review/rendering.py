@@ -42,6 +42,7 @@ __all__ = [
     "html_table",
     "img_tag",
     "json_float",
+    "result_kind",
     "section",
     "stable_float",
 ]
@@ -112,6 +113,31 @@ def fmt_number(value: float, digits: int = 4) -> str:
     if math.isfinite(value) and value.is_integer() and abs(value) > 1:
         return str(int(value))
     return fmt(value, digits)
+
+
+def result_kind(
+    product: str, path: str | os.PathLike[str] | None, kinds: Iterable[str]
+) -> tuple[str, dict[str, Any]] | None:
+    """``(kind, data)`` when the product file at ``path`` is a saved review result of one of
+    ``kinds`` (its JSON from :meth:`ReviewResult.to_json`), else None.
+
+    The kind is the JSON's own ``"kind"``, so a stage may save several results of one kind under
+    any product names (``drift``, ``drift_outcomes``); a result saved without one (drift results
+    before they carried it) is recognised by its product being named after its kind.
+    """
+    if path is None:
+        return None
+    try:  # the product may be archived under its digest: its content says whether it is JSON
+        with Path(path).open("rb") as fh:
+            if not fh.read(64).lstrip().startswith(b"{"):
+                return None  # a model, a table, a figure: not read further
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind", product)
+    return (kind, data) if kind in set(kinds) else None
 
 
 def html_table(
