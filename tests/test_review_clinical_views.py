@@ -33,10 +33,11 @@ fair = fairness(
 )
 fair.to_json(product["fairness"])
 earlier, later = cohort.iloc[::2], cohort.iloc[1::2]
-drift(earlier[["age", "prior_pdc", "payer"]], later[["age", "prior_pdc", "payer"]],
-      min_count=5).to_json(product["drift"])
-drift(earlier[["refill_gap_days", "region"]], later[["refill_gap_days", "region"]],
-      min_count=5).to_json(product["drift_outcomes"])
+for name, columns in (("drift", ["age", "prior_pdc", "payer"]),
+                      ("drift_outcomes", ["refill_gap_days", "region"])):
+    shift = drift(earlier[columns], later[columns], min_count=5)
+    shift.to_json(product[name])
+    shift.log(name=name)
 record("patients_scored", len(cohort))
 """
 
@@ -66,6 +67,7 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
     [path] = (root / ".nbmlops" / "runs").glob("*.json")
     record = json.loads(path.read_text())
     review = next(s for s in record["stages"] if s["stage"] == "review")
+    assert {"review.drift.n_drifted", "review.drift_outcomes.n_drifted"} <= set(review["scraps"])
     return root, path.stem, review["scraps"]["patients_scored"]
 
 
