@@ -122,6 +122,8 @@ def test_the_interval_method_is_named_in_the_view_and_the_json() -> None:
     top, _ = result.by_group.difference_between["precision"]
     label = " \u00d7 ".join(top)
     assert f"{html.escape(label)} (highest)" in page
+    head, _, _, table = result.widget().children
+    assert html.escape(GAP_INTERVAL) in head.value and "(highest)" in table.value
     again = FairnessResult.from_dict(data)
     assert again.to_dict() == result.to_dict()
     # a result saved before the method was recorded says what its intervals were
@@ -178,6 +180,9 @@ def test_with_fewer_than_two_groups_left_gaps_are_not_assessable(left: int) -> N
     assert "fewer than two groups" in page
     assert "1.000" not in page and "0.000 <small>" not in page  # no gap 0 / ratio 1 shown
     assert "✔ pass" not in page and "✘ fail" not in page
+    head, _, _, table = result.widget().children  # the widget says so too
+    assert "Checks: not assessable" in head.value and "difference and ratio" in table.value
+    assert "not assessable" in table.value
 
 
 def test_a_failed_check_names_the_groups_that_define_its_gap() -> None:

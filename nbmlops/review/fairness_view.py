@@ -157,7 +157,8 @@ def metric_table(table: GroupTable, metric: str, min_group_size: int) -> str:
     else:
         gap = (
             f"<p>{html.escape(name)}: difference (max &minus; min) {_gap_cell(table, metric)}, "
-            f"ratio (min / max) {fmt(table.ratio[metric])}.</p>"
+            f"{_pair(table.difference_between[metric])}; ratio (min / max) "
+            f"{fmt(table.ratio[metric])}.</p>"
         )
     header = [*table.features, "n", name]
     return html_table(header, rows, escape_cells=False) + gap
