@@ -313,6 +313,7 @@ def test_headline_reports_the_gaps_and_the_checks() -> None:
         "demographic_parity_difference",
         "passed",
         "n_checks_failed",
+        "n_checks_not_assessable",
     }
     assert passing["equalized_odds_difference"] == pytest.approx(
         equalized_odds_difference(data["y"], pred, sensitive_features=sf)
@@ -322,6 +323,7 @@ def test_headline_reports_the_gaps_and_the_checks() -> None:
     )
     assert (passing["passed"], passing["n_checks_failed"]) == (1.0, 0.0)
     assert (failing["passed"], failing["n_checks_failed"]) == (0.0, 1.0)
+    assert passing["n_checks_not_assessable"] == failing["n_checks_not_assessable"] == 0.0
 
 
 def test_one_resample_equals_the_metrics_of_the_resampled_rows() -> None:

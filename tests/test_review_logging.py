@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from nbmlops.demo.datasets import synthetic_patients
+from nbmlops.errors import InvalidInputError
 from nbmlops.review import NotLoggedWarning, fairness
 from nbmlops.review.fairness import FairnessResult
 
@@ -53,3 +54,21 @@ def test_log_outside_a_stage_records_nothing_and_says_how(
     assert "fairness" in str(warned[0].message)
     assert warned[0].filename == __file__  # points at the caller's line, not ours
     assert list(tmp_path.iterdir()) == []  # no store, no file: nothing recorded
+
+
+def test_results_of_one_kind_logged_under_their_own_names_are_all_kept(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("review", artifact_location=str(tmp_path / "art"))
+    run = client.create_run(experiment).info.run_id
+    result = _result()
+    result.log(run, tracking_uri=uri)
+    result.log(run, tracking_uri=uri, name="fairness_by_sex")
+    files = {a.path for a in client.list_artifacts(run, "review")}
+    names = ("fairness", "fairness_by_sex")
+    assert files == {f"review/{name}.{ext}" for name in names for ext in ("json", "html")}
+    metrics = client.get_run(run).data.metrics
+    assert {"review.fairness.passed", "review.fairness_by_sex.passed"} <= set(metrics)
+    with pytest.raises(InvalidInputError) as raised:
+        result.log(run, tracking_uri=uri, name="../elsewhere")
+    assert raised.value.argument == "name"

@@ -26,6 +26,7 @@ from nbmlops._core.paths import REPORTS, run_record_path
 from nbmlops.errors import RecordedRunNotFoundError
 from nbmlops.report.card_file import REQUIRED_SECTIONS, ModelCardText, read_model_card
 from nbmlops.report.card_records import DataItem, RecordFacts, read_facts
+from nbmlops.review.fairness_bootstrap import OLD_GAP_INTERVAL as _OLD_GAP_INTERVAL
 
 __all__ = ["CardFiles", "card_for_approval", "write_model_card"]
 
@@ -234,12 +235,13 @@ def _fairness(facts: RecordFacts) -> str:
         parts.append(
             f"**{_md(where)}**: {data.get('n_rows')} rows, threshold {data.get('threshold')}, "
             f"groups under {data.get('min_group_size')} rows suppressed, "
-            f"{data.get('n_bootstrap')} bootstrap replicates ({_pct(ci)} intervals)."
+            f"{data.get('n_bootstrap')} bootstrap replicates ({_pct(ci)} intervals; a gap's "
+            f"interval: {_md(str(data.get('gap_interval', _OLD_GAP_INTERVAL)))})."
         )
         checks = data.get("checks") or {}
         rows = [
-            (_md(name), _fmt(c.get("value")), _gap_ci(data.get(name)), _fmt(c.get("limit")),
-             "passed" if _passed(c) else "**FAILED**")
+            (_md(name), _check_value(c), _gap_ci(data.get(name)), _fmt(c.get("limit")),
+             _check_status(c))
             for name, c in checks.items() if isinstance(c, Mapping)
         ]  # fmt: skip
         if rows:
@@ -270,6 +272,22 @@ def _gap_ci(gap: Any) -> str:
     if isinstance(gap, Mapping) and isinstance(gap.get("ci"), list):
         return _ci(gap["ci"])
     return "not recorded"
+
+
+def _check_value(check: Mapping[str, Any]) -> str:
+    return _fmt(check.get("value")) if _assessable(check) else "not assessable"
+
+
+def _check_status(check: Mapping[str, Any]) -> str:
+    """``passed``, ``**FAILED**`` or ``not assessable`` (no value: e.g. one group left after
+    suppression, which is no evidence of fairness and no failure either)."""
+    if not _assessable(check):
+        return "**not assessable**"
+    return "passed" if _passed(check) else "**FAILED**"
+
+
+def _assessable(check: Mapping[str, Any]) -> bool:
+    return check.get("status") != "not assessable" and isinstance(check.get("value"), int | float)
 
 
 def _passed(check: Mapping[str, Any]) -> bool:

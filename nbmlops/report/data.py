@@ -68,8 +68,10 @@ class ReportData:
     """The ledger's first bad line, named (line, seq, event, run) with why it fails, or None."""
     evidence: tuple[EvidenceFile, ...]
     decisions: tuple[Decision, ...]
-    results: Mapping[str, Mapping[str, Any]]
-    """Review results by kind (``fairness``, ``explain``, ``drift``) as saved by the run."""
+    results: Mapping[str, Mapping[str, Mapping[str, Any]]]
+    """Review results as saved by the run: kind (``fairness``, ``explain``, ``drift``) ->
+    evidence name (``review.drift``, ``review.drift_outcomes``) -> the result's JSON, every
+    result of a kind in the order the run saved them."""
     model: Mapping[str, str]
     """``name`` (``<stage>.<product>``), ``type`` (class in the skops file), ``digest``."""
     inputs: tuple[DataFile, ...]
@@ -181,13 +183,17 @@ def gather_report(root: str | Path, run_id: str) -> ReportData:
     return data
 
 
-def _review_results(evidence: tuple[EvidenceFile, ...]) -> dict[str, Mapping[str, Any]]:
-    results: dict[str, Mapping[str, Any]] = {}
+def _review_results(
+    evidence: tuple[EvidenceFile, ...],
+) -> dict[str, Mapping[str, Mapping[str, Any]]]:
+    from nbmlops.review.rendering import result_kind
+
+    results: dict[str, dict[str, Mapping[str, Any]]] = {kind: {} for kind in REVIEW_RESULTS}
     for item in evidence:
-        product = item.name.partition(".")[2]
-        if product in REVIEW_RESULTS and item.path is not None:
-            results[product] = json.loads(Path(item.path).read_text(encoding="utf-8"))
-    return {kind: results[kind] for kind in REVIEW_RESULTS if kind in results}
+        found = result_kind(item.name.partition(".")[2], item.path, REVIEW_RESULTS)
+        if found is not None:
+            results[found[0]][item.name] = found[1]
+    return {kind: found for kind, found in results.items() if found}
 
 
 def _model(evidence: tuple[EvidenceFile, ...]) -> dict[str, str]:

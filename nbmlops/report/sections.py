@@ -289,6 +289,14 @@ def pipeline_section(data: ReportData) -> str:
 # -- 5. performance ------------------------------------------------------------------------------
 
 
+def _number(value: float) -> str:
+    """A recorded metric: a count (an int) in full, as in ``6509`` or ``65090``; else 4
+    significant digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.4g}"
+
+
 def performance(data: ReportData) -> str:
     from nbmlops.records.scraps import split_scraps
 
@@ -302,7 +310,7 @@ def performance(data: ReportData) -> str:
             for name, value in sorted(shown.items()):
                 interval = recorded_interval(scraps, name)
                 said = f"[{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "not recorded"
-                rows.append((name, f"{value:.4g}", said))
+                rows.append((name, _number(scraps.get(name, value)), said))
             parts.append(f"<h3>Metrics of {escape(str(stage['stage']))}</h3>")
             parts.append(_table(["metric", "value", "interval the stage recorded"], rows))
     for item in data.evidence:
@@ -335,7 +343,8 @@ def _review_views(data: ReportData) -> str:
     for kind in REVIEW_RESULTS:
         module, cls, title = _RESULT_CLASSES[kind]
         anchor = f"review-{kind}"
-        if kind not in data.results:
+        saved = data.results.get(kind) or {}
+        if not saved:
             lost = [e for e in data.evidence if e.name.partition(".")[2] == kind and e.problem]
             said = (
                 f"<p class='missing'>Not shown: {escape(lost[0].problem or '')}</p>"
@@ -344,8 +353,11 @@ def _review_views(data: ReportData) -> str:
             )
             parts.append(f"<div id='{anchor}'><h3>{escape(title)}</h3>{said}</div>")
             continue
-        result = getattr(importlib.import_module(module), cls).from_dict(data.results[kind])
-        parts.append(f"<div id='{anchor}' class='review-view'>{result.to_html()}</div>")
+        for i, (name, saved_json) in enumerate(saved.items()):
+            result = getattr(importlib.import_module(module), cls).from_dict(saved_json)
+            label = f"<h4>{escape(name)}</h4>" if len(saved) > 1 else ""
+            view_id = anchor if i == 0 else f"{anchor}-{i + 1}"
+            parts.append(f"<div id='{view_id}' class='review-view'>{label}{result.to_html()}</div>")
     return "".join(parts)
 
 

@@ -162,7 +162,7 @@ class DriftResult(ReviewResult):
         result is made, so it equals the one rebuilt from its JSON), and whether the
         reference came from the cache is left out: the same data, settings and seed give the
         same JSON bytes, cache or not."""
-        data = {f: getattr(self, f) for f in _SCALARS}
+        data = {"kind": self.kind} | {f: getattr(self, f) for f in _SCALARS}
         data["share_drifted"] = stable_float(self.share_drifted)
         return data | {"columns": [c.to_dict() for c in self.columns]}
 

@@ -6,7 +6,6 @@ view. The distributions it draws are aggregate counts, already under the small-c
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +16,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_widget",
+    "distribution_figure",
     "distribution_png",
     "render_html",
+    "small_multiples_figure",
     "small_multiples_png",
     "summary_html",
     "table_html",
@@ -47,7 +48,15 @@ def _draw(ax: Any, column: ColumnDrift, min_count: int) -> None:
         total = sum(counts) or 1
         ax.bar(x + offset, [n / total for n in counts], width=0.4, label=name, color=color)
     ax.set_xticks(x)
-    ax.set_xticklabels(d.labels, rotation=60 if len(d.labels) > 4 else 0, ha="right", fontsize=7)
+    # turned labels end at their tick (anchor mode); level ones are centred under it
+    turned = len(d.labels) > 4 or max(map(len, d.labels), default=0) > 12
+    ax.set_xticklabels(
+        d.labels,
+        rotation=60 if turned else 0,
+        ha="right" if turned else "center",
+        rotation_mode="anchor",
+        fontsize=7,
+    )
     ax.set_ylabel("share of rows", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     ax.legend(fontsize=7)
@@ -55,28 +64,48 @@ def _draw(ax: Any, column: ColumnDrift, min_count: int) -> None:
 
 def distribution_png(column: ColumnDrift, min_count: int) -> bytes:
     """One column's reference-vs-current distribution as a PNG."""
+    return figure_png(distribution_figure(column, min_count))
+
+
+def distribution_figure(column: ColumnDrift, min_count: int) -> Any:
+    """The figure of :func:`distribution_png`, laid out so every label lies inside it."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 3.4))
+    fig = Figure(figsize=(6.4, _height(column)), layout="constrained")
     _draw(fig.subplots(), column, min_count)
-    return figure_png(fig)
+    return fig
 
 
 def small_multiples_png(columns: list[ColumnDrift], min_count: int) -> bytes:
     """Up to :data:`MAX_PLOTS` columns' distributions side by side, three per row."""
+    return figure_png(small_multiples_figure(columns, min_count))
+
+
+def small_multiples_figure(columns: list[ColumnDrift], min_count: int) -> Any:
+    """The figure of :func:`small_multiples_png`: each row as tall as its longest labels need,
+    laid out so no label is cut or runs into the row below."""
     from matplotlib.figure import Figure
 
     shown = columns[:MAX_PLOTS]
     across = min(3, len(shown))
-    down = math.ceil(len(shown) / across)
-    fig = Figure(figsize=(4.4 * across, 3.4 * down))
-    axes = fig.subplots(down, across, squeeze=False).ravel()
+    rows = [shown[i : i + across] for i in range(0, len(shown), across)]
+    heights = [max(_height(c) for c in row) for row in rows]
+    fig = Figure(figsize=(4.4 * across, sum(heights)), layout="constrained")
+    axes = fig.subplots(len(rows), across, squeeze=False, height_ratios=heights).ravel()
     for ax, column in zip(axes, shown, strict=False):
         _draw(ax, column, min_count)
     for ax in axes[len(shown) :]:
         ax.set_axis_off()
-    fig.tight_layout()
-    return figure_png(fig)
+    return fig
+
+
+def _height(column: ColumnDrift) -> float:
+    """Inches for one plot: 3.4 for the bars and title, plus room for turned labels (about
+    0.06 inch a character at 7 points, turned 60 degrees)."""
+    labels = column.distribution.labels
+    if column.distribution.suppressed or not labels:
+        return 3.4
+    return 3.4 + 0.055 * max(len(label) for label in labels)
 
 
 # -- HTML ------------------------------------------------------------------------------------
@@ -173,7 +202,12 @@ def build_widget(result: DriftResult) -> Any:
     drifted = list(result.drifted_columns)
     only = w.ToggleButton(value=False, description="only drifted", disabled=not drifted)
     pick = w.Dropdown(options=everything, value=everything[0], description="column")
-    image = w.Image(value=_png(result, everything[0]), format="png")
+    # scaled to the view's width rather than cut by it; the PNG holds every label
+    image = w.Image(
+        value=_png(result, everything[0]),
+        format="png",
+        layout=w.Layout(max_width="100%", height="auto"),
+    )
     table = w.HTML(_styled(table_html(result)))
 
     def on_pick(change: Mapping[str, Any]) -> None:

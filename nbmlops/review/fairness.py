@@ -3,7 +3,10 @@
 :func:`fairness` computes, once, what a reviewer needs to sign off a model: per-group selection
 rate, true- and false-positive rate, precision and (given scores) AUROC, each with a seeded
 percentile-bootstrap interval; the gap (max - min) and ratio (min / max) of every metric between
-groups, fairlearn's equalized-odds and demographic-parity differences, and pass/fail checks.
+groups, fairlearn's equalized-odds and demographic-parity differences, and checks. A gap's interval
+is that of the difference between the two groups that define it (see
+:mod:`nbmlops.review.fairness_bootstrap`); with fewer than two groups reported a gap is not
+assessable (NaN), and so is every check on it.
 
 Groups with fewer than ``min_group_size`` rows are suppressed, the small-cell rule of health
 statistics: their metrics and counts are not reported, and they take no part in gaps, ratios or
@@ -22,9 +25,9 @@ from typing import Any
 from nbmlops.errors import InvalidInputError
 from nbmlops.review.fairness_bootstrap import LABEL_METRICS
 from nbmlops.review.fairness_bootstrap import bootstrap as _bootstrap
-from nbmlops.review.fairness_bootstrap import interval as _interval
 from nbmlops.review.fairness_bootstrap import intervals as _intervals
-from nbmlops.review.fairness_result import METRICS, Check, FairnessResult, GroupTable
+from nbmlops.review.fairness_bootstrap import pair_interval as _pair_interval
+from nbmlops.review.fairness_result import METRICS, Check, FairnessResult, GroupTable, Pair
 
 __all__ = ["DEFAULT_CHECKS", "LABEL_METRICS", "Check", "FairnessResult", "GroupTable", "fairness"]
 
@@ -127,9 +130,12 @@ def fairness(
     }
     intersection = tables.pop("")
     gap = intersection.difference
-    eod = float(np.fmax(gap["true_positive_rate"], gap["false_positive_rate"]))  # NaN-skipping
-    dpd = gap["selection_rate"]
-    boot = {m: reps[""][m][1] for m in LABEL_METRICS}  # each resample's gaps between groups
+    # fairlearn's equalized-odds difference: the larger of the two rate gaps (NaN-skipping)
+    odds = max(("true_positive_rate", "false_positive_rate"), key=lambda m: np.nan_to_num(gap[m]))
+    eod, dpd = (
+        float(np.fmax(gap["true_positive_rate"], gap["false_positive_rate"])),
+        gap["selection_rate"],
+    )
     values = {
         "equalized_odds_difference": eod,
         "demographic_parity_difference": dpd,
@@ -147,11 +153,10 @@ def fairness(
         by_group=intersection,
         by_feature=MappingProxyType(tables),
         equalized_odds_difference=eod,
-        equalized_odds_difference_ci=_interval(
-            np.fmax(boot["true_positive_rate"], boot["false_positive_rate"]), ci
-        ),
+        equalized_odds_difference_ci=intersection.difference_ci[odds],
+        equalized_odds_between=intersection.difference_between[odds],
         demographic_parity_difference=dpd,
-        demographic_parity_difference_ci=_interval(boot["selection_rate"], ci),
+        demographic_parity_difference_ci=intersection.difference_ci["selection_rate"],
         checks=MappingProxyType(
             {
                 name: Check(name=name, value=values[name], limit=limit, at_most=at_most)
@@ -338,11 +343,13 @@ def _metric_frame(truth: Any, pred: Any, scores: Any, group: Any) -> Any:
 def _table(
     by_group: Any,
     grouping: Grouping,
-    replicates: Mapping[str, tuple[FloatArray, FloatArray]],
+    replicates: Mapping[str, FloatArray],
     min_group_size: int,
     ci: float,
 ) -> GroupTable:
-    """Point estimates from fairlearn's ``by_group``, masked where suppressed, with intervals."""
+    """Point estimates from fairlearn's ``by_group``, masked where suppressed, with intervals;
+    each metric's gap between the highest and the lowest reported group, NaN with fewer than
+    two."""
     import numpy as np
 
     features, group, labels = grouping
@@ -351,18 +358,22 @@ def _table(
     point_of = by_group.reindex(range(len(labels)))
     metrics = tuple(m for m in METRICS if m in point_of.columns)
     values, low, high, diff, diff_ci, ratio = {}, {}, {}, {}, {}, {}
+    between: dict[str, Pair | None] = {}
     for m in metrics:
         point = np.where(shown, point_of[m].to_numpy(dtype=float), math.nan)
-        per_group, gaps = replicates[m]
+        per_group = replicates[m]
         bounds = _intervals(per_group, ci) if per_group.size else np.full((2, len(labels)), np.nan)
         bounds[:, ~shown] = math.nan
         values[m], low[m], high[m] = (tuple(a.tolist()) for a in (point, *bounds))
-        finite = point[~np.isnan(point)]
-        diff[m] = float(finite.max() - finite.min()) if finite.size else math.nan
-        ratio[m] = (
-            float(finite.min() / finite.max()) if finite.size and finite.max() > 0 else math.nan
-        )
-        diff_ci[m] = _interval(gaps, ci)
+        pair = _extremes(point)
+        if pair is None:  # fewer than two groups reported: no gap to measure
+            diff[m], ratio[m], diff_ci[m], between[m] = math.nan, math.nan, (math.nan,) * 2, None
+            continue
+        top, bottom = pair
+        diff[m] = float(point[top] - point[bottom])
+        ratio[m] = float(point[bottom] / point[top]) if point[top] > 0 else math.nan
+        diff_ci[m] = _pair_interval(per_group, top, bottom, ci)
+        between[m] = (labels[top], labels[bottom])
     return GroupTable(
         features=features,
         metrics=metrics,
@@ -373,5 +384,21 @@ def _table(
         ci_high=MappingProxyType(high),
         difference=MappingProxyType(diff),
         difference_ci=MappingProxyType(diff_ci),
+        difference_between=MappingProxyType(between),
         ratio=MappingProxyType(ratio),
     )
+
+
+def _extremes(point: FloatArray) -> tuple[int, int] | None:
+    """Positions of the highest and the lowest value (NaN skipped; distinct positions when all
+    are equal), or None with fewer than two values."""
+    import numpy as np
+
+    finite = np.flatnonzero(~np.isnan(point))
+    if finite.size < 2:
+        return None
+    top = int(finite[np.argmax(point[finite])])
+    bottom = int(finite[np.argmin(point[finite])])
+    if top == bottom:  # all equal: any two groups define the gap of 0
+        bottom = int(finite[-1] if finite[0] == top else finite[0])
+    return top, bottom

@@ -1,5 +1,11 @@
 """Percentile-bootstrap intervals of :func:`nbmlops.review.fairness.fairness`, vectorised.
 
+A group's metric gets the percentile interval of its resampled values. A gap between groups does
+not: the resampled max - min of noisy groups is biased upward (the largest of several noisy
+values), so its percentile interval can lie wholly above the observed gap. The gap's interval is
+instead the percentile interval of the resampled difference between the two groups that define
+the observed gap (:data:`GAP_INTERVAL`), a smooth statistic for which the percentile method holds.
+
 A resample is a row of weights (how often each row was drawn), so confusion counts are weighted
 sums and AUROC a weighted Mann-Whitney statistic; all groupings share the same resamples, drawn in
 chunks so memory stays bounded (~32 MB a chunk) whatever the number of rows.
@@ -12,10 +18,25 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LABEL_METRICS", "bootstrap", "interval", "intervals"]
+__all__ = [
+    "GAP_INTERVAL",
+    "LABEL_METRICS",
+    "OLD_GAP_INTERVAL",
+    "bootstrap",
+    "interval",
+    "intervals",
+    "pair_interval",
+]
 
 LABEL_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision")
 """Metrics of the predicted labels, in table order; ``auroc`` follows when scores are given."""
+GAP_INTERVAL = (
+    "percentile bootstrap of the difference between the two groups that define the observed gap"
+)
+"""How a gap's interval is computed, as the views and the JSON name it."""
+OLD_GAP_INTERVAL = "percentile bootstrap of the max \u2212 min gap (biased upward)"
+"""How results saved before :data:`GAP_INTERVAL` computed a gap's interval (JSON without
+``gap_interval``), named so that a view of an old result says what its intervals are."""
 _BOOTSTRAP_CELLS = 4_000_000  # replicates x rows held at once: bounds memory at ~32 MB a chunk
 
 FloatArray = Any  # numpy arrays
@@ -31,8 +52,8 @@ def bootstrap(
     min_group_size: int,
     n_bootstrap: int,
     seed: int,
-) -> dict[str, dict[str, tuple[FloatArray, FloatArray]]]:
-    """Per grouping and metric: (resamples x groups) values and each resample's max - min gap.
+) -> dict[str, dict[str, FloatArray]]:
+    """Per grouping and metric: the (resamples x groups) values, NaN where a group is suppressed.
 
     All groupings share the same resamples. A resample is a row of weights (how often each row
     was drawn), so confusion counts are weighted sums and AUROC a weighted Mann-Whitney statistic;
@@ -42,7 +63,7 @@ def bootstrap(
 
     n, metrics = len(truth), LABEL_METRICS + (("auroc",) if scores is not None else ())
     if n_bootstrap == 0:
-        return {key: {m: (np.empty((0, 0)), np.empty(0)) for m in metrics} for key in groupings}
+        return {key: {m: np.empty((0, 0)) for m in metrics} for key in groupings}
     plans = {key: _plan(truth, pred, scores, g, min_group_size) for key, g in groupings.items()}
     parts: dict[str, list[dict[str, FloatArray]]] = {key: [] for key in plans}
     chunk, rng = max(1, _BOOTSTRAP_CELLS // n), np.random.default_rng(seed)
@@ -53,12 +74,10 @@ def bootstrap(
         del draws  # 8 bytes a cell, as much again as the weights
         for key, plan in plans.items():
             parts[key].append(_replicate_metrics(plan, weights))
-    out: dict[str, dict[str, tuple[FloatArray, FloatArray]]] = {}
-    for key, chunks in parts.items():
-        for m in metrics:
-            reps = np.concatenate([c[m] for c in chunks])
-            out.setdefault(key, {})[m] = (reps, _spread(reps))
-    return out
+    return {
+        key: {m: np.concatenate([c[m] for c in chunks]) for m in metrics}
+        for key, chunks in parts.items()
+    }
 
 
 def _plan(
@@ -135,17 +154,6 @@ def _weighted_auroc(plan: Mapping[str, Any], weights: Any) -> FloatArray:
     return auc
 
 
-def _spread(reps: FloatArray) -> FloatArray:
-    """Each replicate's max - min over the groups that have a value."""
-    import numpy as np
-
-    if reps.size == 0:
-        return np.empty(0)
-    with warnings.catch_warnings():  # all-NaN replicates (every group suppressed) stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmax(reps, axis=1) - np.nanmin(reps, axis=1)
-
-
 def intervals(reps: FloatArray, ci: float) -> FloatArray:
     import numpy as np
 
@@ -160,3 +168,11 @@ def interval(reps: FloatArray, ci: float) -> tuple[float, float]:
         return math.nan, math.nan
     low, high = intervals(reps[:, None], ci)[:, 0]
     return float(low), float(high)
+
+
+def pair_interval(reps: FloatArray, high: int, low: int, ci: float) -> tuple[float, float]:
+    """The :data:`GAP_INTERVAL` of a gap: the percentile interval of group ``high``'s resampled
+    value minus group ``low``'s (columns of ``reps``); NaN without resamples."""
+    if reps.size == 0:
+        return math.nan, math.nan
+    return interval(reps[:, high] - reps[:, low], ci)

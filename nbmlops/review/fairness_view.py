@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nbmlops.review.rendering import figure_png, fmt, html_table, img_tag, section
 
 if TYPE_CHECKING:
-    from nbmlops.review.fairness_result import FairnessResult, GroupTable
+    from nbmlops.review.fairness_result import FairnessResult, GroupTable, Pair
 
 __all__ = [
     "EQUALIZED_ODDS",
@@ -43,8 +43,13 @@ EQUALIZED_ODDS = ("true_positive_rate", "false_positive_rate")
 """The static view's plot: equalized odds asks both rates to be equal across groups."""
 
 _POINT, _MUTED = "#2b6cb0", "#8a8a8a"
-_PASS, _FAIL = "<span class='pass'>✔ pass</span>", "<span class='fail'>✘ fail</span>"
+_MARKS = {
+    "passed": "<span class='pass'>✔ pass</span>",
+    "failed": "<span class='fail'>✘ fail</span>",
+    "not assessable": "<span class='na'>not assessable</span>",
+}
 _BY = " \u00d7 "  # joins the labels of an intersection group, as in "F x medicaid"
+_NOT_ASSESSABLE = "<span class='na'>not assessable</span>"
 
 
 def render_html(result: FairnessResult) -> str:
@@ -147,12 +152,14 @@ def metric_table(table: GroupTable, metric: str, min_group_size: int) -> str:
         ]
         for i, (label, n) in enumerate(zip(table.groups, table.counts, strict=True))
     ]
-    low, high = table.difference_ci[metric]
-    gap = (
-        f"<p>{html.escape(name)}: difference (max &minus; min) {fmt(table.difference[metric])} "
-        f"<small>[{fmt(low)}, {fmt(high)}]</small>, ratio (min / max) "
-        f"{fmt(table.ratio[metric])}.</p>"
-    )
+    if table.difference_between[metric] is None:
+        gap = f"<p>{html.escape(name)}: difference and ratio {_NOT_ASSESSABLE}.</p>"
+    else:
+        gap = (
+            f"<p>{html.escape(name)}: difference (max &minus; min) {_gap_cell(table, metric)}, "
+            f"{_pair(table.difference_between[metric])}; ratio (min / max) "
+            f"{fmt(table.ratio[metric])}.</p>"
+        )
     header = [*table.features, "n", name]
     return html_table(header, rows, escape_cells=False) + gap
 
@@ -164,7 +171,7 @@ def checks_table(result: FairnessResult) -> str:
             html.escape(c.name),
             fmt(c.value),
             f"{'≤' if c.at_most else '≥'} {c.limit:g}",
-            _PASS if c.passed else _FAIL,
+            _MARKS[c.status],
         ]
         for _, c in sorted(result.checks.items())  # by name, as JSON (sorted keys) keeps them
     ]
@@ -172,21 +179,64 @@ def checks_table(result: FairnessResult) -> str:
 
 
 def _gaps(table: GroupTable) -> str:
+    if sum(n is not None for n in table.counts) < 2:
+        return (
+            "<p>Gaps and ratios between groups: <b>not assessable</b> &ndash; fewer than two "
+            "groups are left after suppression (no gap is measured, which is not the same as no "
+            "gap).</p>"
+        )
     rows = [
         [
             METRIC_NAMES[m],
-            f"{fmt(table.difference[m])} <small>[{fmt(table.difference_ci[m][0])}, "
-            f"{fmt(table.difference_ci[m][1])}]</small>",
+            _gap_cell(table, m),
+            _pair(table.difference_between[m]),
             fmt(table.ratio[m]),
         ]
         for m in table.metrics
     ]
-    header = ["metric", "difference (max \u2212 min)", "ratio (min / max)"]
+    header = ["metric", "difference (max \u2212 min)", "between", "ratio (min / max)"]
     return html_table(header, rows, escape_cells=False)
 
 
+def _gap_cell(table: GroupTable, metric: str) -> str:
+    if table.difference_between[metric] is None:
+        return _NOT_ASSESSABLE
+    low, high = table.difference_ci[metric]
+    return f"{fmt(table.difference[metric])} <small>[{fmt(low)}, {fmt(high)}]</small>"
+
+
+def _pair(between: Pair | None) -> str:
+    if between is None:
+        return _NOT_ASSESSABLE
+    high, low = (html.escape(_BY.join(g)) for g in between)
+    return f"{high} (highest) &minus; {low} (lowest)"
+
+
 def _verdict(result: FairnessResult) -> str:
-    return f"<h4>Checks: {'all checks passed' if result.passed else 'some checks failed'}</h4>"
+    """Which checks failed or could not be assessed, and between which groups."""
+    if result.status == "passed":
+        return "<h4>Checks: all checks passed</h4>"
+    said = []
+    for name, check in sorted(result.checks.items()):
+        if check.status == "passed":
+            continue
+        where = _check_pair(result, name)
+        said.append(f"{html.escape(name)} {check.status}" + (f" ({where})" if where else ""))
+    title = "some checks failed" if result.status == "failed" else "not assessable"
+    return f"<h4>Checks: {title}</h4><p>{'; '.join(said)}.</p>"
+
+
+def _check_pair(result: FairnessResult, name: str) -> str:
+    table = result.by_group
+    if name == "equalized_odds_difference":
+        between = result.equalized_odds_between
+    else:
+        metric = name.removesuffix("_difference").removesuffix("_ratio")
+        metric = "selection_rate" if name == "demographic_parity_difference" else metric
+        between = table.difference_between.get(metric)
+    if between is None:
+        return "fewer than two groups left after suppression" if not result.assessable else ""
+    return f"between {_pair(between)}"
 
 
 def _with_interval(table: GroupTable, metric: str, i: int) -> str:
@@ -205,7 +255,8 @@ def _summary(result: FairnessResult) -> str:
     cut = "" if result.threshold is None else f", threshold {result.threshold:g}"
     intervals = (
         f"{round(result.ci * 100)}% percentile intervals from {result.n_bootstrap} bootstrap "
-        f"resamples (seed {result.seed})"
+        f"resamples (seed {result.seed}); a gap's interval: "
+        f"<span class='gap-interval'>{html.escape(result.gap_interval)}</span>"
         if result.n_bootstrap
         else "no bootstrap intervals (n_bootstrap=0)"
     )

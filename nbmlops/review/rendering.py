@@ -26,11 +26,14 @@ import html
 import json
 import math
 import os
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
+
+from nbmlops.errors import InvalidInputError
 
 __all__ = [
     "STAGE_ENV",
@@ -38,9 +41,11 @@ __all__ = [
     "ReviewResult",
     "figure_png",
     "fmt",
+    "fmt_number",
     "html_table",
     "img_tag",
     "json_float",
+    "result_kind",
     "section",
     "stable_float",
 ]
@@ -94,6 +99,42 @@ def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "&ndash;"
     return f"{value:.{digits}f}"
+
+
+def fmt_number(value: float, digits: int = 4) -> str:
+    """A number a stage recorded, for a table: a whole number without decimals (a count,
+    ``6509``, not ``6509.0000``; also one that passed through a float, as headline numbers and
+    MLflow metrics do), anything else with ``digits`` decimals."""
+    if isinstance(value, int):  # bool too: True is 1
+        return str(int(value))
+    if math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return fmt(value, digits)
+
+
+def result_kind(
+    product: str, path: str | os.PathLike[str] | None, kinds: Iterable[str]
+) -> tuple[str, dict[str, Any]] | None:
+    """``(kind, data)`` when the product file at ``path`` is a saved review result of one of
+    ``kinds`` (its JSON from :meth:`ReviewResult.to_json`), else None.
+
+    The kind is the JSON's own ``"kind"``, so a stage may save several results of one kind under
+    any product names (``drift``, ``drift_outcomes``); a result saved without one (drift results
+    before they carried it) is recognised by its product being named after its kind.
+    """
+    if path is None:
+        return None
+    try:  # the product may be archived under its digest: its content says whether it is JSON
+        with Path(path).open("rb") as fh:
+            if not fh.read(64).lstrip().startswith(b"{"):
+                return None  # a model, a table, a figure: not read further
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind", product)
+    return (kind, data) if kind in set(kinds) else None
 
 
 def html_table(
@@ -195,7 +236,13 @@ class ReviewResult(ABC):
                 bundle[widget_view] = view[widget_view]
         return bundle
 
-    def log(self, run_id: str | None = None, *, tracking_uri: str | None = None) -> None:
+    def log(
+        self,
+        run_id: str | None = None,
+        *,
+        tracking_uri: str | None = None,
+        name: str | None = None,
+    ) -> None:
         """Log the result to MLflow.
 
         Parameters
@@ -206,6 +253,15 @@ class ReviewResult(ABC):
             headline number) and lands in that stage's MLflow child run when the stage finishes.
         tracking_uri : str, optional
             The MLflow store; default ``MLFLOW_TRACKING_URI``, else the project's SQLite store.
+        name : str, optional
+            What it is logged under instead of its kind (letters, digits, ``_``): give each of
+            several results of one kind its own (e.g. its product's name, ``drift_outcomes``),
+            or the last one logged replaces the others.
+
+        Raises
+        ------
+        InvalidInputError
+            ``name`` is not letters, digits and ``_``.
 
         Warns
         -----
@@ -213,10 +269,11 @@ class ReviewResult(ABC):
             Outside a pipeline stage without ``run_id``: nothing is recorded (the warning says
             how to record it), and the notebook goes on.
         """
+        label = self.kind if name is None else _log_name(name)
         if run_id is None:
             if not os.environ.get(STAGE_ENV):
                 warnings.warn(
-                    f"{self.kind} review result not logged: log() records into the stage's MLflow "
+                    f"{label} review result not logged: log() records into the stage's MLflow "
                     "run only while the notebook runs as a pipeline stage. Run it as one "
                     "(`nbmlops run PIPELINE`), or pass run_id= to log into an MLflow run.",
                     NotLoggedWarning,
@@ -225,12 +282,21 @@ class ReviewResult(ABC):
                 return
             from nbmlops.records.scraps import record
 
-            record(f"review.{self.kind}", self.to_dict())
-            for name, value in self.headline().items():
+            record(f"review.{label}", self.to_dict())
+            for number, value in self.headline().items():
                 if json_float(value) is not None:
-                    record(f"review.{self.kind}.{name}", float(value))
+                    record(f"review.{label}.{number}", float(value))
             return
-        _log_to_run(self, run_id, tracking_uri)
+        _log_to_run(self, run_id, tracking_uri, label)
+
+
+def _log_name(name: str) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise InvalidInputError(
+            f"name must be letters, digits and _ (e.g. a product's name), not {name!r}",
+            argument="name",
+        )
+    return name
 
 
 def _in_kernel() -> bool:
@@ -247,7 +313,7 @@ def _in_kernel() -> bool:
         return False
 
 
-def _log_to_run(result: ReviewResult, run_id: str, tracking_uri: str | None) -> None:
+def _log_to_run(result: ReviewResult, run_id: str, tracking_uri: str | None, label: str) -> None:
     import tempfile
 
     from nbmlops._core.paths import find_project_root
@@ -257,7 +323,7 @@ def _log_to_run(result: ReviewResult, run_id: str, tracking_uri: str | None) -> 
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     client = open_client(uri or project_uri(find_project_root(Path.cwd())))
     with tempfile.TemporaryDirectory(prefix="nbmlops-review-") as folder:
-        base = Path(folder) / result.kind
+        base = Path(folder) / label
         result.to_json(base.with_suffix(".json"))
         base.with_suffix(".html").write_text(result.to_html(), encoding="utf-8")
         client.log_artifact(run_id, str(base.with_suffix(".json")), "review")
@@ -265,4 +331,4 @@ def _log_to_run(result: ReviewResult, run_id: str, tracking_uri: str | None) -> 
     metrics: Mapping[str, float] = result.headline()
     for name, value in metrics.items():
         if json_float(value) is not None:
-            client.log_metric(run_id, f"review.{result.kind}.{name}", float(value))
+            client.log_metric(run_id, f"review.{label}.{name}", float(value))

@@ -1,18 +1,19 @@
 """A review session: one run's evidence in one tabbed widget, ending in a signed decision.
 
 ``review = nbmlops.review.session("20261123T211851Z-d9482e")`` pins the run's evidence (see
-:mod:`nbmlops.approval.evidence`), rebuilds the fairness, explanation and drift results that its
-``review`` stage saved (products named ``fairness``, ``explain`` and ``drift``, written with
-``result.to_json(path)``), and shows, tab by tab: summary and provenance, performance, fairness,
-explanations, drift, and the decision form. ``review.sign(...)`` (or the form) signs a decision
-bound to exactly that evidence. ``nbmlops review RUN_ID`` writes a notebook that opens a session.
+:mod:`nbmlops.approval.evidence`), rebuilds every fairness, explanation and drift result that its
+``review`` stage saved (JSON products written with ``result.to_json(path)``, known by the
+``kind`` they hold, so a stage may save two drift results; older drift results, which hold no
+``kind``, by a product named ``drift``), and shows, tab by tab: summary and provenance,
+performance, fairness, explanations, drift, and the decision form. ``review.sign(...)`` (or the
+form) signs a decision bound to exactly that evidence. ``nbmlops review RUN_ID`` writes a
+notebook that opens a session.
 """
 
 from __future__ import annotations
 
 import html
 import importlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,14 @@ from nbmlops.approval.decision import (
 from nbmlops.approval.evidence import Evidence, collect_evidence
 from nbmlops.records import ledger
 from nbmlops.records.scraps import split_scraps
-from nbmlops.review.rendering import ReviewResult, fmt, html_table, img_tag, section
+from nbmlops.review.rendering import (
+    ReviewResult,
+    fmt_number,
+    html_table,
+    img_tag,
+    result_kind,
+    section,
+)
 
 __all__ = ["ReviewSession", "session", "write_review_notebook"]
 
@@ -105,21 +113,33 @@ class ReviewSession(ReviewResult):
     def headline(self) -> dict[str, float]:
         return {f"{k}.{n}": v for k, r in self.results.items() for n, v in r.headline().items()}
 
+    def of_kind(self, kind: str) -> dict[str, ReviewResult]:
+        """The results of one kind (``fairness``, ``explain``, ``drift``) by product name, in
+        the order the stage saved them: a stage may save several (e.g. two drift results)."""
+        return {name: r for name, r in self.results.items() if r.kind == kind}
+
     def to_html(self) -> str:
         parts = [self._summary_html(), self._performance_html()]
-        for name in RESULT_TYPES:
-            if name in self.results:
-                parts.append(self.results[name].to_html())
+        for kind in RESULT_TYPES:
+            found = self.of_kind(kind)
+            for name, result in found.items():
+                parts.append(_product_label(name, found) + result.to_html())
         parts.append(self._decisions_html())
         return section("session", f"Review of run {self.run_id}", *parts)
 
     def widget(self) -> Any:
         import ipywidgets as w
 
-        def tab(name: str) -> Any:
-            if name in self.results:
-                return self.results[name].widget()
-            return w.HTML(f"<p>The review stage saved no <code>{name}</code> result.</p>")
+        def tab(kind: str) -> Any:
+            found = self.of_kind(kind)
+            if not found:
+                return w.HTML(f"<p>The review stage saved no <code>{kind}</code> result.</p>")
+            if len(found) == 1:
+                return next(iter(found.values())).widget()
+            views = []
+            for name, result in found.items():
+                views += [w.HTML(_product_label(name, found)), result.widget()]
+            return w.VBox(views)
 
         children = [
             w.HTML(section("session", "Summary and provenance", self._summary_html())),
@@ -193,8 +213,11 @@ class ReviewSession(ReviewResult):
         for stage in self.record.get("stages", []):
             if stage["stage"] not in wanted:
                 continue
-            metrics, _ = split_scraps(stage.get("scraps", {}))
-            numbers = [(name, fmt(value, 4)) for name, value in sorted(metrics.items())]
+            raw = stage.get("scraps", {})
+            metrics, _ = split_scraps(raw)
+            numbers = [  # the recorded value, so a count recorded as an int shows as one
+                (name, fmt_number(raw.get(name, value))) for name, value in sorted(metrics.items())
+            ]
             if numbers:
                 parts.append(f"<h4>{html.escape(str(stage['stage']))}</h4>")
                 parts.append(html_table(["metric", "value"], numbers, escape_cells=False))
@@ -269,6 +292,13 @@ def decision_form(review: ReviewSession) -> Any:
     return w.VBox([intro, choice, meaning, comment, w.HBox([signer, password, button]), status])
 
 
+def _product_label(name: str, found: Mapping[str, ReviewResult]) -> str:
+    """Which product a view shows, when the stage saved several results of its kind."""
+    if len(found) < 2:
+        return ""
+    return f"<h4 class='nbmlops-product'>Product <code>{html.escape(name)}</code></h4>"
+
+
 def session(
     run_id: str = "latest",
     *,
@@ -315,11 +345,10 @@ def session(
     results: dict[str, ReviewResult] = {}
     for item in evidence.items:
         owner, _, product = item.name.partition(".")
-        if owner == stage and product in RESULT_TYPES:
-            module, cls = RESULT_TYPES[product]
-            loaded = getattr(importlib.import_module(module), cls)
-            data = json.loads(Path(item.path).read_text(encoding="utf-8"))
-            results[product] = loaded.from_dict(data)
+        found = result_kind(product, item.path, RESULT_TYPES) if owner == stage else None
+        if found is not None:
+            module, cls = RESULT_TYPES[found[0]]
+            results[product] = getattr(importlib.import_module(module), cls).from_dict(found[1])
     return ReviewSession(
         root=project,
         evidence=evidence,
