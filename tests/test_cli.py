@@ -75,6 +75,7 @@ def test_invalid_tag_exits_2_naming_the_field(
     assert main(["stage", "set", str(nb), "--stage", "Bad Name"]) == 2
     out = capsys.readouterr().out
     assert "x.ipynb" in out and "'stage'" in out
+    assert "e.g. train_model" in out and "does not match" not in out and "[a-z]" not in out
     assert nb.read_bytes() == before
 
 

@@ -326,12 +326,18 @@ def test_cli_writes_the_review_notebook_and_signs(project: tuple[Path, str]) -> 
         "--signer", "jdoe", "--password-stdin", stdin="wrong password!\n",
     )  # fmt: skip
     assert wrong.returncode == 2 and "signature refused" in wrong.stdout
+    said = " ".join(wrong.stdout.split())  # rich wraps the line
+    assert "nbmlops signer add" in said and "LocalSignerRegistry" not in said
 
 
 def test_cli_signer_add_needs_a_long_password(tmp_path: Path) -> None:
     short = _cli(tmp_path, "signer", "add", "asmith", "--name", "Al Smith", "--password-stdin",
                  stdin="short\n")  # fmt: skip
     assert short.returncode == 2
+    said = " ".join(short.stdout.split())  # rich wraps the line
+    assert "signer 'asmith' not added: the password is too short" in said, said
+    assert "at least 12 characters" in said
+    assert "signature refused" not in said
     added = _cli(tmp_path, "signer", "add", "asmith", "--name", "Al Smith", "--password-stdin",
                  stdin=PASSWORD + "\n")  # fmt: skip
     assert added.returncode == 0, added.stdout + added.stderr

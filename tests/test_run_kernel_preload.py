@@ -166,14 +166,13 @@ def test_a_finished_stage_hands_its_kernel_back_to_the_pool_without_waiting_for_
     from nbmlops.run.kernel import run_notebook
 
     shutdowns: list[str] = []
-    original = AsyncKernelManager._async_shutdown_kernel
+    original = AsyncKernelManager.request_shutdown  # the pool's graceful shutdown asks with it
 
     async def recording(self: AsyncKernelManager, *args: object, **kwargs: object) -> None:
         shutdowns.append(threading.current_thread().name)
         await original(self, *args, **kwargs)
 
-    monkeypatch.setattr(AsyncKernelManager, "_async_shutdown_kernel", recording)
-    monkeypatch.setattr(AsyncKernelManager, "shutdown_kernel", recording)
+    monkeypatch.setattr(AsyncKernelManager, "request_shutdown", recording)
     stage = _stage(tmp_path / "one.ipynb", "x = 1", "print(x + 1)")
     pool = KernelPool()
     try:

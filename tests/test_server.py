@@ -132,6 +132,28 @@ async def test_stage_validation_uses_the_cli_checks(
             assert answer["field"] == field
 
 
+@pytest.mark.parametrize(
+    ("metadata", "field", "says"),
+    [
+        ({"stage": "Bad Name"}, "stage", "A stage name uses only lowercase letters"),
+        ({"stage": "load"}, "stage", "load.ipynb already declares stage 'load'"),
+        ({"stage": "triple", "params": {"1st": 1}}, "params", "like a Python variable"),
+        ({"stage": "triple", "products": {"m": "../m.pkl"}}, "products.m", "without '..'"),
+    ],
+)
+async def test_the_stage_form_hears_a_plain_sentence(
+    jp_fetch: Any, project: Path, metadata: dict[str, Any], field: str, says: str
+) -> None:
+    body = json.dumps({"path": "notebooks/triple.ipynb", "metadata": metadata})
+    code, answer = await _json(jp_fetch, "nbmlops", "stage", "validate", method="POST", body=body)
+    assert code == 400 and answer["field"] == field, answer
+    message = answer["message"]
+    assert says in message
+    # no regex, no class name, no pointer to the form the person is in, no path
+    for jargon in ("^[", "]*$", "does not match", "Error", "Stage form", "stage set", "notebooks/"):
+        assert jargon not in message, message
+
+
 @pytest.mark.parametrize("body", ["not json", "[1]", json.dumps({"path": "../x.ipynb"})])
 async def test_stage_validation_bad_bodies(jp_fetch: Any, project: Path, body: str) -> None:
     with pytest.raises(HTTPClientError) as failed:

@@ -90,6 +90,20 @@ SIGNER_ID = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 # private key's KDF (nbmlops.approval.signing_keys) never costs less.
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2**14, 8, 1, 32
 _BAD_CREDENTIALS = "unknown signer or wrong password"
+_SHORT_PASSWORD = (
+    f"the password is too short: a signer's password needs at least {MIN_PASSWORD_LENGTH} "
+    "characters (a phrase of a few words is easy to remember)"
+)
+
+
+def _not_added(signer_id: str, reason: str) -> SignatureError:
+    """Adding ``signer_id`` refused (not a signature): nothing was written."""
+    return SignatureError(
+        signer=signer_id,
+        reason=reason,
+        refused=f"signer '{signer_id}' not added",
+        fix="Nothing was written; correct it and run `nbmlops signer add` again.",
+    )
 
 
 class LocalSignerRegistry(Authenticator):
@@ -145,19 +159,19 @@ class LocalSignerRegistry(Authenticator):
             than ``MIN_PASSWORD_LENGTH``, or no administrator authorised it; nothing is written.
         """
         if not SIGNER_ID.fullmatch(signer_id):
-            reason = "ids are 2-32 characters: a lowercase letter, then a-z, 0-9, '.', '_', '-'"
-            raise SignatureError(
-                signer=loggable_id(self.root, signer_id, known=False), reason=reason
+            reason = (
+                "a signer id has 2 to 32 characters: a lowercase letter, then lowercase letters, "
+                "digits, '.', '_' or '-', e.g. jdoe"
             )
+            raise _not_added(loggable_id(self.root, signer_id, known=False), reason)
         if not printed_name.strip():
-            raise SignatureError(signer=signer_id, reason="the printed name is empty")
+            raise _not_added(signer_id, "the printed name (--name) is empty")
         if len(password) < MIN_PASSWORD_LENGTH:
-            reason = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
-            raise SignatureError(signer=signer_id, reason=reason)
+            raise _not_added(signer_id, _SHORT_PASSWORD)
         signer = Signer(id=signer_id, printed_name=printed_name.strip(), title=title.strip())
         book = SignerBook.read(self.root)
         if signer_id in book.signers or signer_id in self._load():
-            raise SignatureError(signer=signer_id, reason="a signer with this id exists")
+            raise _not_added(signer_id, "a signer with this id exists")
         public_key, private = new_keypair()
         data: dict[str, Any] = {
             "signer": signer.id, "printed_name": signer.printed_name, "title": signer.title,
@@ -175,7 +189,7 @@ class LocalSignerRegistry(Authenticator):
                 raise SignatureError(signer=signer_id, reason=reason)
             signers = self._load()
             if signer_id in signers:
-                raise SignatureError(signer=signer_id, reason="a signer with this id exists")
+                raise _not_added(signer_id, "a signer with this id exists")
             signers[signer_id] = {
                 "id": signer.id, "printed_name": signer.printed_name, "title": signer.title,
                 "created": utc_now(), "active": True, "password_hash": _hash_password(password),
@@ -210,8 +224,12 @@ class LocalSignerRegistry(Authenticator):
             Unknown or inactive signer, a short password, or the authorisation was refused.
         """
         if len(password) < MIN_PASSWORD_LENGTH:
-            reason = f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
-            raise SignatureError(signer=signer_id, reason=reason)
+            raise SignatureError(
+                signer=signer_id,
+                reason=_SHORT_PASSWORD,
+                refused=f"signer '{signer_id}' not re-keyed",
+                fix="Nothing was changed; run `nbmlops signer rekey` again with a longer one.",
+            )
         current = self._bound(signer_id)
         public_key, private = new_keypair()
         statement = rekey_statement(signer_id, public_key, current.key_id)

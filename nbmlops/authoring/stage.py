@@ -31,6 +31,7 @@ from nbmlops.authoring.parameters_cell import (
     read_parameters_cell,
     sync_parameters_cell,
 )
+from nbmlops.authoring.stage_problems import plain_problem
 from nbmlops.errors import (
     NotebookError,
     ParametersCellError,
@@ -236,7 +237,7 @@ def validate_stage_metadata(meta: JSONValue, *, path: Path) -> None:
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path)
-        raise StageMetadataError(path=path, field=where, detail=err.message)
+        raise StageMetadataError(path=path, field=where, detail=plain_problem(err))
     for name, value in meta.get("params", {}).items():
         problem = json_problem(value)
         if problem:

@@ -64,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per o
     stage_sub = stage.add_subparsers(dest="stage_command", required=True, metavar="ACTION")
     s = stage_sub.add_parser("set", help="tag a notebook (or update its tag)")
     s.add_argument("notebook")
-    s.add_argument("--stage", help="stage name: [a-z][a-z0-9_]*")
+    s.add_argument(
+        "--stage",
+        help="stage name: lowercase letters, digits and underscores, starting with a letter "
+        "(e.g. train_model)",
+    )
     s.add_argument(
         "--upstream",
         action="append",

@@ -20,16 +20,26 @@ class SignatureError(RefusedError):
 
     ``signer`` is the signer id as given (empty when there is none); ``reason`` says why, and
     never holds a password. A wrong password and an unknown signer give the same ``reason``.
+    ``refused`` says what was refused when it is not a signature (``"signer 'jdoe' not added"``)
+    and ``fix`` what to do then; by default the message is about a refused signature and says
+    how a signer is added.
     """
 
-    def __init__(self, *, signer: str, reason: str) -> None:
+    def __init__(
+        self, *, signer: str, reason: str, refused: str | None = None, fix: str | None = None
+    ) -> None:
         who = f" for '{signer}'" if signer else ""
-        super().__init__(
-            f"signature refused{who}: {reason}. Check the signer id and password; a signer "
-            "administrator manages signers with `nbmlops signer`."
-        )
+        head = refused or f"signature refused{who}"
+        super().__init__(f"{head}: {reason}. {_SIGNATURE_FIX if fix is None else fix}")
         self.signer = signer
         self.reason = reason
+
+
+_SIGNATURE_FIX = (
+    "Check the signer id and password. A signer is added with `nbmlops signer add ID --name "
+    "'Full Name'` (the project's first signer by anyone, each later one with an administrator's "
+    "`--by`); `nbmlops signer list` shows who can sign."
+)
 
 
 class ReviewError(RefusedError):

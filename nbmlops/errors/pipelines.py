@@ -49,15 +49,22 @@ class MalformedNotebookError(NotebookError):
 
 
 class StageMetadataError(NotebookError):
-    """The notebook's ``nbmlops`` metadata does not satisfy the stage schema."""
+    """The notebook's ``nbmlops`` metadata does not satisfy the stage schema.
 
-    def __init__(self, *, path: Path, field: str, detail: str) -> None:
+    ``detail`` is a plain sentence (no regex: see :mod:`nbmlops.authoring.stage_problems`).
+    ``in_form``: the message is for the Stage form, where the person is fixing the field
+    already: the sentence alone, without the notebook's path or a pointer to the form.
+    """
+
+    def __init__(self, *, path: Path, field: str, detail: str, in_form: bool = False) -> None:
         where = f" (field '{field}')" if field else ""
-        super().__init__(
-            f"{path}: stage metadata is invalid{where}: {detail}. "
-            "Fix it with `nbmlops stage set` or the Stage form in JupyterLab.",
-            path=path,
+        message = (
+            f"{detail}."
+            if in_form
+            else f"{path}: stage metadata is invalid{where}: {detail}. "
+            "Fix it with `nbmlops stage set` or the Stage form in JupyterLab."
         )
+        super().__init__(message, path=path)
         self.field = field
         self.detail = detail
 

@@ -43,9 +43,9 @@ def export_html(notebook: Path) -> Path:
     from nbconvert import HTMLExporter
 
     nb = json.loads(notebook.read_text(encoding="utf-8"))
-    # papermill (nbclient) saves the widgets' state; nbconvert would then draw each widget with
-    # a script from a CDN instead of the static HTML beside it in the same output. Without the
-    # state it falls back to that HTML (tables and embedded images).
+    # nbmlops's papermill engine saves no widget state; a notebook executed otherwise (an older
+    # nbmlops, plain papermill) may hold it, and nbconvert would then draw each widget with a
+    # script from a CDN instead of the static HTML beside it in the same output.
     nb.get("metadata", {}).pop("widgets", None)
     for cell in nb.get("cells", []):
         # scraps are data for the run record, invisible in JupyterLab; keep them out of the view

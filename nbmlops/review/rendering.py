@@ -5,9 +5,11 @@ A review result (fairness, explanations, drift) is a frozen dataclass that subcl
 ``widget()``. This base then gives it, once for all kinds:
 
 - ``_repr_mimebundle_``: in a live kernel the ipywidgets view **and** the static HTML in the same
-  output; outside a kernel only the static HTML. A notebook reopened after its kernel is gone
-  shows the static HTML (ipywidgets falls back to it when the model is missing), and so does its
-  HTML export once the saved widget state is left out (``recording.export_html`` does that).
+  output; outside a kernel only the static HTML. A notebook nbmlops executed keeps the static
+  HTML only (:mod:`nbmlops.run.papermill_engine` leaves the widget view and its saved state
+  out), so JupyterLab and a plain ``jupyter nbconvert --to html`` both show it. Saved with the
+  widget state, nbconvert would prefer the view, drawn by a script from a CDN, and JupyterLab
+  (in a trusted notebook) would say the widget's model is not found.
 - ``to_json()``: the plain-JSON form (``to_dict``), sorted and stable.
 - ``log(run_id=None)``: into MLflow. Inside a running pipeline stage it records scraps, which the
   stage's own MLflow child run receives (``review/<kind>.json`` and headline metrics); given a

@@ -465,7 +465,7 @@ class _Run:
         return self._skipped(name, "up to date (upstream products unchanged)")
 
     def _reason(self, name: str) -> str:
-        return self.plans[name].reason_text or "forced"
+        return self.plans[name].ran_because or "forced"
 
     def _execute_stage(self, name: str, pool: KernelPool) -> StageResult:
         stage = self.spec.stage(name)

@@ -288,12 +288,27 @@ def _stop_kernel(km: Any) -> None:
     from jupyter_core.utils import run_sync
 
     try:
-        run_sync(km.shutdown_kernel)(now=False)
+        run_sync(_shut_down)(km)
     except Exception:  # already dead (a killed kernel): just free its resources
         with contextlib.suppress(Exception):
             run_sync(km.cleanup_resources)()
     finally:
         _close_thread_loop()
+
+
+async def _shut_down(km: Any) -> None:
+    """jupyter_client's graceful ``shutdown_kernel``, without the interrupt it sends first.
+
+    That SIGINT reaches an idle kernel, which then logs ``[IPKernelApp] ERROR | KeyboardInterrupt
+    caught in kernel.`` into the run's output after a stage that succeeded. A kernel still busy
+    (a stage timed out) answers the shutdown request on its control channel all the same, and
+    ``finish_shutdown`` terminates, then kills, one that does not exit in time.
+    """
+    km.shutting_down = True
+    if km.has_kernel:
+        await km.request_shutdown()
+        await km.finish_shutdown()
+    await km.cleanup_resources()
 
 
 _ENGINE = "nbmlops"

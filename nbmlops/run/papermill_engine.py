@@ -10,6 +10,12 @@ review plots, ~1.5 s of the demo's review stage. Here those writes are at most o
 :data:`SAVE_EVERY_S`; papermill's last write, when the notebook ends (succeeded, failed, or its
 kernel died), is never skipped, so the kept notebook is the same.
 
+A saved notebook keeps no widget state and no widget views: a widget's model lives in the kernel,
+which is gone when the notebook is read. Given the state, ``jupyter nbconvert --to html`` (an
+auditor's first move) would prefer each widget's view, drawn by a script from a CDN, to the static
+HTML beside it in the same output: a page with no tables or plots offline. Without the view,
+nbconvert and JupyterLab both show that static HTML; run the cell again for the live widget.
+
 papermill registers :class:`PoolEngine` as ``nbmlops`` when it is imported, through the
 ``papermill.engine`` entry point in ``pyproject.toml``; :func:`nbmlops.run.kernel.run_notebook`
 asks for it by that name. Import papermill, not this module: papermill loads it.
@@ -31,7 +37,10 @@ from papermill.utils import merge_kwargs, remove_args
 if TYPE_CHECKING:
     from nbmlops.run.kernel import KernelPool
 
-__all__ = ["SAVE_EVERY_S", "PoolClient", "PoolEngine"]
+__all__ = ["SAVE_EVERY_S", "WIDGET_VIEW", "PoolClient", "PoolEngine"]
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+"""An output's reference to a widget model in the kernel (ipywidgets' live view)."""
 
 SAVE_EVERY_S = 2.0
 """Least time between two writes of the executed notebook while it runs (its last is always)."""
@@ -68,6 +77,23 @@ class PoolClient(PapermillNotebookClient):  # type: ignore[misc]  # papermill is
             await ensure_async(kc.stop_channels())
         if km is not None:
             self._pool.release(km)
+
+    def output(
+        self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> Any:
+        """nbclient's output handling, with a widget's live view left out of a saved output that
+        has another form to show (ipywidgets always gives ``text/plain``; nbmlops's review results
+        their static HTML)."""
+        out = super().output(outs, msg, display_id, cell_index)
+        data = out.get("data") if out is not None else None
+        if data and WIDGET_VIEW in data and len(data) > 1:
+            del data[WIDGET_VIEW]
+        return out
+
+    def set_widgets_metadata(self) -> None:
+        """Keep the widgets' state out of the notebook's metadata (see the module's docstring).
+
+        nbclient still gathers it while the notebook runs: its Output widget writes into it."""
 
     # nbclient's synchronous ``setup_kernel`` (papermill's path) calls ``_cleanup_kernel``, which
     # nbclient binds to its own coroutine when the class is made: without this line the override

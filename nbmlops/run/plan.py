@@ -55,6 +55,16 @@ class StagePlan:
         """The reasons for people, ``; ``-separated (``""`` when up to date)."""
         return "; ".join(r.text for r in self.reasons)
 
+    @property
+    def ran_because(self) -> str:
+        """The reasons as a run records them once the stage ran (``upstream X ran``, where the
+        plan said ``upstream X will run``): the run record, the CLI and MLflow's
+        ``nbmlops.reason`` tag speak after the fact."""
+        return "; ".join(
+            f"upstream {r.subject} ran" if r.kind == "upstream_will_run" else r.text
+            for r in self.reasons
+        )
+
 
 def select_stages(spec: PipelineSpec, stages: Iterable[str], downstream: bool) -> tuple[str, ...]:
     wanted: set[str] = set()

@@ -166,14 +166,19 @@ def validate_view(
     from nbmlops.authoring.stage import validate_stage_metadata
     from nbmlops.errors import StageMetadataError, UnknownUpstreamError
 
-    validate_stage_metadata(metadata, path=path)  # an object with a valid "stage" from here on
+    try:
+        validate_stage_metadata(metadata, path=path)  # an object with a valid "stage" from here on
+    except StageMetadataError as exc:  # said to the person at that field of the Stage form
+        raise StageMetadataError(
+            path=path, field=exc.field, detail=exc.detail, in_form=True
+        ) from None
     meta: dict[str, Any] = dict(metadata)
     name = str(meta["stage"])
     others, _ = _neighbours(path, root)
     for other in others:
         if other.name == name:
             detail = f"{other.path.name} already declares stage '{name}'; choose another name"
-            raise StageMetadataError(path=path, field="stage", detail=detail)
+            raise StageMetadataError(path=path, field="stage", detail=detail, in_form=True)
     known = sorted(s.name for s in others)
     for upstream in meta.get("upstream", []):
         if upstream not in known:
