@@ -33,19 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench_run import bench_env  # a sibling script, not a package
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 1.3
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.update(
-        PLOOMBER_STATS_ENABLED="false",
-        PLOOMBER_VERSION_CHECK_DISABLED="true",
-        MLFLOW_DISABLE_TELEMETRY="true",
-    )
-    return env
 
 
 def _git(root: Path, *args: str) -> None:
@@ -70,7 +61,9 @@ def _project(folder: Path) -> Path:
 
 def _timed(argv: list[str], root: Path) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=root, env=_env(), capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        argv, cwd=root, env=bench_env(), capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(
