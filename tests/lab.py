@@ -33,6 +33,33 @@ CHROMIUM_ARGS = [
 ]
 
 
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+_CONTRAST_JS = """root => {
+  const rgba = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const v = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const lum = ([r, g, b]) => { const f = x => { x /= 255;
+    return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const behind = el => { for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor); if (c && c[3] > 0.5) return c; }
+    return rgba(getComputedStyle(document.body).backgroundColor) || [255, 255, 255, 1]; };
+  let worst = 21;
+  const els = [root, ...root.querySelectorAll('*')].filter(e =>
+    [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()) &&
+    e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden');
+  for (const e of els) {
+    const s = getComputedStyle(e);
+    const fg = rgba(e instanceof SVGElement ? s.fill : s.color);
+    if (!fg || fg[3] === 0) continue;
+    const a = lum(fg), b = lum(behind(e));
+    worst = Math.min(worst, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05));
+  }
+  return worst;
+}"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -163,6 +190,24 @@ class LabPage:
 
     def output_text(self) -> str:
         return str(self.page.locator(".jp-OutputArea-output").all_inner_texts())
+
+    def set_theme(self, theme: str) -> None:
+        """Switch JupyterLab to ``"light"`` or ``"dark"`` (its own theme command) and wait for it."""
+        name = THEMES[theme]
+        self.page.evaluate(
+            "t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", name
+        )
+        self.page.wait_for_function(
+            "light => document.body.dataset.jpThemeLight === light",
+            arg=str(theme == "light").lower(),
+            timeout=30_000,
+        )
+
+    def contrast(self, locator: Any) -> float:
+        """The lowest WCAG contrast ratio between the text of ``locator``'s visible elements and
+        the colour behind it (the nearest ancestor with an opaque background; an SVG's fill for its
+        text). White on white is 1.0; WCAG AA asks 4.5 for body text, 3 for large text."""
+        return float(locator.evaluate(_CONTRAST_JS))
 
     def screenshot(self, locator: Any, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
