@@ -192,7 +192,7 @@ class LabPage:
         return str(self.page.locator(".jp-OutputArea-output").all_inner_texts())
 
     def set_theme(self, theme: str) -> None:
-        """Switch JupyterLab to ``"light"`` or ``"dark"`` (its own theme command) and wait for it."""
+        """Switch JupyterLab to ``"light"`` or ``"dark"`` (its theme command) and wait for it."""
         name = THEMES[theme]
         self.page.evaluate(
             "t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", name
